@@ -1,0 +1,123 @@
+/** Argument parsing into commands. Everything the commands touch comes in through `CliIo`. */
+import { mkdir } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import writeFileAtomic from 'write-file-atomic';
+import { resolveNode } from './config/identity.js';
+import { DEFAULT_CONFIG, DEFAULT_ENV, loadConfig, type LoadedConfig } from './config/load.js';
+import { loadEnv, NODE_ENV, type Env } from './config/secrets.js';
+import { ConfigError, formatProblem, MqfoError } from './errors.js';
+import { createTemplateEngine, renderNode, type RenderedFile } from './render/render.js';
+import { VERSION } from './version.js';
+
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: Env;
+  localAddresses: () => string[];
+}
+
+export function localIPv4Addresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .flatMap((address) => (address && address.family === 'IPv4' ? [address.address] : []));
+}
+
+interface ConfigOptions {
+  config: string;
+  env?: string;
+}
+
+async function load(options: ConfigOptions, io: CliIo): Promise<LoadedConfig> {
+  const env = await loadEnv(options.env ?? DEFAULT_ENV, { required: options.env !== undefined, processEnv: io.env });
+  return loadConfig(options.config, env);
+}
+
+async function writeRendered(dir: string, files: readonly RenderedFile[], io: CliIo): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const file of files) {
+    const path = join(dir, file.name);
+    await writeFileAtomic(path, file.content, { mode: file.mode });
+    io.stdout(`${path} (${file.mode.toString(8).padStart(4, '0')}) -> ${file.target}\n`);
+  }
+}
+
+function buildProgram(io: CliIo): Command {
+  const program = new Command('mosquitto-failover')
+    .description('High availability for Mosquitto brokers behind a floating IP')
+    .version(VERSION, '-V, --version')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  const configOption = new Option('-c, --config <file>', 'cluster file').default(DEFAULT_CONFIG);
+  const envOption = new Option('-e, --env <file>', `secrets env file (default ${DEFAULT_ENV}, if present)`);
+
+  program
+    .command('check')
+    .description('validate cluster.yaml and the secrets; print every problem and exit 2 if there is one')
+    .addOption(configOption)
+    .addOption(envOption)
+    .action(async (options: ConfigOptions) => {
+      const { config } = await load(options, io);
+      const { failover, vip } = config;
+      const driver = failover.driver === 'keepalived' ? `keepalived VRRPv${failover.vrrp_version}` : 'ucarp';
+      io.stdout(
+        `ok: cluster ${config.cluster}, ${config.nodes.length} nodes (${config.nodes.map((n) => n.name).join(', ')}), ` +
+          `${driver}, VIP ${vip.address}/${vip.prefix} on ${vip.interface}\n`,
+      );
+    });
+
+  program
+    .command('render')
+    .description("write one node's mosquitto.conf, keepalived.conf or ucarp files, and systemd units into a directory")
+    .addOption(configOption)
+    .addOption(envOption)
+    .option('-n, --node <id|name>', `the node to render (default: ${NODE_ENV}, else the node with a local address)`)
+    .option('--all', 'render every node, each into <out>/<node name>/')
+    .requiredOption('-o, --out <dir>', 'output directory')
+    .option('-t, --templates <dir>', 'templates that override the built-in ones, by file name')
+    .action(async (options: ConfigOptions & { node?: string; all?: boolean; out: string; templates?: string }) => {
+      const loaded = await load(options, io);
+      const engine = createTemplateEngine(options.templates);
+      const nodes = options.all
+        ? loaded.config.nodes
+        : [resolveNode(loaded.config, { flag: options.node, env: loaded.env[NODE_ENV], localAddresses: io.localAddresses() })];
+      // Render everything before writing anything: a template error leaves no half-written set.
+      const outputs = nodes.map((node) => ({
+        dir: options.all ? join(options.out, node.name) : options.out,
+        files: renderNode(engine, loaded, node, VERSION),
+      }));
+      for (const output of outputs) await writeRendered(output.dir, output.files, io);
+    });
+
+  return program;
+}
+
+/** Runs one command line; returns the exit code instead of exiting, so tests can call it. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end with exit code 0; everything else commander rejects is usage.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (error instanceof ConfigError) {
+      io.stderr(`invalid configuration (${error.problems.length} problem${error.problems.length === 1 ? '' : 's'}):\n`);
+      for (const problem of error.problems) io.stderr(`  ${formatProblem(problem)}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof MqfoError) {
+      io.stderr(`error: ${error.message}\n`);
+      return error.code === 'ENODE' || error.code === 'ECONFIGFILE' || error.code === 'EENVFILE' ? EXIT.usage : EXIT.failure;
+    }
+    io.stderr(`error: ${(error as Error).message ?? String(error)}\n`);
+    return EXIT.failure;
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * Rules that span fields. They read the raw document and skip any value that is itself invalid
+ * (the schema reports that one), so a wrong address and a duplicate id are reported together.
+ */
+import ipaddr from 'ipaddr.js';
+import cron from 'node-cron';
+import { z } from 'zod';
+import type { ConfigProblem } from '../errors.js';
+import { Bridge, Broker, Failover, Node, Sync, Topic, Vip } from './schema.js';
+import { SECRET_NAMES, type Env } from './secrets.js';
+
+type Raw = Record<string, unknown>;
+
+function valid<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> | undefined {
+  const result = schema.safeParse(value);
+  return result.success ? result.data : undefined;
+}
+
+function field(raw: unknown, key: string): unknown {
+  return raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Raw)[key] : undefined;
+}
+
+function list(raw: unknown): unknown[] {
+  return Array.isArray(raw) ? raw : [];
+}
+
+export function ruleProblems(raw: unknown, env: Env): ConfigProblem[] {
+  const nodes = list(field(raw, 'nodes')).map(validNodeFields);
+  // Non-strict copies: an unknown key (reported by the schema) should not hide these rules.
+  const vip = valid(z.object(Vip.shape), field(raw, 'vip'));
+  const failover = valid(z.object(Failover.shape).prefault({}), field(raw, 'failover'));
+  const broker = valid(z.object(Broker.shape).prefault({}), field(raw, 'broker'));
+  const sync = valid(z.object(Sync.shape).prefault({}), field(raw, 'sync'));
+  return [
+    ...uniqueNodeFields(nodes),
+    ...vipProblems(vip, nodes),
+    ...failoverProblems(failover),
+    ...brokerProblems(broker),
+    ...bridgeProblems(raw, nodes),
+    ...syncProblems(sync, broker),
+    ...secretProblems(env, failover),
+  ];
+}
+
+type PartialNode = Partial<z.infer<typeof Node>>;
+
+/** Each field of a node on its own, so that one bad field does not hide the others' duplicates. */
+function validNodeFields(node: unknown): PartialNode {
+  return {
+    id: valid(Node.shape.id, field(node, 'id')),
+    name: valid(Node.shape.name, field(node, 'name')),
+    address: valid(Node.shape.address, field(node, 'address')),
+    priority: valid(Node.shape.priority, field(node, 'priority')),
+  };
+}
+
+function uniqueNodeFields(nodes: PartialNode[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const key of ['id', 'name', 'address', 'priority'] as const) {
+    const seen = new Map<unknown, number>();
+    for (const [index, node] of nodes.entries()) {
+      const value = node[key];
+      if (value === undefined) continue;
+      const first = seen.get(value);
+      if (first === undefined) {
+        seen.set(value, index);
+        continue;
+      }
+      problems.push({
+        path: `nodes[${index}].${key}`,
+        message: `${JSON.stringify(value)} is also the ${key} of nodes[${first}]`,
+        hint:
+          key === 'priority'
+            ? 'give every node its own priority; to keep a master when a higher one returns, set failover.preempt: false'
+            : `every node needs its own ${key}`,
+      });
+    }
+  }
+  return problems;
+}
+
+function vipProblems(vip: z.infer<typeof Vip> | undefined, nodes: PartialNode[]): ConfigProblem[] {
+  if (!vip) return [];
+  const address = ipaddr.IPv4.parse(vip.address);
+  const problems: ConfigProblem[] = [];
+  const located = nodes.flatMap((node, index) => (node.address ? [{ index, address: ipaddr.IPv4.parse(node.address) }] : []));
+  for (const node of located) {
+    if (node.address.toString() === address.toString()) {
+      problems.push({ path: 'vip.address', message: `${vip.address} is also the address of nodes[${node.index}]`, hint: 'the VIP must be an address no host owns' });
+    }
+  }
+  if (vip.prefix <= 30) {
+    const network = ipaddr.IPv4.networkAddressFromCIDR(`${vip.address}/${vip.prefix}`).toString();
+    const broadcast = ipaddr.IPv4.broadcastAddressFromCIDR(`${vip.address}/${vip.prefix}`).toString();
+    if (vip.address === network || vip.address === broadcast) {
+      problems.push({ path: 'vip.address', message: `${vip.address} is the ${vip.address === network ? 'network' : 'broadcast'} address of /${vip.prefix}` });
+    }
+  }
+  const outside = located.filter((node) => !node.address.match(address, vip.prefix));
+  if (located.length > 0 && outside.length === located.length) {
+    const subnets = [...new Set(located.map((node) => `${ipaddr.IPv4.networkAddressFromCIDR(`${node.address.toString()}/${vip.prefix}`).toString()}/${vip.prefix}`))];
+    problems.push({
+      path: 'vip.address',
+      message: `${vip.address} is in no node's subnet (${subnets.join(', ')})`,
+      hint: 'the VIP must be a free address on the private network the nodes share',
+    });
+  } else {
+    const subnet = `${ipaddr.IPv4.networkAddressFromCIDR(`${vip.address}/${vip.prefix}`).toString()}/${vip.prefix}`;
+    for (const node of outside) {
+      problems.push({
+        path: `nodes[${node.index}].address`,
+        message: `${node.address.toString()} is not in the VIP's subnet ${subnet}`,
+        hint: 'all nodes must share one L2 network with the VIP',
+      });
+    }
+  }
+  return problems;
+}
+
+function failoverProblems(failover: z.infer<typeof Failover> | undefined): ConfigProblem[] {
+  if (!failover) return [];
+  const advert = failover.advert_int;
+  if (failover.driver === 'ucarp' && !Number.isInteger(advert)) {
+    return [{ path: 'failover.advert_int', message: `${advert} is not a whole number of seconds`, hint: 'ucarp advertises in whole seconds (ucarp(8) --advbase); use keepalived with vrrp_version 3 for sub-second adverts' }];
+  }
+  if (failover.driver === 'keepalived' && failover.vrrp_version === 2 && !Number.isInteger(advert)) {
+    return [{ path: 'failover.advert_int', message: `${advert} s needs VRRPv3: VRRPv2 adverts are whole seconds`, hint: 'set failover.vrrp_version: 3, or a whole number of seconds' }];
+  }
+  if (failover.driver === 'keepalived' && Math.abs(advert * 100 - Math.round(advert * 100)) > 1e-9) {
+    return [{ path: 'failover.advert_int', message: `${advert} s is finer than VRRPv3's centiseconds`, hint: 'use at most two decimals, e.g. 0.1' }];
+  }
+  return [];
+}
+
+function brokerProblems(broker: z.infer<typeof Broker> | undefined): ConfigProblem[] {
+  if (!broker) return [];
+  const problems: ConfigProblem[] = [];
+  if (broker.admin_port === broker.client_port) {
+    problems.push({ path: 'broker.admin_port', message: `${broker.admin_port} is also broker.client_port`, hint: 'the admin listener needs its own port, e.g. 1885' });
+  }
+  if (broker.control === 'command') {
+    for (const key of ['restart_command', 'reload_command'] as const) {
+      if (!broker[key]) {
+        problems.push({ path: `broker.${key}`, message: 'is required when broker.control is command', hint: 'an argument list, e.g. [/usr/bin/docker, restart, mosquitto]' });
+      }
+    }
+  }
+  return problems;
+}
+
+function bridgeProblems(raw: unknown, nodes: PartialNode[]): ConfigProblem[] {
+  const bridge = field(raw, 'bridge');
+  const problems: ConfigProblem[] = [];
+  const hub = valid(Bridge.shape.hub, field(bridge, 'hub'));
+  const ids = nodes.flatMap((node) => (node.id === undefined ? [] : [node.id]));
+  if (hub !== undefined && ids.length > 0 && !ids.includes(hub)) {
+    problems.push({ path: 'bridge.hub', message: `${hub} is not the id of any node`, hint: `one of ${ids.join(', ')}` });
+  }
+  const seen = new Map<string, number>();
+  for (const [index, topic] of list(field(bridge, 'topics')).entries()) {
+    const pattern = valid(Topic, topic)?.pattern;
+    if (pattern === undefined) continue;
+    const first = seen.get(pattern);
+    if (first === undefined) seen.set(pattern, index);
+    else problems.push({ path: `bridge.topics[${index}].pattern`, message: `${JSON.stringify(pattern)} is also bridge.topics[${first}]`, hint: 'list each pattern once' });
+  }
+  return problems;
+}
+
+function syncProblems(sync: z.infer<typeof Sync> | undefined, broker: z.infer<typeof Broker> | undefined): ConfigProblem[] {
+  if (!sync) return [];
+  const problems: ConfigProblem[] = [];
+  if (!cron.validate(sync.sweep)) {
+    problems.push({ path: 'sync.sweep', message: `${JSON.stringify(sync.sweep)} is not a cron expression`, hint: 'e.g. "*/5 * * * *" for every five minutes' });
+  }
+  if (broker && sync.dynsec && broker.auth !== 'dynsec') {
+    problems.push({ path: 'sync.dynsec', message: 'needs broker.auth: dynsec', hint: 'set broker.auth: dynsec or sync.dynsec: false' });
+  }
+  return problems;
+}
+
+// Secrets go into mosquitto.conf and keepalived.conf lines, which neither quote nor escape.
+const SECRET_CHARS = /^[\x21-\x7e]+$/;
+
+function secretProblems(env: Env, failover: z.infer<typeof Failover> | undefined): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const required: string[] = [SECRET_NAMES.clusterSecret, SECRET_NAMES.bridgePassword, SECRET_NAMES.daemonPassword];
+  if (failover?.driver === 'ucarp') required.push(SECRET_NAMES.vrrpPassword);
+  for (const name of Object.values(SECRET_NAMES)) {
+    const value = env[name];
+    const path = `env.${name}`;
+    if (value === undefined || value === '') {
+      if (required.includes(name)) problems.push({ path, message: 'is missing', hint: `set ${name}=... in the env file (see examples/cluster.env)` });
+      continue;
+    }
+    if (!SECRET_CHARS.test(value) || /["'\\]/.test(value)) {
+      problems.push({ path, message: 'holds spaces, quotes, backslashes or non-ASCII characters', hint: 'use letters, digits and punctuation such as -_.:+=' });
+    }
+  }
+  const secret = env[SECRET_NAMES.clusterSecret];
+  if (secret && secret.length < 16) {
+    problems.push({ path: `env.${SECRET_NAMES.clusterSecret}`, message: `is ${secret.length} characters long, too short to sign with`, hint: 'use at least 16 random characters, e.g. openssl rand -hex 32' });
+  }
+  const vrrp = env[SECRET_NAMES.vrrpPassword];
+  if (vrrp && failover?.driver === 'ucarp' && vrrp.length > 20) {
+    problems.push({ path: `env.${SECRET_NAMES.vrrpPassword}`, message: `is ${vrrp.length} characters long; ucarp takes at most 20`, hint: 'ucarp(8): "Maximum length of the password used must be 20 characters"' });
+  }
+  if (vrrp && failover?.driver === 'keepalived' && failover.vrrp_version === 2 && vrrp.length > 8) {
+    problems.push({ path: `env.${SECRET_NAMES.vrrpPassword}`, message: `is ${vrrp.length} characters long; VRRPv2 PASS authentication uses only the first 8`, hint: 'use at most 8 characters' });
+  }
+  return problems;
+}

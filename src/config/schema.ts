@@ -1,0 +1,158 @@
+/**
+ * The shape of cluster.yaml, field by field. Cross-field rules (unique ids, the VIP inside the
+ * nodes' subnet, advert_int against the VRRP version…) live in rules.ts so that they run even
+ * when some field is wrong: the user sees every problem at once.
+ */
+import { z } from 'zod';
+
+const NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+// Linux IFNAMSIZ is 16 including the terminating NUL.
+const INTERFACE = /^[A-Za-z0-9_.:@-]{1,15}$/;
+// Paths go into mosquitto.conf, keepalived.conf and ExecStart= lines, none of which quote.
+const PATH = /^\/[^\s"'\\]*$/;
+const USER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+const absolutePath = z
+  .string()
+  .regex(PATH, { error: (issue) => `${JSON.stringify(issue.input)} is not an absolute path without spaces or quotes` });
+
+const port = z.int({ error: 'must be a whole number' }).min(1, { error: 'must be a port from 1 to 65535' }).max(65535, {
+  error: 'must be a port from 1 to 65535',
+});
+
+export const ipv4 = z.ipv4({ error: (issue) => `${JSON.stringify(issue.input)} is not an IPv4 address` });
+
+export const TopicPattern = z.string().superRefine((pattern, ctx) => {
+  const problem = topicPatternProblem(pattern);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(pattern)} ${problem}`, input: pattern });
+});
+
+/** Why an MQTT subscription pattern is unusable in a bridge `topic` line, or undefined if it is fine. */
+export function topicPatternProblem(pattern: string): string | undefined {
+  if (pattern.length === 0) return 'is empty';
+  if (/\s/.test(pattern)) return 'contains white space, which a mosquitto.conf topic line cannot hold';
+  if (pattern.includes('\u0000')) return 'contains a NUL character';
+  if (pattern.startsWith('$')) return 'starts with $, and $-topics belong to the broker itself';
+  const levels = pattern.split('/');
+  for (const [index, level] of levels.entries()) {
+    if (level.includes('#') && (level !== '#' || index !== levels.length - 1)) {
+      return 'has # in the wrong place: # must be a whole level and the last one (e.g. home/#)';
+    }
+    if (level.includes('+') && level !== '+') {
+      return 'has + in the wrong place: + must be a whole level (e.g. home/+/state)';
+    }
+  }
+  return undefined;
+}
+
+export const Node = z.strictObject({
+  id: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be from 1 to 255' }).max(255, {
+    error: 'must be from 1 to 255',
+  }),
+  name: z.string().regex(NAME, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not a valid name: lower-case letters, digits and -, up to 32`,
+  }),
+  address: ipv4,
+  // 255 means "address owner" to VRRP and cannot be lowered by a track_file (keepalived.conf(5)).
+  priority: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be from 1 to 254' }).max(254, {
+    error: 'must be from 1 to 254 (255 is reserved for the address owner)',
+  }),
+});
+
+export const Topic = z.strictObject({
+  pattern: TopicPattern,
+  direction: z.enum(['both', 'in', 'out']).default('both'),
+  qos: z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'must be 0, 1 or 2' }).default(1),
+});
+
+export const Vip = z.strictObject({
+  address: ipv4,
+  prefix: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be from 1 to 32' }).max(32, {
+    error: 'must be from 1 to 32',
+  }).default(24),
+  interface: z.string().regex(INTERFACE, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not a network interface name (up to 15 characters)`,
+  }),
+});
+
+export const Failover = z.strictObject({
+  driver: z.enum(['keepalived', 'ucarp']).default('keepalived'),
+  router_id: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be from 1 to 255' }).max(255, {
+    error: 'must be from 1 to 255',
+  }).default(51),
+  advert_int: z.number({ error: 'must be a number of seconds' }).positive({ error: 'must be more than 0 seconds' }).max(
+    40.95,
+    { error: 'must be at most 40.95 seconds' },
+  ).default(1),
+  vrrp_version: z.union([z.literal(2), z.literal(3)], { error: 'must be 2 or 3' }).default(3),
+  preempt: z.boolean({ error: 'must be true or false' }).default(true),
+  preempt_delay: z.number({ error: 'must be a number of seconds' }).min(0, { error: 'must be from 0 to 1000' }).max(1000, {
+    error: 'must be from 0 to 1000',
+  }).default(0),
+});
+
+const argv = z.array(z.string().min(1), { error: 'must be a list of arguments, e.g. [/usr/bin/systemctl, restart, mosquitto]' });
+
+export const Broker = z.strictObject({
+  client_port: port.default(1883),
+  client_bind: z.enum(['node', 'all']).default('node'),
+  admin_port: port.default(1885),
+  control: z.enum(['systemd', 'supervise', 'command']).default('systemd'),
+  unit: z.string().regex(/^[A-Za-z0-9@._:-]+$/, { error: 'is not a systemd unit name' }).default('mosquitto.service'),
+  restart_command: argv.optional(),
+  reload_command: argv.optional(),
+  binary: absolutePath.default('/usr/sbin/mosquitto'),
+  config_file: absolutePath.default('/etc/mosquitto/mosquitto.conf'),
+  persistence_location: absolutePath.default('/var/lib/mosquitto/'),
+  autosave_interval: z.int({ error: 'must be a whole number of seconds' }).min(1, { error: 'must be at least 1 second' }).max(
+    3600,
+    { error: 'must be at most 3600 seconds: a short interval loses less on a crash' },
+  ).default(10),
+  auth: z.enum(['files', 'dynsec']).default('files'),
+  password_file: absolutePath.default('/etc/mosquitto/passwd'),
+  acl_file: absolutePath.default('/etc/mosquitto/acl'),
+  dynsec_file: absolutePath.default('/var/lib/mosquitto/dynamic-security.json'),
+  dynsec_plugin: absolutePath.default('/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so'),
+  include_dir: absolutePath.optional(),
+  log_dest: z.enum(['stderr', 'stdout', 'syslog']).default('stderr'),
+});
+
+export const Bridge = z.strictObject({
+  hub: z.int({ error: 'must be a node id' }).optional(),
+  user: z.string().regex(USER, { error: 'is not a user name' }).default('mqfo-bridge'),
+  keepalive: z.int({ error: 'must be a whole number of seconds' }).min(5, { error: 'must be at least 5 seconds (mosquitto.conf(5))' })
+    .max(65535, { error: 'must be at most 65535 seconds' }).default(15),
+  topics: z.array(Topic).min(1, { error: 'needs at least one topic to replicate, e.g. - pattern: home/#' }),
+});
+
+export const Daemon = z.strictObject({
+  user: z.string().regex(USER, { error: 'is not a user name' }).default('mqfo-daemon'),
+  bin: absolutePath.default('/usr/local/bin/mosquitto-failover'),
+  config_dir: absolutePath.default('/etc/mosquitto-failover'),
+  run_dir: absolutePath.default('/run/mosquitto-failover'),
+  state_dir: absolutePath.default('/var/lib/mosquitto-failover'),
+});
+
+export const Sync = z.strictObject({
+  password_file: z.boolean({ error: 'must be true or false' }).default(true),
+  acl_file: z.boolean({ error: 'must be true or false' }).default(true),
+  dynsec: z.boolean({ error: 'must be true or false' }).default(false),
+  sweep: z.string().min(1).default('*/5 * * * *'),
+});
+
+export const Cluster = z.strictObject({
+  cluster: z.string().regex(NAME, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not a valid cluster name: lower-case letters, digits and -, up to 32`,
+  }),
+  vip: Vip,
+  failover: Failover.prefault({}),
+  nodes: z.array(Node, { error: 'must be a list of nodes' }).min(2, { error: 'needs at least two nodes' }),
+  broker: Broker.prefault({}),
+  bridge: Bridge,
+  daemon: Daemon.prefault({}),
+  sync: Sync.prefault({}),
+});
+
+export type ClusterConfig = z.infer<typeof Cluster>;
+export type NodeConfig = z.infer<typeof Node>;
+export type TopicConfig = z.infer<typeof Topic>;

@@ -1,0 +1,42 @@
+/** Errors carry a stable `code`, the offending value in the message and the original as `cause`. */
+
+export class MqfoError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** One validation problem: where it is (`nodes[1].address`) and what is wrong with it. */
+export interface ConfigProblem {
+  path: string;
+  message: string;
+  hint?: string;
+  /** The line of cluster.yaml the path points at, when it is there. */
+  line?: number;
+}
+
+export function formatProblem(problem: ConfigProblem): string {
+  const where = problem.line === undefined ? problem.path : `${problem.path} (line ${problem.line})`;
+  return `${where}: ${problem.message}${problem.hint ? ` (hint: ${problem.hint})` : ''}`;
+}
+
+/** Every problem of a config at once; the CLI prints them one per line and exits 2. */
+export class ConfigError extends MqfoError {
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[], options?: ErrorOptions) {
+    super('ECONFIG', `invalid configuration:\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`, options);
+    this.problems = problems;
+  }
+}
+
+/** A command line the user got wrong (unknown flag, missing argument). */
+export class UsageError extends MqfoError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('EUSAGE', message, options);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * What the templates see for one node: the config, plus everything derived from it (peers,
+ * bridges, file locations, ucarp arguments). Pure: no I/O, no clock.
+ */
+import { posix } from 'node:path';
+import type { ClusterConfig, NodeConfig, TopicConfig } from '../config/schema.js';
+import type { Secrets } from '../config/secrets.js';
+
+export interface BridgeView {
+  /** Connection name, also the client id on the remote broker (mosquitto.conf(5) `connection`). */
+  name: string;
+  peer: NodeConfig;
+  address: string;
+  port: number;
+}
+
+export interface NodeView {
+  version: string;
+  config: ClusterConfig;
+  secrets: Secrets;
+  node: NodeConfig;
+  peers: NodeConfig[];
+  hub: NodeConfig;
+  isHub: boolean;
+  bridges: BridgeView[];
+  topics: (TopicConfig & { access: 'readwrite' | 'read' | 'write' })[];
+  /** VRRP instance name; keepalived writes it into the FIFO lines, the ucarp scripts copy it. */
+  instance: string;
+  /** Topic prefix of the daemons' peer channel. */
+  controlPrefix: string;
+  paths: {
+    fifo: string;
+    trackFile: string;
+    clusterFile: string;
+    envFile: string;
+    ucarpArgs: string;
+    ucarpPass: string;
+    vipUp: string;
+    vipDown: string;
+  };
+  ucarp: { advskew: number; args: string[] };
+}
+
+/** The hub of the bridge star: the configured one, else the lowest id. */
+export function hubOf(config: ClusterConfig): NodeConfig {
+  const hub = config.bridge.hub === undefined ? undefined : config.nodes.find((node) => node.id === config.bridge.hub);
+  return hub ?? [...config.nodes].sort((a, b) => a.id - b.id)[0]!;
+}
+
+/** One bridge per pair, and only from the hub: two bridges between the same brokers would loop. */
+export function bridgesOf(config: ClusterConfig, node: NodeConfig): BridgeView[] {
+  if (hubOf(config).id !== node.id) return [];
+  return config.nodes
+    .filter((peer) => peer.id !== node.id)
+    .map((peer) => ({
+      name: `mqfo-${config.cluster}-${node.name}-${peer.name}`,
+      peer,
+      address: peer.address,
+      port: config.broker.admin_port,
+    }));
+}
+
+// The bridge user acts on the remote broker: it publishes there what goes out and reads what comes in.
+const ACCESS = { both: 'readwrite', out: 'write', in: 'read' } as const;
+
+/** CARP elects the lowest skew; map VRRP's "highest priority wins" (1..254) onto it. */
+export function advskewOf(priority: number): number {
+  return 254 - priority;
+}
+
+export function nodeView(config: ClusterConfig, secrets: Secrets, node: NodeConfig, version: string): NodeView {
+  const dir = config.daemon.config_dir;
+  const paths = {
+    fifo: posix.join(config.daemon.run_dir, 'vrrp.fifo'),
+    trackFile: posix.join(config.daemon.run_dir, 'priority.track'),
+    clusterFile: posix.join(dir, 'cluster.yaml'),
+    envFile: posix.join(dir, '.env'),
+    ucarpArgs: posix.join(dir, 'ucarp.args'),
+    ucarpPass: posix.join(dir, 'ucarp.pass'),
+    vipUp: posix.join(dir, 'vip-up.sh'),
+    vipDown: posix.join(dir, 'vip-down.sh'),
+  };
+  const advskew = advskewOf(node.priority);
+  const { failover, vip } = config;
+  const args = [
+    `--interface=${vip.interface}`,
+    `--srcip=${node.address}`,
+    `--vhid=${failover.router_id}`,
+    `--passfile=${paths.ucarpPass}`,
+    `--addr=${vip.address}`,
+    `--advbase=${failover.advert_int}`,
+    `--advskew=${advskew}`,
+    `--upscript=${paths.vipUp}`,
+    `--downscript=${paths.vipDown}`,
+    // Run the down script on shutdown too, so a stopped ucarp leaves no VIP behind.
+    '--shutdown',
+    ...(failover.preempt ? ['--preempt'] : []),
+  ];
+  const hub = hubOf(config);
+  return {
+    version,
+    config,
+    secrets,
+    node,
+    peers: config.nodes.filter((peer) => peer.id !== node.id),
+    hub,
+    isHub: hub.id === node.id,
+    bridges: bridgesOf(config, node),
+    topics: config.bridge.topics.map((topic) => ({ ...topic, access: ACCESS[topic.direction] })),
+    instance: `mqfo_${config.cluster.replaceAll('-', '_')}`,
+    controlPrefix: `mosquitto-failover/${config.cluster}`,
+    paths,
+    ucarp: { advskew, args },
+  };
+}
