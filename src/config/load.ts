@@ -67,12 +67,12 @@ export function validate(raw: unknown, env: Env): { config?: ClusterConfig; prob
 /** Parses YAML text and validates it. Problems carry the YAML line where the path can be found. */
 export function parseConfig(text: string, env: Env): LoadedConfig {
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const document = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (document.errors.length > 0) {
     throw new ConfigError(
       document.errors.map((error) => ({
         path: `(yaml line ${error.linePos?.[0]?.line ?? '?'})`,
-        message: error.message.split('\n')[0] ?? error.message,
+        message: (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, ''),
       })),
     );
   }

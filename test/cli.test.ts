@@ -1,0 +1,97 @@
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { execa } from 'execa';
+import { ROOT } from './helpers/config.js';
+
+const cli = (...args: string[]) =>
+  execa('node', ['--import=tsx', join(ROOT, 'src/bin.ts'), ...args], { reject: false, cwd: ROOT, env: { MQFO_NODE: '' }, timeout: 60_000 });
+const two = join(ROOT, 'examples/two-node.yaml');
+const envFile = join(ROOT, 'examples/cluster.env');
+const scratch = () => mkdtempSync(join(tmpdir(), 'mqfo-cli-'));
+
+test('check: exit 0 and a summary on a valid config', async (t) => {
+  const result = await cli('check', '--config', two, '--env', envFile);
+  t.is(result.exitCode, 0, result.stderr);
+  t.is(result.stdout, 'ok: cluster home, 2 nodes (mqtt-a, mqtt-b), keepalived VRRPv3, VIP 192.168.1.50/24 on eth0');
+});
+
+test('check: exit 2 and every problem on an invalid config', async (t) => {
+  const dir = scratch();
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'cluster: home\nvip: {address: 192.168.1.50, interface: eth0}\nnodes:\n  - {id: 1, name: a, address: 192.168.1.300, priority: 10}\n  - {id: 1, name: b, address: 192.168.1.12, priority: 20}\nbridge: {topics: [{pattern: "a/#/b"}]}\n');
+  const result = await cli('check', '--config', bad, '--env', envFile);
+  t.is(result.exitCode, 2);
+  t.regex(result.stderr, /^invalid configuration \(3 problems\):$/m);
+  t.regex(result.stderr, /^ {2}nodes\[0\]\.address \(line 4\): "192\.168\.1\.300" is not an IPv4 address$/m);
+  t.regex(result.stderr, /^ {2}nodes\[1\]\.id \(line 5\): 1 is also the id of nodes\[0\]/m);
+  t.regex(result.stderr, /^ {2}bridge\.topics\[0\]\.pattern \(line 6\): "a\/#\/b" has # in the wrong place/m);
+});
+
+test('render: writes the files of one node with their modes, and lists them', async (t) => {
+  const out = join(scratch(), 'out');
+  const result = await cli('render', '--config', two, '--env', envFile, '--node', 'mqtt-b', '--out', out);
+  t.is(result.exitCode, 0, result.stderr);
+  t.deepEqual(readdirSync(out).sort(), ['keepalived.conf', 'mosquitto-failover.service', 'mosquitto-failover.tmpfiles.conf', 'mosquitto.conf', 'service-users.acl']);
+  t.is(statSync(join(out, 'keepalived.conf')).mode & 0o777, 0o600);
+  t.is(statSync(join(out, 'mosquitto.conf')).mode & 0o777, 0o640);
+  t.regex(result.stdout, /keepalived\.conf \(0600\) -> \/etc\/keepalived\/keepalived\.conf/);
+});
+
+test('render --all: one directory per node', async (t) => {
+  const out = join(scratch(), 'out');
+  const result = await cli('render', '--config', join(ROOT, 'examples/three-node.yaml'), '--env', envFile, '--all', '--out', out);
+  t.is(result.exitCode, 0, result.stderr);
+  t.deepEqual(readdirSync(out).sort(), ['broker-1', 'broker-2', 'broker-3']);
+});
+
+test('render: an invalid config writes nothing', async (t) => {
+  const dir = scratch();
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'cluster: home\n');
+  const out = join(dir, 'out');
+  const result = await cli('render', '--config', bad, '--env', envFile, '--node', '1', '--out', out);
+  t.is(result.exitCode, 2);
+  t.false(existsSync(out));
+});
+
+test('render: a missing secret writes nothing and names the variable', async (t) => {
+  const dir = scratch();
+  const env = join(dir, '.env');
+  writeFileSync(env, 'MQFO_CLUSTER_SECRET=0123456789abcdef0123\nMQFO_DAEMON_PASSWORD=x\n');
+  const out = join(dir, 'out');
+  const result = await cli('render', '--config', two, '--env', env, '--node', '1', '--out', out);
+  t.is(result.exitCode, 2);
+  t.regex(result.stderr, /env\.MQFO_BRIDGE_PASSWORD: is missing/);
+  t.false(existsSync(out));
+});
+
+test('render: an unknown node is a clear error', async (t) => {
+  const out = join(scratch(), 'out');
+  const result = await cli('render', '--config', two, '--env', envFile, '--node', 'nope', '--out', out);
+  t.is(result.exitCode, 2);
+  t.regex(result.stderr, /--node "nope" is no node of cluster "home"/);
+  t.false(existsSync(out));
+});
+
+test('a named env file that does not exist is an error', async (t) => {
+  const result = await cli('check', '--config', two, '--env', '/nonexistent/.env');
+  t.is(result.exitCode, 2);
+  t.regex(result.stderr, /cannot read env file \/nonexistent\/\.env/);
+});
+
+test('--help, --version, unknown commands and flags', async (t) => {
+  const help = await cli('--help');
+  t.is(help.exitCode, 0);
+  t.regex(help.stdout, /render \[options\]/);
+  const version = await cli('--version');
+  t.is(version.exitCode, 0);
+  t.regex(version.stdout, /^\d+\.\d+\.\d+$/);
+  const command = await cli('frobnicate');
+  t.is(command.exitCode, 2);
+  t.regex(command.stderr, /unknown command 'frobnicate'/);
+  const flag = await cli('check', '--frob');
+  t.is(flag.exitCode, 2);
+  t.regex(flag.stderr, /unknown option '--frob'/);
+});

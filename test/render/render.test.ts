@@ -1,0 +1,157 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { parseConfig } from '../../src/config/load.js';
+import { advskewOf, bridgesOf, hubOf } from '../../src/render/model.js';
+import { createTemplateEngine, renderNode, type RenderedFile } from '../../src/render/render.js';
+import { baseDocument, EXAMPLE_ENV, example, yamlOf } from '../helpers/config.js';
+
+const engine = createTemplateEngine();
+
+function files(loaded = example('two-node'), index = 0): Map<string, RenderedFile> {
+  return new Map(renderNode(engine, loaded, loaded.config.nodes[index]!, '9.9.9').map((file) => [file.name, file]));
+}
+
+function lines(text: string | undefined): string[] {
+  return (text ?? '').split('\n').map((line) => line.trim());
+}
+
+test('the hub bridges to every other node and the others to none: a star', (t) => {
+  const { config } = example('three-node');
+  t.is(hubOf(config).id, 1);
+  t.deepEqual(bridgesOf(config, config.nodes[0]!).map((bridge) => bridge.peer.id), [2, 3]);
+  t.deepEqual(bridgesOf(config, config.nodes[1]!), []);
+  t.deepEqual(bridgesOf(config, config.nodes[2]!), []);
+  const document = { ...baseDocument(), bridge: { hub: 2, topics: [{ pattern: 'a/#' }] } };
+  const configured = parseConfig(yamlOf(document), EXAMPLE_ENV).config;
+  t.is(hubOf(configured).id, 2);
+});
+
+test('mosquitto.conf on the hub: listeners, persistence, auth files and one bridge per peer', (t) => {
+  const conf = lines(files().get('mosquitto.conf')?.content);
+  for (const expected of [
+    'listener 1883 192.168.1.11',
+    'listener 1885 192.168.1.11',
+    'persistence true',
+    'autosave_interval 10',
+    'password_file /etc/mosquitto/passwd',
+    'acl_file /etc/mosquitto/acl',
+    'connection mqfo-home-mqtt-a-mqtt-b',
+    'address 192.168.1.12:1885',
+    'remote_username mqfo-bridge',
+    `remote_password ${EXAMPLE_ENV['MQFO_BRIDGE_PASSWORD']}`,
+    'try_private true',
+    'cleansession false',
+    'notifications true',
+    'topic home/# both 1 "" ""',
+    'topic zigbee2mqtt/# both 1 "" ""',
+  ]) {
+    t.true(conf.includes(expected), expected);
+  }
+  t.is(conf.filter((line) => line.startsWith('connection ')).length, 1);
+  t.false(lines(files(example('two-node'), 1).get('mosquitto.conf')?.content).some((line) => line.startsWith('connection ')));
+});
+
+test('dynsec replaces the password and ACL files; client_bind all listens everywhere', (t) => {
+  const conf = lines(files(example('three-node')).get('mosquitto.conf')?.content);
+  t.true(conf.includes('plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so'));
+  t.true(conf.includes('plugin_opt_config_file /var/lib/mosquitto/dynamic-security.json'));
+  t.false(conf.some((line) => line.startsWith('password_file') || line.startsWith('acl_file')));
+  t.true(conf.includes('listener 1883'));
+  t.true(conf.includes('topic tele/+/STATE in 0 "" ""'));
+  t.false(files(example('three-node')).has('service-users.acl'));
+});
+
+test('the service-user ACL follows each topic direction and keeps the control topics from the bridge', (t) => {
+  const acl = lines(files(example('two-node')).get('service-users.acl')?.content);
+  const bridge = acl.slice(acl.indexOf('user mqfo-bridge'), acl.indexOf('user mqfo-daemon'));
+  t.deepEqual(bridge.filter((line) => line.startsWith('topic')), [
+    'topic deny mosquitto-failover/home/#',
+    'topic readwrite home/#',
+    'topic readwrite zigbee2mqtt/#',
+    'topic write $SYS/broker/connection/+/state',
+  ]);
+  t.true(acl.includes('topic readwrite mosquitto-failover/home/#'));
+});
+
+test('keepalived.conf: VRRPv3, unicast peers, the VIP, the FIFO and the track file', (t) => {
+  const conf = lines(files(example('three-node'), 1).get('keepalived.conf')?.content);
+  for (const expected of [
+    'vrrp_notify_fifo /run/mosquitto-failover/vrrp.fifo',
+    'file "/run/mosquitto-failover/priority.track"',
+    'version 3',
+    'advert_int 0.2',
+    'priority 150',
+    'virtual_router_id 42',
+    'unicast_src_ip 10.0.10.12',
+    '10.0.10.100/24 dev enp1s0',
+    'nopreempt',
+  ]) {
+    t.true(conf.includes(expected), expected);
+  }
+  const peers = conf.slice(conf.indexOf('unicast_peer {') + 1, conf.indexOf('}', conf.indexOf('unicast_peer {')));
+  t.deepEqual(peers, ['10.0.10.11', '10.0.10.13']);
+  t.false(conf.some((line) => line.startsWith('authentication')), 'VRRPv3 has no authentication');
+  t.is(files(example('three-node')).get('keepalived.conf')?.mode, 0o600);
+});
+
+test('VRRPv2 with a password gets PASS authentication', (t) => {
+  const loaded = parseConfig(yamlOf({ ...baseDocument(), failover: { vrrp_version: 2 } }), EXAMPLE_ENV);
+  const conf = lines(files(loaded).get('keepalived.conf')?.content);
+  t.true(conf.includes('auth_type PASS'));
+  t.true(conf.includes(`auth_pass ${EXAMPLE_ENV['MQFO_VRRP_PASSWORD']}`));
+});
+
+test('ucarp: arguments, password file, and up/down scripts that write the FIFO line', (t) => {
+  const loaded = parseConfig(yamlOf({ ...baseDocument(), failover: { driver: 'ucarp', router_id: 7 } }), EXAMPLE_ENV);
+  const rendered = files(loaded, 1);
+  t.false(rendered.has('keepalived.conf'));
+  t.deepEqual(rendered.get('ucarp.args')?.content.trim().split('\n'), [
+    '--interface=eth0',
+    '--srcip=192.168.1.12',
+    '--vhid=7',
+    '--passfile=/etc/mosquitto-failover/ucarp.pass',
+    '--addr=192.168.1.50',
+    '--advbase=1',
+    `--advskew=${advskewOf(100)}`,
+    '--upscript=/etc/mosquitto-failover/vip-up.sh',
+    '--downscript=/etc/mosquitto-failover/vip-down.sh',
+    '--shutdown',
+    '--preempt',
+  ]);
+  t.is(rendered.get('ucarp.pass')?.content, `${EXAMPLE_ENV['MQFO_VRRP_PASSWORD']}\n`);
+  t.is(rendered.get('ucarp.pass')?.mode, 0o600);
+  t.regex(rendered.get('vip-up.sh')?.content ?? '', /INSTANCE "mqfo_home" MASTER 100/);
+  t.regex(rendered.get('vip-down.sh')?.content ?? '', /INSTANCE "mqfo_home" BACKUP 100/);
+  t.regex(rendered.get('mosquitto-failover-ucarp.service')?.content ?? '', /^ExecStart=\/usr\/sbin\/ucarp --interface=eth0 .* --preempt$/m);
+  t.regex(rendered.get('mosquitto-failover.service')?.content ?? '', /^After=network-online.target mosquitto.service mosquitto-failover-ucarp.service$/m);
+});
+
+test('higher VRRP priority means lower CARP skew', (t) => {
+  t.true(advskewOf(200) < advskewOf(100));
+  t.is(advskewOf(254), 0);
+});
+
+test('the systemd unit runs the daemon for this node after the network, broker and keepalived', (t) => {
+  const unit = files(example('two-node'), 1).get('mosquitto-failover.service')?.content ?? '';
+  t.regex(unit, /^ExecStart=\/usr\/local\/bin\/mosquitto-failover run --config \/etc\/mosquitto-failover\/cluster.yaml --env \/etc\/mosquitto-failover\/.env --node 2$/m);
+  t.regex(unit, /^After=network-online.target mosquitto.service keepalived.service$/m);
+  t.regex(unit, /^Restart=on-failure$/m);
+});
+
+test('a user template overrides the built-in one of the same name', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mqfo-templates-'));
+  writeFileSync(join(dir, 'tmpfiles.conf.liquid'), 'custom {{ node.name }}\n');
+  const loaded = example('two-node');
+  const rendered = renderNode(createTemplateEngine(dir), loaded, loaded.config.nodes[0]!, '1');
+  t.is(rendered.find((file) => file.name === 'mosquitto-failover.tmpfiles.conf')?.content, 'custom mqtt-a\n');
+  t.regex(rendered.find((file) => file.name === 'mosquitto.conf')?.content ?? '', /^listener 1883 192.168.1.11$/m);
+});
+
+test('a template that names an unknown variable fails instead of writing an empty value', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mqfo-templates-'));
+  writeFileSync(join(dir, 'mosquitto.conf.liquid'), 'listener {{ config.broker.clientport }}\n');
+  const loaded = example('two-node');
+  t.throws(() => renderNode(createTemplateEngine(dir), loaded, loaded.config.nodes[0]!, '1'), { message: /cannot render template mosquitto.conf.liquid: undefined variable: config.broker.clientport/ });
+});
