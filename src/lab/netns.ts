@@ -31,7 +31,7 @@ export async function listNamespaces(): Promise<string[]> {
 function destroySync(name: string): void {
   let pids: number[] = [];
   try {
-    pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8', timeout: 10_000 }).split('\n').filter(Boolean).map(Number);
+    pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean).map(Number);
   } catch {
     // Already gone.
   }
@@ -105,11 +105,15 @@ export class Netns {
     return execa('ip', ['netns', 'exec', this.name, ...argv], { reject: false, buffer: true, all: true });
   }
 
-  /** A dummy interface holding addresses: enough for a program that only needs them to exist. */
-  async addDummy(ifname: string, cidrs: readonly string[]): Promise<void> {
-    await run(['ip', '-n', this.name, 'link', 'add', ifname, 'type', 'dummy'], { timeout: 10_000 });
+  /**
+   * An interface holding addresses, for a program that only needs them to exist: one end of a
+   * veth pair whose other end stays in the namespace too (the kernel here has no dummy links).
+   */
+  async addStubInterface(ifname: string, cidrs: readonly string[]): Promise<void> {
+    const peer = 'mqfo-stub';
+    await run(['ip', '-n', this.name, 'link', 'add', ifname, 'type', 'veth', 'peer', 'name', peer], { timeout: 10_000 });
     for (const cidr of cidrs) await run(['ip', '-n', this.name, 'address', 'add', cidr, 'dev', ifname], { timeout: 10_000 });
-    await run(['ip', '-n', this.name, 'link', 'set', ifname, 'up'], { timeout: 10_000 });
+    for (const link of [peer, ifname]) await run(['ip', '-n', this.name, 'link', 'set', link, 'up'], { timeout: 10_000 });
   }
 
   async addresses(ifname: string): Promise<string[]> {

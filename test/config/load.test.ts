@@ -18,7 +18,7 @@ test('the examples are valid, with defaults filled in', (t) => {
   t.is(two.config.nodes.length, 2);
   t.is(two.config.broker.autosave_interval, 10);
   t.is(two.config.failover.vrrp_version, 3);
-  t.is(two.secrets.bridgePassword, EXAMPLE_ENV['MQFO_BRIDGE_PASSWORD']);
+  t.is(two.secrets.bridgePassword, EXAMPLE_ENV['MQFO_BRIDGE_PASSWORD'] ?? '');
   const three = example('three-node');
   t.is(three.config.nodes.length, 3);
   t.is(three.config.failover.advert_int, 0.2);
