@@ -46,22 +46,24 @@ test('render --all: one directory per node', async (t) => {
   t.deepEqual(readdirSync(out).sort(), ['broker-1', 'broker-2', 'broker-3']);
 });
 
-test('render: an invalid config writes nothing', async (t) => {
+/** Renders node 1 into a new directory; the config and env texts are written when given, else the examples are used. */
+async function renderOnce(texts: { config?: string; env?: string }) {
   const dir = scratch();
-  const bad = join(dir, 'bad.yaml');
-  writeFileSync(bad, 'cluster: home\n');
+  const write = (name: string, text: string) => (writeFileSync(join(dir, name), text), join(dir, name));
+  const config = texts.config === undefined ? two : write('cluster.yaml', texts.config);
+  const env = texts.env === undefined ? envFile : write('.env', texts.env);
   const out = join(dir, 'out');
-  const result = await cli('render', '--config', bad, '--env', envFile, '--node', '1', '--out', out);
+  return { result: await cli('render', '--config', config, '--env', env, '--node', '1', '--out', out), out };
+}
+
+test('render: an invalid config writes nothing', async (t) => {
+  const { result, out } = await renderOnce({ config: 'cluster: home\n' });
   t.is(result.exitCode, 2);
   t.false(existsSync(out));
 });
 
 test('render: a missing secret writes nothing and names the variable', async (t) => {
-  const dir = scratch();
-  const env = join(dir, '.env');
-  writeFileSync(env, 'MQFO_CLUSTER_SECRET=0123456789abcdef0123\nMQFO_DAEMON_PASSWORD=x\n');
-  const out = join(dir, 'out');
-  const result = await cli('render', '--config', two, '--env', env, '--node', '1', '--out', out);
+  const { result, out } = await renderOnce({ env: 'MQFO_CLUSTER_SECRET=0123456789abcdef0123\nMQFO_DAEMON_PASSWORD=x\n' });
   t.is(result.exitCode, 2);
   t.regex(result.stderr, /env\.MQFO_BRIDGE_PASSWORD: is missing/);
   t.false(existsSync(out));

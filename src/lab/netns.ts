@@ -4,6 +4,7 @@
  * the next run. Nothing here touches the machine's own namespace.
  */
 import { execFileSync } from 'node:child_process';
+import { constants } from 'node:os';
 import { execa, type ResultPromise } from 'execa';
 import { run, type RunOptions, type RunResult } from '../exec/runner.js';
 
@@ -72,7 +73,7 @@ function hookExit(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
       for (const name of live) destroySync(name);
-      process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
+      process.exit(128 + constants.signals[signal]);
     });
   }
 }

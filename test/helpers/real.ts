@@ -33,8 +33,12 @@ export interface PlacedNode {
   loaded: LoadedConfig;
 }
 
+let mosquittoIds: { uid: number; gid: number } | undefined;
+
+/** The broker drops root privileges to this user; looked up once. */
 function mosquittoUser(): { uid: number; gid: number } {
-  return { uid: Number(execFileSync('id', ['-u', 'mosquitto']).toString()), gid: Number(execFileSync('id', ['-g', 'mosquitto']).toString()) };
+  mosquittoIds ??= { uid: Number(execFileSync('id', ['-u', 'mosquitto']).toString()), gid: Number(execFileSync('id', ['-g', 'mosquitto']).toString()) };
+  return mosquittoIds;
 }
 
 /**
