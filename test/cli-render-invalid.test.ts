@@ -1,10 +1,10 @@
 /** Every kind of bad config the render command must refuse: its own message, exit 2, nothing written. */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { main } from '../src/cli.js';
 import { baseDocument, EXAMPLE_ENV, yamlOf } from './helpers/config.js';
+import { scratchDir } from './helpers/scratch.js';
 
 const envText = (env: Record<string, string | undefined>) =>
   Object.entries(env).flatMap(([name, value]) => (value === undefined ? [] : [`${name}=${value}`])).join('\n');
@@ -23,7 +23,7 @@ const cases: [string, (doc: Record<string, any>) => void, Record<string, string 
 
 for (const [name, change, envChange, expected] of cases) {
   test(`render refuses ${name}, says so, and writes nothing`, async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'mqfo-invalid-'));
+    const dir = scratchDir('invalid');
     const document = baseDocument();
     change(document);
     writeFileSync(join(dir, 'cluster.yaml'), yamlOf(document));

@@ -1,15 +1,15 @@
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
 import { ROOT } from './helpers/config.js';
+import { scratchDir } from './helpers/scratch.js';
 
 const cli = (...args: string[]) =>
   execa('node', ['--import=tsx', join(ROOT, 'src/bin.ts'), ...args], { reject: false, cwd: ROOT, env: { MQFO_NODE: '' }, timeout: 60_000 });
 const two = join(ROOT, 'examples/two-node.yaml');
 const envFile = join(ROOT, 'examples/cluster.env');
-const scratch = () => mkdtempSync(join(tmpdir(), 'mqfo-cli-'));
+const scratch = () => scratchDir('cli');
 
 test('check: exit 0 and a summary on a valid config', async (t) => {
   const result = await cli('check', '--config', two, '--env', envFile);

@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { parseConfig } from '../../src/config/load.js';
 import { advskewOf, bridgesOf, hubOf } from '../../src/render/model.js';
 import { createTemplateEngine, renderNode, type RenderedFile } from '../../src/render/render.js';
 import { baseDocument, EXAMPLE_ENV, example, yamlOf } from '../helpers/config.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const engine = createTemplateEngine();
 
@@ -141,7 +141,7 @@ test('the systemd unit runs the daemon for this node after the network, broker a
 });
 
 test('a user template overrides the built-in one of the same name', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mqfo-templates-'));
+  const dir = scratchDir('templates');
   writeFileSync(join(dir, 'tmpfiles.conf.liquid'), 'custom {{ node.name }}\n');
   const loaded = example('two-node');
   const rendered = renderNode(createTemplateEngine(dir), loaded, loaded.config.nodes[0]!, '1');
@@ -150,7 +150,7 @@ test('a user template overrides the built-in one of the same name', (t) => {
 });
 
 test('a template that names an unknown variable fails instead of writing an empty value', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mqfo-templates-'));
+  const dir = scratchDir('templates');
   writeFileSync(join(dir, 'mosquitto.conf.liquid'), 'listener {{ config.broker.clientport }}\n');
   const loaded = example('two-node');
   t.throws(() => renderNode(createTemplateEngine(dir), loaded, loaded.config.nodes[0]!, '1'), { message: /cannot render template mosquitto.conf.liquid: undefined variable: config.broker.clientport/ });
