@@ -1,15 +1,28 @@
 /**
- * Network namespaces for tests, benchmarks and the demo. Each carries this run's prefix
- * (`mqfo<pid>-`), so a namespace left by a crashed run is known by its dead pid and removed by
- * the next run. Nothing here touches the machine's own namespace.
+ * Network namespaces for tests, benchmarks and the demo. Each carries its run's prefix: `mqfo<pid>-`
+ * for a run that ends with its process (a namespace left by a crashed run is known by its dead pid
+ * and removed by the next run), or `mqfoup-` for the lab that `npm run lab:up` leaves running until
+ * `npm run lab:down`. Nothing here touches the machine's own namespace.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { execa, type ResultPromise } from 'execa';
 import { run, type RunOptions, type RunResult } from '../exec/runner.js';
+import { isRunning } from './process.js';
 
 const PREFIX = 'mqfo';
-const NAME = /^mqfo(\d+)-[a-z0-9-]+$/;
+const NAME = /^mqfo(\d+|[a-z][a-z0-9]*)-[a-z0-9-]+$/;
+
+/**
+ * The run a namespace belongs to: this process's pid, or a name (a letter, then letters and
+ * digits; `up` by default) for a lab left running on purpose until `lab:down`.
+ */
+export type RunId = number | string;
+
+export function isNamedRun(runId: RunId): runId is string {
+  return typeof runId === 'string' && /^[a-z][a-z0-9]{0,15}$/.test(runId);
+}
 
 function alive(pid: number): boolean {
   try {
@@ -28,14 +41,19 @@ export async function listNamespaces(): Promise<string[]> {
     .filter(Boolean);
 }
 
-/** Kills what runs inside a namespace of ours (only ours: the name says so) and deletes it. */
-function destroySync(name: string): void {
-  let pids: number[] = [];
+/** The processes whose network namespace is `name` (an empty list once it is gone). */
+export function namespacePids(name: string): number[] {
   try {
-    pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean).map(Number);
+    return execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean).map(Number);
   } catch {
-    // Already gone.
+    return [];
   }
+}
+
+/** Kills what runs inside a namespace of ours (only ours: the name says so) and deletes it. */
+export function destroySync(name: string): void {
+  if (!NAME.test(name)) throw new Error(`not a lab namespace: ${name}`);
+  const pids = namespacePids(name);
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -43,6 +61,9 @@ function destroySync(name: string): void {
       // Exited meanwhile.
     }
   }
+  // Until they are really gone (bounded: 2 s), so that nothing of ours outlives the call.
+  const tick = new Int32Array(new SharedArrayBuffer(4));
+  for (let wait = 0; wait < 100 && pids.some(isRunning); wait++) Atomics.wait(tick, 0, 0, 20);
   try {
     execFileSync('ip', ['netns', 'del', name], { timeout: 10_000, stdio: 'ignore' });
   } catch {
@@ -50,29 +71,53 @@ function destroySync(name: string): void {
   }
 }
 
+/** The namespaces of a run (this process's by default). */
+export async function namespacesOf(runId: RunId = process.pid): Promise<string[]> {
+  return (await listNamespaces()).filter((name) => name.startsWith(`${PREFIX}${runId}-`));
+}
+
 /** Removes the namespaces of earlier runs whose process is dead. Returns their names. */
 export async function removeStaleNamespaces(): Promise<string[]> {
   const stale = (await listNamespaces()).filter((name) => {
     const match = NAME.exec(name);
-    return match !== null && Number(match[1]) !== process.pid && !alive(Number(match[1]));
+    return match !== null && /^\d+$/.test(match[1]!) && Number(match[1]) !== process.pid && !alive(Number(match[1]));
   });
   for (const name of stale) destroySync(name);
   return stale;
 }
 
 const live = new Set<string>();
+const exitTasks = new Set<() => void>();
 let hooked = false;
+
+/** Runs `task` (synchronous, after this run's namespaces are gone) when this process exits or is interrupted. */
+export function atRunExit(task: () => void): () => void {
+  hookExit();
+  exitTasks.add(task);
+  return () => exitTasks.delete(task);
+}
+
+function cleanUp(): void {
+  for (const name of live) destroySync(name);
+  live.clear();
+  for (const task of exitTasks) {
+    try {
+      task();
+    } catch {
+      // Best effort on the way out; the next run removes what is left.
+    }
+  }
+  exitTasks.clear();
+}
 
 /** On exit, SIGINT or SIGTERM, this run's namespaces go, whatever state the test left them in. */
 function hookExit(): void {
   if (hooked) return;
   hooked = true;
-  process.on('exit', () => {
-    for (const name of live) destroySync(name);
-  });
+  process.on('exit', cleanUp);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
-      for (const name of live) destroySync(name);
+      cleanUp();
       process.exit(128 + constants.signals[signal]);
     });
   }
@@ -85,12 +130,18 @@ export class Netns {
     this.name = name;
   }
 
-  /** `tag` names the host (`n1`, `switch`…); the run prefix is added here. */
-  static async create(tag: string): Promise<Netns> {
-    hookExit();
-    const name = `${PREFIX}${process.pid}-${tag}`;
+  /**
+   * `tag` names the host (`n1`, `switch`…); the run prefix is added here. A namespace of this
+   * process's run goes when the process exits; one of the `up` run stays until `lab:down`.
+   */
+  static async create(tag: string, runId: RunId = process.pid): Promise<Netns> {
+    if (runId !== process.pid && !isNamedRun(runId)) throw new Error(`bad lab run name ${JSON.stringify(runId)}: a letter, then up to 15 letters or digits`);
+    const name = `${PREFIX}${runId}-${tag}`;
     if (!NAME.test(name)) throw new Error(`bad namespace tag ${JSON.stringify(tag)}`);
-    live.add(name);
+    if (runId === process.pid) {
+      hookExit();
+      live.add(name);
+    }
     await run(['ip', 'netns', 'add', name], { timeout: 10_000 });
     await run(['ip', '-n', name, 'link', 'set', 'lo', 'up'], { timeout: 10_000 });
     return new Netns(name);
@@ -115,6 +166,30 @@ export class Netns {
     await run(['ip', '-n', this.name, 'link', 'add', ifname, 'type', 'veth', 'peer', 'name', peer], { timeout: 10_000 });
     for (const cidr of cidrs) await run(['ip', '-n', this.name, 'address', 'add', cidr, 'dev', ifname], { timeout: 10_000 });
     for (const link of [peer, ifname]) await run(['ip', '-n', this.name, 'link', 'set', link, 'up'], { timeout: 10_000 });
+  }
+
+  /** `ip` inside the namespace (`ip -n NAME …`). */
+  ip(args: readonly string[], options?: RunOptions): Promise<RunResult> {
+    return run(['ip', '-n', this.name, ...args], { timeout: 10_000, ...options });
+  }
+
+  /**
+   * A cable from `ifname` here to `peerName` in `peer`: a veth pair created inside this namespace,
+   * one end moved straight into the other (never through the machine's own namespace).
+   */
+  async connect(ifname: string, peer: Netns, peerName: string): Promise<void> {
+    await this.ip(['link', 'add', ifname, 'type', 'veth', 'peer', 'name', peerName, 'netns', peer.name]);
+  }
+
+  /** The pids inside this namespace whose command name (/proc/PID/comm) is `program`. */
+  pidsOf(program: string): number[] {
+    return namespacePids(this.name).filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === program;
+      } catch {
+        return false;
+      }
+    });
   }
 
   async addresses(ifname: string): Promise<string[]> {

@@ -1,0 +1,235 @@
+/**
+ * The lab: a switch namespace with a Linux bridge, one namespace per broker node with its address
+ * on eth0, and a client namespace, all on LAB_NETWORK. Each node's files come from the project's
+ * own renderer; mosquitto and keepalived (or ucarp) run in each node as processes of their own.
+ * Teardown removes every namespace, process and file the lab made, also after a failed test or
+ * an interrupt (see netns.ts), and the next run removes what a crashed run left.
+ */
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { LoadedConfig } from '../config/load.js';
+import { hubOf } from '../render/model.js';
+import { blockVrrp, unblockVrrp } from './faults.js';
+import { atRunExit, destroySync, isNamedRun, namespacesOf, Netns, removeStaleNamespaces, type RunId } from './netns.js';
+import { LabNode } from './node.js';
+import { chownToMosquitto, placeNode, writePasswordFile } from './place.js';
+import { isRunning } from './process.js';
+import { LAB_CLIENT_ADDRESS, LAB_INTERFACE, LAB_PREFIX, labCluster, type LabClusterOptions } from './topology.js';
+import { waitFor } from './wait.js';
+import type { Env } from '../config/secrets.js';
+
+export interface LabOptions extends LabClusterOptions {
+  /** A name (`up`) for a lab that outlives this process (`npm run lab:up`); this process's pid otherwise. */
+  runId?: RunId;
+  /** Start mosquitto and keepalived/ucarp on every node (default true). */
+  start?: boolean;
+}
+
+export interface Credentials {
+  user: string;
+  password: string;
+}
+
+/** The lab's user for probes and tests: `lab/#` read-write, `$SYS/#` read (bridge state). */
+const CLIENT_ACL = '\n# The lab client.\nuser lab\ntopic readwrite lab/#\ntopic read $SYS/#\n';
+
+/** Where a named lab (lab:up) keeps its files until lab:down. */
+export function namedLabDir(name: string): string {
+  return join(tmpdir(), `mqfo${name}-lab`);
+}
+const DIR_NAME = /^mqfo(\d+)-lab-/;
+
+export class Lab {
+  readonly loaded: LoadedConfig;
+  readonly env: Env;
+  readonly yaml: string;
+  readonly dir: string;
+  readonly runId: RunId;
+  readonly switch: Netns;
+  readonly client: Netns;
+  readonly nodes: LabNode[];
+  readonly clientUser: Credentials;
+  private stopped = false;
+
+  private constructor(fields: Pick<Lab, 'loaded' | 'env' | 'yaml' | 'dir' | 'runId' | 'switch' | 'client' | 'nodes' | 'clientUser'>) {
+    this.loaded = fields.loaded;
+    this.env = fields.env;
+    this.yaml = fields.yaml;
+    this.dir = fields.dir;
+    this.runId = fields.runId;
+    this.switch = fields.switch;
+    this.client = fields.client;
+    this.nodes = fields.nodes;
+    this.clientUser = fields.clientUser;
+  }
+
+  static async start(options: LabOptions = {}): Promise<Lab> {
+    const runId = options.runId ?? process.pid;
+    if (runId === process.pid) {
+      await removeStaleLabs();
+    } else if ((await namespacesOf(runId)).length > 0) {
+      throw new Error(`a lab of run "${runId}" is already up; remove it first (npm run lab:down)`);
+    }
+    const { loaded, yaml, env } = labCluster(options);
+    const dir = runId === process.pid ? mkdtempSync(join(tmpdir(), `mqfo${runId}-lab-`)) : namedLabDir(String(runId));
+    mkdirSync(dir, { recursive: true });
+    // The brokers run as the mosquitto user and must reach their files below.
+    chmodSync(dir, 0o711);
+    const forget = runId === process.pid ? atRunExit(() => rmSync(dir, { recursive: true, force: true })) : () => undefined;
+    const made: Netns[] = [];
+    const create = async (tag: string) => {
+      const ns = await Netns.create(tag, runId);
+      made.push(ns);
+      return ns;
+    };
+    try {
+      const switchNs = await create('switch');
+      await switchNs.ip(['link', 'add', 'br0', 'type', 'bridge']);
+      await switchNs.ip(['link', 'set', 'br0', 'up']);
+      /** A host on the switch: eth0 in `ns`, its port `port` on br0. */
+      const plug = async (ns: Netns, port: string, address: string) => {
+        await switchNs.connect(port, ns, LAB_INTERFACE);
+        await switchNs.ip(['link', 'set', port, 'master', 'br0']);
+        await switchNs.ip(['link', 'set', port, 'up']);
+        await ns.ip(['address', 'add', `${address}/${LAB_PREFIX}`, 'dev', LAB_INTERFACE]);
+        await ns.ip(['link', 'set', LAB_INTERFACE, 'up']);
+      };
+      const client = await create('client');
+      await plug(client, 'client', LAB_CLIENT_ADDRESS);
+      const clientUser = { user: 'lab', password: randomBytes(9).toString('hex') };
+      const nodes: LabNode[] = [];
+      for (const node of loaded.config.nodes) {
+        const ns = await create(`n${node.id}`);
+        await plug(ns, `n${node.id}`, node.address);
+        const placed = placeNode(loaded, node, join(dir, node.name));
+        writePasswordFile(placed, [clientUser]);
+        appendFileSync(placed.loaded.config.broker.acl_file, CLIENT_ACL);
+        mkdirSync(join(placed.dir, 'log'));
+        chownToMosquitto(join(placed.dir, 'log'));
+        nodes.push(new LabNode(node, ns, placed, switchNs, `n${node.id}`));
+      }
+      const lab = new Lab({ loaded, env, yaml, dir, runId, switch: switchNs, client, nodes, clientUser });
+      lab.forgetDir = forget;
+      writeFileSync(join(dir, 'cluster.yaml'), yaml);
+      if (options.start ?? true) {
+        await Promise.all(nodes.map((node) => node.startBroker()));
+        for (const node of nodes) node.startFailover();
+      }
+      return lab;
+    } catch (error) {
+      for (const ns of made.reverse()) ns.destroy();
+      rmSync(dir, { recursive: true, force: true });
+      forget();
+      throw error;
+    }
+  }
+
+  private forgetDir: () => void = () => undefined;
+
+  node(id: number): LabNode {
+    const node = this.nodes.find((candidate) => candidate.id === id);
+    if (!node) throw new RangeError(`the lab has no node ${id}`);
+    return node;
+  }
+
+  /** The ids of the nodes whose eth0 holds the VIP right now (more than one is split brain). */
+  async vipHolders(): Promise<number[]> {
+    const holds = await Promise.all(this.nodes.map((node) => node.hasVip()));
+    return this.nodes.filter((_, index) => holds[index]).map((node) => node.id);
+  }
+
+  /**
+   * Waits (bounded) until node `id` holds the VIP, alone unless `alone` is false (a keepalived
+   * killed with -9 leaves its copy behind); resolves with the milliseconds it took.
+   */
+  async waitForVipOn(id: number, options: { timeoutMs?: number; alone?: boolean } = {}): Promise<number> {
+    const { timeoutMs = 15_000, alone = true } = options;
+    const started = performance.now();
+    let holders: number[] = [];
+    await waitFor(
+      `the VIP on node ${id}${alone ? ' alone' : ''}`,
+      async () => {
+        holders = await this.vipHolders();
+        return holders.includes(id) && (!alone || holders.length === 1);
+      },
+      { timeoutMs, intervalMs: 10 },
+    ).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}; held by [${holders.join(', ')}]`, { cause: error });
+    });
+    return performance.now() - started;
+  }
+
+  /** Drops VRRP/CARP between nodes `a` and `b` (split brain); the bridge's TCP stays up. */
+  async partitionVrrp(a: number, b: number): Promise<void> {
+    await blockVrrp(this.node(a).ns, LAB_INTERFACE, this.node(b).address);
+    await blockVrrp(this.node(b).ns, LAB_INTERFACE, this.node(a).address);
+  }
+
+  async healVrrp(): Promise<void> {
+    for (const node of this.nodes) await unblockVrrp(node.ns);
+  }
+
+  /**
+   * Each bridge's state as the hub's broker reports it ($SYS/broker/connection/NAME/state, retained,
+   * "1" when connected), read by mosquitto_sub from the client namespace.
+   */
+  async bridgeStates(): Promise<Map<string, string>> {
+    const hub = this.node(hubOf(this.loaded.config).id);
+    const expected = this.nodes.length - 1;
+    const result = await this.client.exec(
+      ['mosquitto_sub', '-h', hub.address, '-p', String(this.loaded.config.broker.client_port), '-u', this.clientUser.user, '-P', this.clientUser.password, '-t', '$SYS/broker/connection/+/state', '-v', '-C', String(expected), '-W', '3'],
+      { reject: false, timeout: 10_000 },
+    );
+    const states = new Map<string, string>();
+    for (const line of result.stdout.split('\n')) {
+      const match = /^\$SYS\/broker\/connection\/(\S+)\/state (\S+)$/.exec(line.trim());
+      if (match) states.set(match[1]!, match[2]!);
+    }
+    return states;
+  }
+
+  /** Waits (bounded) until every bridge of the hub reports itself connected. */
+  async waitForBridges(timeoutMs = 20_000): Promise<void> {
+    await waitFor(
+      'every bridge connected',
+      async () => {
+        const states = await this.bridgeStates();
+        return states.size === this.nodes.length - 1 && [...states.values()].every((state) => state === '1');
+      },
+      { timeoutMs, intervalMs: 200 },
+    );
+  }
+
+  /** Removes every namespace (and so every process in it) and the lab's files. Idempotent. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const ns of [this.client, ...this.nodes.map((node) => node.ns).reverse(), this.switch]) ns.destroy();
+    rmSync(this.dir, { recursive: true, force: true });
+    this.forgetDir();
+  }
+
+  /** Removes the named lab that `npm run lab:up` left running; returns the namespaces it removed. */
+  static async down(name = 'up'): Promise<string[]> {
+    if (!isNamedRun(name)) throw new Error(`bad lab name ${JSON.stringify(name)}`);
+    const names = await namespacesOf(name);
+    for (const ns of names) destroySync(ns);
+    rmSync(namedLabDir(name), { recursive: true, force: true });
+    return names;
+  }
+}
+
+/**
+ * Removes what earlier runs whose process is dead left behind: their namespaces (and every
+ * process still in them) and their files. Returns the namespaces removed.
+ */
+export async function removeStaleLabs(): Promise<string[]> {
+  const removed = await removeStaleNamespaces();
+  for (const entry of readdirSync(tmpdir())) {
+    const match = DIR_NAME.exec(entry);
+    if (match && Number(match[1]) !== process.pid && !isRunning(Number(match[1]))) rmSync(join(tmpdir(), entry), { recursive: true, force: true });
+  }
+  return removed;
+}

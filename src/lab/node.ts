@@ -1,0 +1,145 @@
+/**
+ * One broker host of the lab: its namespace, its rendered files, the programs it runs
+ * (mosquitto, keepalived or ucarp) and the faults that can be done to it.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NodeConfig } from '../config/schema.js';
+import { setLinkFaults, type LinkFaults, type LinkFaultState } from './faults.js';
+import type { Netns } from './netns.js';
+import type { PlacedNode } from './place.js';
+import { signalPids, spawnIn, terminate } from './process.js';
+import { LAB_INTERFACE } from './topology.js';
+import { GiveUp, waitFor } from './wait.js';
+
+
+export class LabNode {
+  readonly id: number;
+  readonly name: string;
+  readonly address: string;
+  readonly priority: number;
+  readonly ns: Netns;
+  readonly placed: PlacedNode;
+  /** The switch namespace and the name of this node's port on its bridge (the other end of eth0). */
+  private readonly switchNs: Netns;
+  private readonly port: string;
+  private readonly faultState: LinkFaultState = {};
+
+  constructor(node: NodeConfig, ns: Netns, placed: PlacedNode, switchNs: Netns, port: string) {
+    this.id = node.id;
+    this.name = node.name;
+    this.address = node.address;
+    this.priority = node.priority;
+    this.ns = ns;
+    this.placed = placed;
+    this.switchNs = switchNs;
+    this.port = port;
+  }
+
+  get config() {
+    return this.placed.loaded.config;
+  }
+
+  get logDir(): string {
+    return join(this.placed.dir, 'log');
+  }
+
+  /** The pids of `program` on this node (keepalived runs as a parent and a VRRP child). */
+  pids(program: string): number[] {
+    return this.ns.pidsOf(program);
+  }
+
+  /** kill -SIGNAL every process of `program` on this node; returns the pids reached. */
+  signal(program: string, signal: NodeJS.Signals): number[] {
+    return signalPids(this.pids(program), signal);
+  }
+
+  kill(program: string): number[] {
+    return this.signal(program, 'SIGKILL');
+  }
+
+  pause(program: string): number[] {
+    return this.signal(program, 'SIGSTOP');
+  }
+
+  resume(program: string): number[] {
+    return this.signal(program, 'SIGCONT');
+  }
+
+  /** Starts mosquitto on the rendered conf and waits (bounded) until the daemon user can publish on both listeners. */
+  async startBroker(): Promise<void> {
+    if (this.pids('mosquitto').length > 0) throw new Error(`${this.name}: mosquitto is already running`);
+    const broker = spawnIn(this.ns, ['mosquitto', '-c', this.placed.files.get('mosquitto.conf')!], join(this.logDir, 'mosquitto.log'));
+    let exited: number | string | undefined;
+    void broker.exited.then((code) => (exited = code));
+    const { config, secrets } = this.placed.loaded;
+    await waitFor(
+      `mosquitto on ${this.name} to accept the daemon user`,
+      async () => {
+        if (exited !== undefined) throw new GiveUp(`mosquitto on ${this.name} exited (${exited}); see ${broker.log}:\n${readFileSync(broker.log, 'utf8').slice(-2000)}`);
+        const results = await Promise.all(
+          [config.broker.client_port, config.broker.admin_port].map((port) =>
+            this.ns.exec(['mosquitto_pub', '-h', this.address, '-p', String(port), '-u', config.daemon.user, '-P', secrets.daemonPassword, '-t', `mosquitto-failover/${config.cluster}/lab/ready`, '-m', 'ok', '-q', '1'], { reject: false, timeout: 5_000 }),
+          ),
+        );
+        return results.every((result) => result.exitCode === 0);
+      },
+      { timeoutMs: 15_000, intervalMs: 100 },
+    ).catch(async (error: unknown) => {
+      await terminate([broker.pid]);
+      throw error;
+    });
+  }
+
+  /** Stops the broker as systemd would (SIGTERM, then SIGKILL after 5 s). */
+  async stopBroker(): Promise<void> {
+    await terminate(this.pids('mosquitto'));
+  }
+
+  /** Starts keepalived (VRRP only, in the foreground) or ucarp, as the config's driver says. */
+  startFailover(): void {
+    const log = join(this.logDir, `${this.config.failover.driver}.log`);
+    if (this.pids(this.config.failover.driver).length > 0) throw new Error(`${this.name}: ${this.config.failover.driver} is already running`);
+    if (this.config.failover.driver === 'ucarp') {
+      const args = readFileSync(this.placed.files.get('ucarp.args')!, 'utf8').trim().split('\n');
+      spawnIn(this.ns, ['ucarp', ...args], log);
+      return;
+    }
+    const run = join(this.placed.dir, 'run');
+    // Pid files of its own: several keepalived share this machine's /run (see keepalived(8)).
+    spawnIn(
+      this.ns,
+      ['keepalived', '--dont-fork', '--log-console', '--log-detail', '--no-syslog', '--vrrp', '--use-file', this.placed.files.get('keepalived.conf')!, '--pid', join(run, 'keepalived.pid'), '--vrrp_pid', join(run, 'keepalived-vrrp.pid')],
+      log,
+    );
+  }
+
+  async stopFailover(): Promise<void> {
+    await terminate(this.pids(this.config.failover.driver));
+  }
+
+  /** Pulls the cable: this node's port on the switch goes down, so eth0 loses its carrier. */
+  async linkDown(): Promise<void> {
+    await this.switchNs.ip(['link', 'set', this.port, 'down']);
+  }
+
+  async linkUp(): Promise<void> {
+    await this.switchNs.ip(['link', 'set', this.port, 'up']);
+  }
+
+  /** Loss and delay on this node's link, both directions; `{}` clears them. */
+  async setLinkFaults(faults: LinkFaults): Promise<void> {
+    await setLinkFaults(this.ns, LAB_INTERFACE, faults, this.faultState, this.logDir);
+  }
+
+  async hasVip(): Promise<boolean> {
+    const { address, prefix } = this.config.vip;
+    return (await this.ns.addresses(LAB_INTERFACE)).includes(`${address}/${prefix}`);
+  }
+
+  /** The DNAT rules in this node's nat table, as `iptables -t nat -S` prints them. */
+  async dnatRules(): Promise<string[]> {
+    const { stdout } = await this.ns.exec(['iptables', '-w', '5', '-t', 'nat', '-S'], { timeout: 10_000 });
+    return stdout.split('\n').filter((line) => line.includes('-j DNAT'));
+  }
+}

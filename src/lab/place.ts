@@ -1,0 +1,68 @@
+/**
+ * A node's rendered files with every path of the broker, daemon and scripts moved under one
+ * directory instead of /etc and /var (the templates are the same), owned by the mosquitto user,
+ * which the broker drops its root privileges to.
+ */
+import { execFileSync } from 'node:child_process';
+import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LoadedConfig } from '../config/load.js';
+import type { NodeConfig } from '../config/schema.js';
+import { createTemplateEngine, renderNode } from '../render/render.js';
+
+export interface PlacedNode {
+  dir: string;
+  /** Rendered file name (`mosquitto.conf`…) to its path under `dir/etc`. */
+  files: Map<string, string>;
+  /** The config with the moved paths, as the node's daemon would load it. */
+  loaded: LoadedConfig;
+}
+
+let mosquittoIds: { uid: number; gid: number } | undefined;
+
+/** The mosquitto user's ids, looked up once. */
+export function mosquittoUser(): { uid: number; gid: number } {
+  mosquittoIds ??= { uid: Number(execFileSync('id', ['-u', 'mosquitto']).toString()), gid: Number(execFileSync('id', ['-g', 'mosquitto']).toString()) };
+  return mosquittoIds;
+}
+
+export function chownToMosquitto(path: string): void {
+  const { uid, gid } = mosquittoUser();
+  chownSync(path, uid, gid);
+}
+
+/** Renders `node` into `dir` (created if missing) with etc/, data/, run/ and state/ below it. */
+export function placeNode(loaded: LoadedConfig, node: NodeConfig, dir: string): PlacedNode {
+  for (const sub of ['', 'etc', 'data', 'run', 'state']) mkdirSync(join(dir, sub), { recursive: true });
+  const config = structuredClone(loaded.config);
+  config.broker = {
+    ...config.broker,
+    persistence_location: `${dir}/data/`,
+    password_file: `${dir}/etc/passwd`,
+    acl_file: `${dir}/etc/service-users.acl`,
+    dynsec_file: `${dir}/data/dynamic-security.json`,
+    config_file: `${dir}/etc/mosquitto.conf`,
+  };
+  config.daemon = { ...config.daemon, config_dir: `${dir}/etc`, run_dir: `${dir}/run`, state_dir: `${dir}/state` };
+  const placed = { ...loaded, config };
+  const files = new Map<string, string>();
+  for (const file of renderNode(createTemplateEngine(), placed, node, 'lab')) {
+    const path = join(dir, 'etc', file.name);
+    writeFileSync(path, file.content, { mode: file.mode });
+    files.set(file.name, path);
+  }
+  for (const sub of ['', 'etc', 'data', 'run', 'state']) chownToMosquitto(join(dir, sub));
+  for (const path of files.values()) chownToMosquitto(path);
+  return { dir, files, loaded: placed };
+}
+
+/** The password file with the service users and `extra` users, made by the real mosquitto_passwd. */
+export function writePasswordFile(placed: PlacedNode, extra: readonly { user: string; password: string }[] = []): void {
+  const { config, secrets } = placed.loaded;
+  const file = config.broker.password_file;
+  const users = [{ user: config.bridge.user, password: secrets.bridgePassword }, { user: config.daemon.user, password: secrets.daemonPassword }, ...extra];
+  users.forEach(({ user, password }, index) => {
+    execFileSync('mosquitto_passwd', [...(index === 0 ? ['-c'] : []), '-b', file, user, password], { stdio: 'ignore', timeout: 10_000 });
+  });
+  chownToMosquitto(file);
+}
