@@ -164,8 +164,9 @@ lab('ucarp: the VIP starts on node 1; kill -9 of its ucarp moves it; restarted, 
   await current.waitForVipOn(1);
   t.deepEqual(current.node(1).pids('keepalived'), []);
   t.true(current.node(1).kill('ucarp').length === 1);
-  const ms = await current.waitForVipOn(2, { alone: false });
-  t.log(`kill -9 ucarp on the master: VIP on node2 after ${Math.round(ms)} ms (advert 1 s)`);
+  // No time is logged here: just after start ucarp's backup has not re-armed its timer yet, so
+  // it takes over far sooner than in a steady state (about 4 s at advbase 1, measured by hand).
+  await current.waitForVipOn(2, { alone: false });
   // ucarp runs its down script as it starts, which removes the stale copy.
   current.node(1).startFailover();
   await current.waitForVipOn(1);
