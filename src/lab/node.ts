@@ -49,9 +49,16 @@ export class LabNode {
     return this.ns.pidsOf(program);
   }
 
-  /** kill -SIGNAL every process of `program` on this node; returns the pids reached. */
+  /**
+   * kill -SIGNAL every process of `program` on this node; returns the pids reached. SIGKILL is a
+   * crash of the whole program at once: all its processes are stopped first, because keepalived's
+   * VRRP child gets a signal when its parent dies and would otherwise shut down gracefully
+   * (removing the VIP, advertising priority 0) in the moment between two kills.
+   */
   signal(program: string, signal: NodeJS.Signals): number[] {
-    return signalPids(this.pids(program), signal);
+    const pids = this.pids(program);
+    if (signal === 'SIGKILL') signalPids(pids, 'SIGSTOP');
+    return signalPids(pids, signal);
   }
 
   kill(program: string): number[] {
