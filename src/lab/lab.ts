@@ -14,7 +14,7 @@ import { hubOf } from '../render/model.js';
 import { blockVrrp, unblockVrrp } from './faults.js';
 import { atRunExit, destroySync, isNamedRun, namespacesOf, Netns, removeStaleNamespaces, type RunId } from './netns.js';
 import { LabNode } from './node.js';
-import { chownToMosquitto, placeNode, writePasswordFile } from './place.js';
+import { placeNode, writePasswordFile } from './place.js';
 import { isRunning } from './process.js';
 import { LAB_CLIENT_ADDRESS, LAB_INTERFACE, LAB_PREFIX, labCluster, type LabClusterOptions } from './topology.js';
 import { waitFor } from './wait.js';
@@ -52,8 +52,10 @@ export class Lab {
   readonly nodes: LabNode[];
   readonly clientUser: Credentials;
   private stopped = false;
+  /** Drops the exit-time removal of `dir` once stop() has removed it. */
+  private readonly forgetDir: () => void;
 
-  private constructor(fields: Pick<Lab, 'loaded' | 'env' | 'yaml' | 'dir' | 'runId' | 'switch' | 'client' | 'nodes' | 'clientUser'>) {
+  private constructor(fields: Pick<Lab, 'loaded' | 'env' | 'yaml' | 'dir' | 'runId' | 'switch' | 'client' | 'nodes' | 'clientUser'> & { forgetDir: () => void }) {
     this.loaded = fields.loaded;
     this.env = fields.env;
     this.yaml = fields.yaml;
@@ -63,6 +65,7 @@ export class Lab {
     this.client = fields.client;
     this.nodes = fields.nodes;
     this.clientUser = fields.clientUser;
+    this.forgetDir = fields.forgetDir;
   }
 
   static async start(options: LabOptions = {}): Promise<Lab> {
@@ -106,12 +109,9 @@ export class Lab {
         const placed = placeNode(loaded, node, join(dir, node.name));
         writePasswordFile(placed, [clientUser]);
         appendFileSync(placed.loaded.config.broker.acl_file, CLIENT_ACL);
-        mkdirSync(join(placed.dir, 'log'));
-        chownToMosquitto(join(placed.dir, 'log'));
         nodes.push(new LabNode(node, ns, placed, switchNs, `n${node.id}`));
       }
-      const lab = new Lab({ loaded, env, yaml, dir, runId, switch: switchNs, client, nodes, clientUser });
-      lab.forgetDir = forget;
+      const lab = new Lab({ loaded, env, yaml, dir, runId, switch: switchNs, client, nodes, clientUser, forgetDir: forget });
       writeFileSync(join(dir, 'cluster.yaml'), yaml);
       if (options.start ?? true) {
         await Promise.all(nodes.map((node) => node.startBroker()));
@@ -125,8 +125,6 @@ export class Lab {
       throw error;
     }
   }
-
-  private forgetDir: () => void = () => undefined;
 
   node(id: number): LabNode {
     const node = this.nodes.find((candidate) => candidate.id === id);

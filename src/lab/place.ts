@@ -18,6 +18,8 @@ export interface PlacedNode {
   loaded: LoadedConfig;
 }
 
+const SUBDIRS = ['', 'etc', 'data', 'run', 'state', 'log'];
+
 let mosquittoIds: { uid: number; gid: number } | undefined;
 
 /** The mosquitto user's ids, looked up once. */
@@ -31,9 +33,9 @@ export function chownToMosquitto(path: string): void {
   chownSync(path, uid, gid);
 }
 
-/** Renders `node` into `dir` (created if missing) with etc/, data/, run/ and state/ below it. */
+/** Renders `node` into `dir` (created if missing) with etc/, data/, run/, state/ and log/ below it. */
 export function placeNode(loaded: LoadedConfig, node: NodeConfig, dir: string): PlacedNode {
-  for (const sub of ['', 'etc', 'data', 'run', 'state']) mkdirSync(join(dir, sub), { recursive: true });
+  for (const sub of SUBDIRS) mkdirSync(join(dir, sub), { recursive: true });
   const config = structuredClone(loaded.config);
   config.broker = {
     ...config.broker,
@@ -51,7 +53,7 @@ export function placeNode(loaded: LoadedConfig, node: NodeConfig, dir: string): 
     writeFileSync(path, file.content, { mode: file.mode });
     files.set(file.name, path);
   }
-  for (const sub of ['', 'etc', 'data', 'run', 'state']) chownToMosquitto(join(dir, sub));
+  for (const sub of SUBDIRS) chownToMosquitto(join(dir, sub));
   for (const path of files.values()) chownToMosquitto(path);
   return { dir, files, loaded: placed };
 }

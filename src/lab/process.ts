@@ -8,7 +8,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Netns } from './netns.js';
 
 export interface LabProcess {
-  program: string;
   pid: number;
   log: string;
   /** Resolves with the exit code, or the signal's name, when the process ends. */
@@ -26,7 +25,7 @@ export function spawnIn(ns: Netns, argv: readonly string[], log: string): LabPro
       child.once('error', (error) => resolve(error.message));
     });
     if (child.pid === undefined) throw new Error(`cannot start ${argv.join(' ')} in ${ns.name}`);
-    return { program: argv[0] ?? '', pid: child.pid, log, exited };
+    return { pid: child.pid, log, exited };
   } finally {
     closeSync(fd);
   }
