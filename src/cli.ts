@@ -3,11 +3,14 @@ import { mkdir } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { destination, pino, type DestinationStream, type Level } from 'pino';
 import writeFileAtomic from 'write-file-atomic';
 import { resolveNode } from './config/identity.js';
 import { DEFAULT_CONFIG, DEFAULT_ENV, loadConfig, type LoadedConfig } from './config/load.js';
 import { loadEnv, NODE_ENV, type Env } from './config/secrets.js';
 import { ConfigError, formatProblem, MqfoError } from './errors.js';
+import { Daemon } from './daemon.js';
+import { run } from './exec/runner.js';
 import { createTemplateEngine, renderNode, type RenderedFile } from './render/render.js';
 import { VERSION } from './version.js';
 
@@ -18,6 +21,10 @@ export interface CliIo {
   stderr: (text: string) => void;
   env: Env;
   localAddresses: () => string[];
+  /** Resolves with the signal's name when the process is asked to stop (SIGTERM, SIGINT). */
+  stopSignal?: () => Promise<string>;
+  /** Where the daemon's JSON log lines go (default stdout, which journald reads). */
+  logDestination?: DestinationStream;
 }
 
 export function localIPv4Addresses(): string[] {
@@ -92,6 +99,41 @@ function buildProgram(io: CliIo): Command {
         files: renderNode(engine, loaded, node, VERSION),
       }));
       for (const output of outputs) await writeRendered(output.dir, output.files, io);
+    });
+
+  program
+    .command('run')
+    .description("run this node's daemon: watch VRRP/CARP, add the DNAT rule and restart the broker on takeover, remove it on release")
+    .addOption(configOption)
+    .addOption(envOption)
+    .option('-n, --node <id|name>', `this node (default: ${NODE_ENV}, else the node with a local address)`)
+    .addOption(new Option('--log-level <level>', 'least severe level logged').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
+    .action(async (options: ConfigOptions & { node?: string; logLevel: Level }) => {
+      // Listen before starting, so that a SIGTERM during start still ends in a graceful stop.
+      const stop = (io.stopSignal ?? (() => new Promise<string>(() => undefined)))();
+      const loaded = await load(options, io);
+      const node = resolveNode(loaded.config, { flag: options.node, env: loaded.env[NODE_ENV], localAddresses: io.localAddresses() });
+      const log = pino(
+        {
+          name: 'mosquitto-failover',
+          level: options.logLevel,
+          base: { pid: process.pid, node: node.name },
+          // Nothing logs a secret on purpose; this catches an accident.
+          redact: { paths: ['password', '*.password', 'secrets', '*.secrets', 'env'], censor: '[secret]' },
+        },
+        io.logDestination ?? destination({ dest: 1, sync: true }),
+      );
+      const daemon = new Daemon({ loaded, node, log, run, version: VERSION });
+      try {
+        await daemon.start();
+      } catch (error) {
+        log.fatal({ err: error }, 'cannot start');
+        await daemon.stop().catch(() => undefined);
+        throw error;
+      }
+      const signal = await stop;
+      log.info({ signal }, 'stopping');
+      await daemon.stop();
     });
 
   return program;

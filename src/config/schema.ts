@@ -89,6 +89,9 @@ export const Failover = z.strictObject({
   preempt_delay: z.number({ error: 'must be a number of seconds' }).min(0, { error: 'must be from 0 to 1000' }).max(1000, {
     error: 'must be from 0 to 1000',
   }).default(0),
+  // Where the daemon finds the VRRP/CARP program's pid, to tell a stale VIP (left by a killed
+  // keepalived) from a live one. Default for keepalived: /run/keepalived.pid (keepalived(8)).
+  pid_file: absolutePath.optional(),
 });
 
 const argv = z.array(z.string().min(1), { error: 'must be a list of arguments, e.g. [/usr/bin/systemctl, restart, mosquitto]' });
@@ -108,6 +111,10 @@ export const Broker = z.strictObject({
     3600,
     { error: 'must be at most 3600 seconds: a short interval loses less on a crash' },
   ).default(10),
+  // Messages a broker keeps for each offline persistent client. mosquitto's default, 1000, is
+  // about 5 s of a busy home at 200 msg/s: a failover and a failback must fit, or acked
+  // messages are dropped (mosquitto.conf(5) max_queued_messages).
+  max_queued_messages: z.int({ error: 'must be a whole number' }).min(0, { error: 'must be 0 (no limit) or more' }).default(100_000),
   auth: z.enum(['files', 'dynsec']).default('files'),
   password_file: absolutePath.default('/etc/mosquitto/passwd'),
   acl_file: absolutePath.default('/etc/mosquitto/acl'),

@@ -25,6 +25,8 @@ export interface LabOptions extends LabClusterOptions {
   runId?: RunId;
   /** Start mosquitto and keepalived/ucarp on every node (default true). */
   start?: boolean;
+  /** Run the daemon on every node, which starts mosquitto itself (control: supervise). */
+  daemon?: boolean;
 }
 
 export interface Credentials {
@@ -114,7 +116,7 @@ export class Lab {
       const lab = new Lab({ loaded, env, yaml, dir, runId, switch: switchNs, client, nodes, clientUser, forgetDir: forget });
       writeFileSync(join(dir, 'cluster.yaml'), yaml);
       if (options.start ?? true) {
-        await Promise.all(nodes.map((node) => node.startBroker()));
+        await Promise.all(nodes.map((node) => (options.daemon ? node.startDaemon() : node.startBroker())));
         for (const node of nodes) node.startFailover();
       }
       return lab;

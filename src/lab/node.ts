@@ -4,14 +4,25 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { NodeConfig } from '../config/schema.js';
 import { setLinkFaults, type LinkFaults, type LinkFaultState } from './faults.js';
 import type { Netns } from './netns.js';
 import type { PlacedNode } from './place.js';
-import { signalPids, spawnIn, terminate } from './process.js';
+import { signalPids, spawnIn, terminate, type LabProcess } from './process.js';
 import { LAB_INTERFACE } from './topology.js';
 import { GiveUp, waitFor } from './wait.js';
 
+const DAEMON_ENTRY = fileURLToPath(new URL('../bin.ts', import.meta.url));
+
+/** One pino line of the daemon's log. */
+export interface DaemonLine {
+  time: number;
+  pid: number;
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
 
 export class LabNode {
   readonly id: number;
@@ -77,13 +88,69 @@ export class LabNode {
   async startBroker(): Promise<void> {
     if (this.pids('mosquitto').length > 0) throw new Error(`${this.name}: mosquitto is already running`);
     const broker = spawnIn(this.ns, ['mosquitto', '-c', this.placed.files.get('mosquitto.conf')!], join(this.logDir, 'mosquitto.log'));
+    await this.waitForBroker(broker).catch(async (error: unknown) => {
+      await terminate([broker.pid]);
+      throw error;
+    });
+  }
+
+  /**
+   * Starts this node's daemon (`mosquitto-failover run`, from the sources) and waits (bounded)
+   * until it has started and, as it supervises mosquitto, its broker accepts the daemon user.
+   */
+  async startDaemon(options: { logLevel?: string } = {}): Promise<LabProcess> {
+    if (this.daemonPids().length > 0) throw new Error(`${this.name}: the daemon is already running`);
+    const argv = [process.execPath, '--import', import.meta.resolve('tsx'), DAEMON_ENTRY, 'run', '--config', this.placed.clusterFile, '--env', this.placed.envFile, '--node', String(this.id), '--log-level', options.logLevel ?? 'debug'];
+    const daemon = spawnIn(this.ns, argv, this.daemonLog);
+    await this.waitForBroker(daemon, () => this.daemonLines().some((line) => line.pid === daemon.pid && line.msg === 'started')).catch(async (error: unknown) => {
+      await terminate([daemon.pid]);
+      throw error;
+    });
+    return daemon;
+  }
+
+  /** The daemon's pids (node is its program name; nothing else of the lab runs node in a broker host). */
+  daemonPids(): number[] {
+    return this.pids('node');
+  }
+
+  /** Stops the daemon as systemd would (SIGTERM, SIGKILL after 10 s). */
+  async stopDaemon(): Promise<void> {
+    await terminate(this.daemonPids(), 10_000);
+  }
+
+  get daemonLog(): string {
+    return join(this.logDir, 'daemon.log');
+  }
+
+  /** The daemon's JSON log lines so far (mosquitto's own lines, on the same stderr, are skipped). */
+  daemonLines(): DaemonLine[] {
+    let text = '';
+    try {
+      text = readFileSync(this.daemonLog, 'utf8');
+    } catch {
+      return [];
+    }
+    return text.split('\n').flatMap((line) => {
+      if (!line.startsWith('{')) return [];
+      try {
+        return [JSON.parse(line) as DaemonLine];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  /** Waits until the daemon user can publish on both listeners of this node's broker, and `also()`. */
+  private async waitForBroker(started: LabProcess, also: () => boolean = () => true): Promise<void> {
     let exited: number | string | undefined;
-    void broker.exited.then((code) => (exited = code));
+    void started.exited.then((code) => (exited = code));
     const { config, secrets } = this.placed.loaded;
     await waitFor(
-      `mosquitto on ${this.name} to accept the daemon user`,
+      `${started.log.endsWith('daemon.log') ? 'the daemon and its broker' : 'mosquitto'} on ${this.name} to accept the daemon user`,
       async () => {
-        if (exited !== undefined) throw new GiveUp(`mosquitto on ${this.name} exited (${exited}); see ${broker.log}:\n${readFileSync(broker.log, 'utf8').slice(-2000)}`);
+        if (exited !== undefined) throw new GiveUp(`the process on ${this.name} exited (${exited}); see ${started.log}:\n${readFileSync(started.log, 'utf8').slice(-3000)}`);
+        if (!also()) return false;
         const results = await Promise.all(
           [config.broker.client_port, config.broker.admin_port].map((port) =>
             this.ns.exec(['mosquitto_pub', '-h', this.address, '-p', String(port), '-u', config.daemon.user, '-P', secrets.daemonPassword, '-t', `mosquitto-failover/${config.cluster}/lab/ready`, '-m', 'ok', '-q', '1'], { reject: false, timeout: 5_000 }),
@@ -91,10 +158,10 @@ export class LabNode {
         );
         return results.every((result) => result.exitCode === 0);
       },
-      { timeoutMs: 15_000, intervalMs: 100 },
-    ).catch(async (error: unknown) => {
-      await terminate([broker.pid]);
-      throw error;
+      { timeoutMs: 30_000, intervalMs: 100 },
+    ).catch((error: unknown) => {
+      if (error instanceof GiveUp) throw error;
+      throw new Error(`${(error as Error).message}; the end of ${started.log}:\n${readFileSync(started.log, 'utf8').slice(-3000)}`, { cause: error });
     });
   }
 

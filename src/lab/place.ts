@@ -6,12 +6,16 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import type { LoadedConfig } from '../config/load.js';
 import type { NodeConfig } from '../config/schema.js';
 import { createTemplateEngine, renderNode } from '../render/render.js';
 
 export interface PlacedNode {
   dir: string;
+  /** The node's own cluster.yaml and .env (the moved paths, the lab's secrets), for its daemon. */
+  clusterFile: string;
+  envFile: string;
   /** Rendered file name (`mosquitto.conf`…) to its path under `dir/etc`. */
   files: Map<string, string>;
   /** The config with the moved paths, as the node's daemon would load it. */
@@ -46,6 +50,8 @@ export function placeNode(loaded: LoadedConfig, node: NodeConfig, dir: string): 
     config_file: `${dir}/etc/mosquitto.conf`,
   };
   config.daemon = { ...config.daemon, config_dir: `${dir}/etc`, run_dir: `${dir}/run`, state_dir: `${dir}/state` };
+  // The lab's keepalived writes its pid here (LabNode.startFailover).
+  if (config.failover.driver === 'keepalived') config.failover = { ...config.failover, pid_file: `${dir}/run/keepalived.pid` };
   const placed = { ...loaded, config };
   const files = new Map<string, string>();
   for (const file of renderNode(createTemplateEngine(), placed, node, 'lab')) {
@@ -53,9 +59,14 @@ export function placeNode(loaded: LoadedConfig, node: NodeConfig, dir: string): 
     writeFileSync(path, file.content, { mode: file.mode });
     files.set(file.name, path);
   }
+  const clusterFile = join(dir, 'etc', 'cluster.yaml');
+  const envFile = join(dir, 'etc', '.env');
+  writeFileSync(clusterFile, stringify(config), { mode: 0o644 });
+  const secrets = Object.entries(loaded.env).filter(([name, value]) => name.startsWith('MQFO_') && value !== undefined);
+  writeFileSync(envFile, secrets.map(([name, value]) => `${name}=${value}\n`).join(''), { mode: 0o600 });
   for (const sub of SUBDIRS) chownToMosquitto(join(dir, sub));
   for (const path of files.values()) chownToMosquitto(path);
-  return { dir, files, loaded: placed };
+  return { dir, clusterFile, envFile, files, loaded: placed };
 }
 
 /** The password file with the service users and `extra` users, made by the real mosquitto_passwd. */

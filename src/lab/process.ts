@@ -3,9 +3,12 @@
  * (so a Ctrl-C reaches only us, and we end them ourselves), found again by pid and name.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isRunning } from '../exec/pids.js';
 import type { Netns } from './netns.js';
+
+export { isRunning };
 
 export interface LabProcess {
   pid: number;
@@ -28,16 +31,6 @@ export function spawnIn(ns: Netns, argv: readonly string[], log: string): LabPro
     return { pid: child.pid, log, exited };
   } finally {
     closeSync(fd);
-  }
-}
-
-/** True while `pid` exists and is not a zombie (one whose parent has not reaped it yet is gone for us). */
-export function isRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
   }
 }
 

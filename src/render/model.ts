@@ -37,6 +37,8 @@ export interface NodeView {
     ucarpPass: string;
     vipUp: string;
     vipDown: string;
+    stateFile: string;
+    brokerPidFile: string;
   };
   ucarp: { advskew: number; args: string[] };
 }
@@ -79,6 +81,8 @@ export function nodeView(config: ClusterConfig, secrets: Secrets, node: NodeConf
     ucarpPass: posix.join(dir, 'ucarp.pass'),
     vipUp: posix.join(dir, 'vip-up.sh'),
     vipDown: posix.join(dir, 'vip-down.sh'),
+    stateFile: posix.join(config.daemon.state_dir, 'takeover.json'),
+    brokerPidFile: posix.join(config.daemon.run_dir, 'mosquitto.pid'),
   };
   const advskew = advskewOf(node.priority);
   const { failover, vip } = config;

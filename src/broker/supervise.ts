@@ -1,0 +1,154 @@
+/**
+ * `broker.control: supervise`: the daemon runs mosquitto as its child, restarts it when asked
+ * and when it dies (with a growing delay), reaps it, and stops it on exit. Its pid is kept in a
+ * file so that a daemon killed with -9 and started again adopts the broker it left running
+ * instead of restarting it (or failing to bind a second one to the same ports).
+ */
+import { rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa, type ResultPromise } from 'execa';
+import type { Logger } from 'pino';
+import writeFileAtomic from 'write-file-atomic';
+import { commandLine, isRunning, readPidFile } from '../exec/pids.js';
+import type { BrokerControl } from './control.js';
+
+export interface SupervisorOptions {
+  binary: string;
+  configFile: string;
+  pidFile: string;
+  log: Logger;
+  /** Milliseconds between SIGTERM and SIGKILL. */
+  stopGraceMs?: number;
+}
+
+const ADOPTED_POLL_MS = 250;
+const RESPAWN_MIN_MS = 500;
+const RESPAWN_MAX_MS = 10_000;
+/** A broker that ran this long before it died starts the respawn delay from the minimum again. */
+const STABLE_MS = 60_000;
+
+export class Supervisor implements BrokerControl {
+  private readonly options: SupervisorOptions;
+  private child: ResultPromise | undefined;
+  private adopted: number | undefined;
+  private adoptedWatch: NodeJS.Timeout | undefined;
+  private respawnTimer: NodeJS.Timeout | undefined;
+  private respawnDelay = RESPAWN_MIN_MS;
+  private startedAt = 0;
+  /** True while we stop the broker on purpose, so its exit is not a crash. */
+  private stopping = false;
+  private stopped = false;
+
+  constructor(options: SupervisorOptions) {
+    this.options = options;
+  }
+
+  /** The pid of the broker we run or adopted, if it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid ?? this.adopted;
+  }
+
+  async start(): Promise<void> {
+    if (this.pid !== undefined) return;
+    const left = await readPidFile(this.options.pidFile);
+    if (left !== undefined && this.isOurBroker(left)) {
+      this.adopt(left);
+      return;
+    }
+    await this.spawn();
+  }
+
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.spawn();
+  }
+
+  async reload(): Promise<void> {
+    const pid = this.pid;
+    if (pid === undefined) throw new Error('mosquitto is not running');
+    process.kill(pid, 'SIGHUP');
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.respawnTimer);
+    await this.kill();
+    await rm(this.options.pidFile, { force: true });
+  }
+
+  private isOurBroker(pid: number): boolean {
+    const argv = commandLine(pid);
+    return isRunning(pid) && argv !== undefined && (argv[0] ?? '').endsWith('mosquitto') && argv.includes(this.options.configFile);
+  }
+
+  private adopt(pid: number): void {
+    this.adopted = pid;
+    this.startedAt = Date.now();
+    this.options.log.info({ pid }, 'adopted the running broker');
+    this.adoptedWatch = setInterval(() => {
+      if (isRunning(pid)) return;
+      clearInterval(this.adoptedWatch);
+      this.adopted = undefined;
+      this.exited(`pid ${pid} is gone`);
+    }, ADOPTED_POLL_MS);
+  }
+
+  private async spawn(): Promise<void> {
+    if (this.stopped) return;
+    const { binary, configFile, pidFile, log } = this.options;
+    // mosquitto logs to stderr (log_dest in the rendered conf): ours, and so the journal's.
+    const child = execa(binary, ['-c', configFile], { stdin: 'ignore', stdout: 'inherit', stderr: 'inherit', reject: false, cleanup: true });
+    if (child.pid === undefined) {
+      await child;
+      throw new Error(`cannot start ${binary}`);
+    }
+    this.child = child;
+    this.startedAt = Date.now();
+    await writeFileAtomic(pidFile, `${child.pid}\n`);
+    log.info({ pid: child.pid }, 'broker started');
+    void child.then((result) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      this.exited(result.signal ?? `exit code ${result.exitCode}`);
+    });
+  }
+
+  private exited(how: string): void {
+    if (this.stopping || this.stopped) return;
+    const ran = Date.now() - this.startedAt;
+    if (ran > STABLE_MS) this.respawnDelay = RESPAWN_MIN_MS;
+    this.options.log.error({ how, ranMs: ran, respawnInMs: this.respawnDelay }, 'broker exited on its own; starting it again');
+    this.respawnTimer = setTimeout(() => {
+      this.spawn().catch((error: unknown) => this.options.log.error({ err: error }, 'cannot start the broker'));
+    }, this.respawnDelay);
+    this.respawnDelay = Math.min(this.respawnDelay * 2, RESPAWN_MAX_MS);
+  }
+
+  /** SIGTERM (mosquitto saves its persistence file), SIGKILL after the grace; resolves when it is gone. */
+  private async kill(): Promise<void> {
+    clearTimeout(this.respawnTimer);
+    clearInterval(this.adoptedWatch);
+    const pid = this.pid;
+    const child = this.child;
+    if (pid === undefined) return;
+    this.stopping = true;
+    try {
+      process.kill(pid, 'SIGTERM');
+      const deadline = Date.now() + (this.options.stopGraceMs ?? 10_000);
+      while (isRunning(pid) && Date.now() < deadline) await sleep(10);
+      if (isRunning(pid)) {
+        this.options.log.warn({ pid }, 'broker ignored SIGTERM; killing it');
+        process.kill(pid, 'SIGKILL');
+      }
+      if (child) await child;
+      for (let attempt = 0; attempt < 200 && isRunning(pid); attempt++) await sleep(10);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    } finally {
+      this.child = undefined;
+      this.adopted = undefined;
+      this.stopping = false;
+    }
+  }
+}

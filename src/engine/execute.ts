@@ -1,0 +1,92 @@
+/**
+ * Act: runs the planner's actions in order through the command runner and the broker adapter,
+ * and stops at the first failure (the next reconcile plans again from what is then true). Returns
+ * when each step of interest finished, for the transition log line.
+ */
+import type { Logger } from 'pino';
+import type { BrokerControl } from '../broker/control.js';
+import type { Runner } from '../exec/runner.js';
+import { CHAIN, dnatArgs, jumpArgs, parseNat, type DnatTarget, type NatState } from './nat.js';
+import type { Action, TakeoverState } from './plan.js';
+import { saveState } from './state.js';
+
+export interface ExecutorDeps {
+  run: Runner;
+  broker: BrokerControl;
+  /** Resolves once the broker accepts MQTT connections again. */
+  waitAccepting: () => Promise<void>;
+  stateFile: string;
+  target: DnatTarget;
+  vip: { address: string; prefix: number; interface: string };
+  log: Logger;
+}
+
+export interface Executed {
+  /** Epoch milliseconds at which the DNAT rule was in place, the broker restarted, and accepting. */
+  dnatAt?: number;
+  restartedAt?: number;
+  acceptingAt?: number;
+  /** The last state saved. */
+  state?: TakeoverState;
+}
+
+const IPTABLES_TIMEOUT = 15_000;
+
+export class Executor {
+  private readonly deps: ExecutorDeps;
+
+  constructor(deps: ExecutorDeps) {
+    this.deps = deps;
+  }
+
+  async readNat(): Promise<NatState> {
+    const { stdout } = await this.deps.run(['iptables', '-w', '5', '-t', 'nat', '-S'], { timeout: IPTABLES_TIMEOUT });
+    return parseNat(stdout);
+  }
+
+  async execute(actions: readonly Action[]): Promise<Executed> {
+    const done: Executed = {};
+    for (const action of actions) await this.step(action, done);
+    return done;
+  }
+
+  private async iptables(args: readonly string[]): Promise<void> {
+    await this.deps.run(['iptables', '-w', '5', '-t', 'nat', ...args], { timeout: IPTABLES_TIMEOUT });
+  }
+
+  private async step(action: Action, done: Executed): Promise<void> {
+    const { run, broker, target, vip, log } = this.deps;
+    switch (action.type) {
+      case 'createChain':
+        return this.iptables(['-N', CHAIN]);
+      case 'addJump':
+        return this.iptables(['-A', ...jumpArgs(action.hook)]);
+      case 'deleteJump':
+        return this.iptables(['-D', ...jumpArgs(action.hook)]);
+      case 'flushChain':
+        await this.iptables(['-F', CHAIN]);
+        log.info({ chain: CHAIN }, 'DNAT rule removed');
+        return;
+      case 'addDnat':
+        await this.iptables(['-A', CHAIN, ...dnatArgs(target)]);
+        done.dnatAt = Date.now();
+        log.info({ vip: `${target.vip}:${target.port}`, to: `${target.address}:${target.addressPort}` }, 'DNAT rule added');
+        return;
+      case 'removeStaleVip':
+        log.warn({ vip: vip.address }, 'the VIP is here but the failover program that added it is dead: removing the stale VIP');
+        await run(['ip', 'address', 'del', `${vip.address}/${vip.prefix}`, 'dev', vip.interface], { timeout: 10_000 });
+        return;
+      case 'saveState':
+        await saveState(this.deps.stateFile, action.state);
+        done.state = action.state;
+        return;
+      case 'restartBroker':
+        log.info({ epoch: action.epoch }, 'restarting the broker for this takeover');
+        await broker.restart();
+        done.restartedAt = Date.now();
+        await this.deps.waitAccepting();
+        done.acceptingAt = Date.now();
+        return;
+    }
+  }
+}

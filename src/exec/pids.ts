@@ -1,0 +1,29 @@
+/** Processes by pid, through /proc: alive or not, and what they are. */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+
+/** True while `pid` exists and is not a zombie (one whose parent has not reaped it yet is gone for us). */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The command line of `pid`, or undefined once it is gone. */
+export function commandLine(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid written in `file`, or undefined when there is none (no file, or no number in it). */
+export async function readPidFile(file: string): Promise<number | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const pid = Number.parseInt(text.trim(), 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}

@@ -1,0 +1,33 @@
+/**
+ * The role, from the truth: the VIP on the interface makes this node MASTER, unless the program
+ * that put it there (keepalived) is dead, in which case the VIP is a stale copy that nobody will
+ * remove: keepalived killed with -9 leaves it behind while a peer takes over. Pure.
+ */
+import type { HintState } from './hint.js';
+
+export type Role = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP';
+
+/** Whether the VRRP/CARP program runs: `unknown` when there is no pid file to go by. */
+export type DriverState = 'alive' | 'dead' | 'unknown';
+
+export interface Observation {
+  vip: boolean;
+  driver: DriverState;
+  /** The last hint, which names the role when the VIP is absent (BACKUP, FAULT or STOP). */
+  hint?: HintState | undefined;
+}
+
+export interface ObservedRole {
+  role: Role;
+  /** The VIP is on the interface but its owner is dead: it must go. */
+  staleVip: boolean;
+}
+
+export function roleOf(observation: Observation): ObservedRole {
+  if (observation.vip && observation.driver !== 'dead') return { role: 'MASTER', staleVip: false };
+  if (observation.vip) return { role: 'FAULT', staleVip: true };
+  if (observation.driver === 'dead') return { role: 'FAULT', staleVip: false };
+  // The hint said MASTER but the VIP is not there (yet, or any more): not MASTER.
+  const hint = observation.hint === 'MASTER' || observation.hint === undefined ? 'BACKUP' : observation.hint;
+  return { role: hint, staleVip: false };
+}
