@@ -8,6 +8,8 @@ process.exitCode = await main(process.argv.slice(2), {
   localAddresses: localIPv4Addresses,
   stopSignal: () =>
     new Promise((resolve) => {
-      for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(signal));
+      // `on`, not `once`: execa's exit handler (signal-exit) re-raises a signal that no other
+      // listener is left to handle, which would end the graceful stop half-way.
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => resolve(signal));
     }),
 });

@@ -86,9 +86,17 @@ export class Daemon {
     this.state = await loadState(this.view.paths.stateFile);
     await this.fifo.start();
     // The first reconcile may restart (so start) the broker for a takeover; start() then adopts
-    // or starts it only if that did not happen.
-    await this.reconcile('start');
+    // or starts it only if that did not happen. Hints read meanwhile (keepalived may have left
+    // lines in its FIFO) wait their turn: reconciles never overlap.
+    const first = this.drain('start', { rethrow: true });
+    this.busy = first.catch(() => undefined);
+    try {
+      await first;
+    } finally {
+      this.busy = undefined;
+    }
     await this.broker.start();
+    if (this.pending) this.trigger(this.pending);
     const vipPollMs = this.options.vipPollMs ?? 200;
     this.timers.push(setInterval(() => this.trigger('timer'), vipPollMs));
     this.timers.push(setInterval(() => this.trigger('repair'), this.options.repairMs ?? 10_000));
@@ -132,14 +140,18 @@ export class Daemon {
     });
   }
 
-  /** Runs reconciles until no new reason arrived meanwhile (bounded: the next tick resumes). */
-  private async drain(first: Reason): Promise<void> {
+  /**
+   * Runs reconciles until no new reason arrived meanwhile (bounded: the next tick resumes). A
+   * failure is logged and tried again later, except at start (`rethrow`), where it ends the daemon.
+   */
+  private async drain(first: Reason, options: { rethrow?: boolean } = {}): Promise<void> {
     let reason: Reason | undefined = first;
     for (let round = 0; reason !== undefined && round < 10 && !this.stopped; round++) {
       this.pending = undefined;
       try {
         await this.reconcile(reason);
       } catch (error) {
+        if (options.rethrow && round === 0) throw error;
         this.retryAt = Date.now() + RETRY_MS;
         this.options.log.error({ err: error, reason }, 'reconcile failed; trying again shortly');
       }

@@ -97,3 +97,16 @@ test('--help, --version, unknown commands and flags', async (t) => {
   t.is(flag.exitCode, 2);
   t.regex(flag.stderr, /unknown option '--frob'/);
 });
+
+test('run: an invalid config or an unknown node exits 2 before anything starts', async (t) => {
+  const dir = scratch();
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'cluster: home\n');
+  const invalid = await cli('run', '--config', bad, '--env', envFile, '--node', '1');
+  t.is(invalid.exitCode, 2);
+  t.regex(invalid.stderr, /^invalid configuration/m);
+  t.is(invalid.stdout, '', 'no daemon log: nothing started');
+  const unknown = await cli('run', '--config', two, '--env', envFile, '--node', 'nine');
+  t.is(unknown.exitCode, 2);
+  t.regex(unknown.stderr, /nine/);
+});

@@ -85,7 +85,7 @@ export class Supervisor implements BrokerControl {
   private adopt(pid: number): void {
     this.adopted = pid;
     this.startedAt = Date.now();
-    this.options.log.info({ pid }, 'adopted the running broker');
+    this.options.log.info({ brokerPid: pid }, 'adopted the running broker');
     this.adoptedWatch = setInterval(() => {
       if (isRunning(pid)) return;
       clearInterval(this.adoptedWatch);
@@ -96,6 +96,8 @@ export class Supervisor implements BrokerControl {
 
   private async spawn(): Promise<void> {
     if (this.stopped) return;
+    // Never two brokers on the same ports: a respawn racing a restart stops the first.
+    if (this.pid !== undefined) await this.kill();
     const { binary, configFile, pidFile, log } = this.options;
     // mosquitto logs to stderr (log_dest in the rendered conf): ours, and so the journal's.
     const child = execa(binary, ['-c', configFile], { stdin: 'ignore', stdout: 'inherit', stderr: 'inherit', reject: false, cleanup: true });
@@ -106,7 +108,7 @@ export class Supervisor implements BrokerControl {
     this.child = child;
     this.startedAt = Date.now();
     await writeFileAtomic(pidFile, `${child.pid}\n`);
-    log.info({ pid: child.pid }, 'broker started');
+    log.info({ brokerPid: child.pid }, 'broker started');
     void child.then((result) => {
       if (this.child !== child) return;
       this.child = undefined;
@@ -138,7 +140,7 @@ export class Supervisor implements BrokerControl {
       const deadline = Date.now() + (this.options.stopGraceMs ?? 10_000);
       while (isRunning(pid) && Date.now() < deadline) await sleep(10);
       if (isRunning(pid)) {
-        this.options.log.warn({ pid }, 'broker ignored SIGTERM; killing it');
+        this.options.log.warn({ brokerPid: pid }, 'broker ignored SIGTERM; killing it');
         process.kill(pid, 'SIGKILL');
       }
       if (child) await child;

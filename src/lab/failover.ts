@@ -9,7 +9,6 @@ import type { ProbeEvent, ProbeReport } from './history.js';
 import type { Lab } from './lab.js';
 import type { DaemonLine, LabNode } from './node.js';
 import { Probe } from './probe.js';
-import { waitFor } from './wait.js';
 
 export type Fault = 'keepalived' | 'link';
 
@@ -52,10 +51,6 @@ export interface RoundResult {
   transition?: DaemonLine;
   /** Broker restarts each node's daemon did in the round. */
   restarts: Record<number, number>;
-}
-
-function transitionsTo(node: LabNode, role: string, after: number): DaemonLine[] {
-  return node.daemonLines().filter((line) => line.time >= after && line.role === role && typeof line.msg === 'string' && line.msg.startsWith('role '));
 }
 
 function restartsSince(node: LabNode, after: number): number {
@@ -108,11 +103,8 @@ export async function failoverRound(lab: Lab, options: RoundOptions): Promise<Ro
     const waitStarted = Date.now();
     times.vipMoved = waitStarted + (await lab.waitForVipOn(next.id, { alone: false, timeoutMs: 20_000 })) - faultAt;
     step(`VIP on ${next.name}`, faultAt + times.vipMoved);
-    const [transition] = await waitFor(`${next.name}'s daemon to take over`, () => {
-      const lines = transitionsTo(next, 'MASTER', faultAt).filter((line) => (line.at as { accepting?: number }).accepting !== undefined);
-      return lines.length > 0 ? lines : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 20 });
-    const at = transition!.at as { hint?: number; dnat?: number; restarted?: number; accepting?: number };
+    const transition = await next.waitForRole('MASTER', faultAt);
+    const at = transition.at as { hint?: number; dnat?: number; restarted?: number; accepting?: number };
     for (const key of ['hint', 'dnat', 'restarted', 'accepting'] as const) {
       if (at[key] !== undefined) times[key] = at[key] - faultAt;
     }
@@ -130,13 +122,10 @@ export async function failoverRound(lab: Lab, options: RoundOptions): Promise<Ro
     await repairFault(old, fault);
     step(`${old.name} repaired`, backAt);
     await lab.waitForVipOn(old.id, { timeoutMs: 30_000 });
-    const [failback] = await waitFor(`${old.name}'s daemon to take the VIP back`, () => {
-      const lines = transitionsTo(old, 'MASTER', backAt).filter((line) => (line.at as { accepting?: number }).accepting !== undefined);
-      return lines.length > 0 ? lines : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 20 });
-    step(`${old.name} is MASTER again`, failback!.time);
+    const failback = await old.waitForRole('MASTER', backAt);
+    step(`${old.name} is MASTER again`, failback.time);
     await lab.waitForBridges(30_000);
-    const accepting = (failback!.at as { accepting: number }).accepting;
+    const accepting = (failback.at as { accepting: number }).accepting;
     await probe.waitFor('delivery after the failback', (event) => event.e === 'recv' && event.t > accepting, 30_000);
     await sleep(steadyMs);
     stopped = true;
@@ -149,7 +138,7 @@ export async function failoverRound(lab: Lab, options: RoundOptions): Promise<Ro
       times,
       clientVisibleMs: visible.gapMs,
       report,
-      transition: transition!,
+      transition,
       restarts: Object.fromEntries(lab.nodes.map((node) => [node.id, restartsSince(node, faultAt)])),
     };
   } finally {

@@ -25,8 +25,13 @@ export interface LabOptions extends LabClusterOptions {
   runId?: RunId;
   /** Start mosquitto and keepalived/ucarp on every node (default true). */
   start?: boolean;
-  /** Run the daemon on every node, which starts mosquitto itself (control: supervise). */
+  /**
+   * Run the daemon on every node. Under `control: supervise` (the lab's default) it starts
+   * mosquitto itself; under any other control the lab starts mosquitto first.
+   */
   daemon?: boolean;
+  /** The daemons' environment (default this process's). */
+  daemonEnv?: NodeJS.ProcessEnv;
 }
 
 export interface Credentials {
@@ -116,7 +121,9 @@ export class Lab {
       const lab = new Lab({ loaded, env, yaml, dir, runId, switch: switchNs, client, nodes, clientUser, forgetDir: forget });
       writeFileSync(join(dir, 'cluster.yaml'), yaml);
       if (options.start ?? true) {
-        await Promise.all(nodes.map((node) => (options.daemon ? node.startDaemon() : node.startBroker())));
+        const supervised = options.daemon && loaded.config.broker.control === 'supervise';
+        await Promise.all(nodes.map((node) => (supervised ? undefined : node.startBroker())));
+        if (options.daemon) await Promise.all(nodes.map((node) => node.startDaemon({ ...(options.daemonEnv ? { env: options.daemonEnv } : {}) })));
         for (const node of nodes) node.startFailover();
       }
       return lab;

@@ -98,10 +98,10 @@ export class LabNode {
    * Starts this node's daemon (`mosquitto-failover run`, from the sources) and waits (bounded)
    * until it has started and, as it supervises mosquitto, its broker accepts the daemon user.
    */
-  async startDaemon(options: { logLevel?: string } = {}): Promise<LabProcess> {
+  async startDaemon(options: { logLevel?: string; env?: NodeJS.ProcessEnv } = {}): Promise<LabProcess> {
     if (this.daemonPids().length > 0) throw new Error(`${this.name}: the daemon is already running`);
     const argv = [process.execPath, '--import', import.meta.resolve('tsx'), DAEMON_ENTRY, 'run', '--config', this.placed.clusterFile, '--env', this.placed.envFile, '--node', String(this.id), '--log-level', options.logLevel ?? 'debug'];
-    const daemon = spawnIn(this.ns, argv, this.daemonLog);
+    const daemon = spawnIn(this.ns, argv, this.daemonLog, options.env);
     await this.waitForBroker(daemon, () => this.daemonLines().some((line) => line.pid === daemon.pid && line.msg === 'started')).catch(async (error: unknown) => {
       await terminate([daemon.pid]);
       throw error;
@@ -211,9 +211,29 @@ export class LabNode {
     return (await this.ns.addresses(LAB_INTERFACE)).includes(`${address}/${prefix}`);
   }
 
-  /** The DNAT rules in this node's nat table, as `iptables -t nat -S` prints them. */
-  async dnatRules(): Promise<string[]> {
+  /** This node's nat table, as `iptables -t nat -S` prints it. */
+  async natRules(): Promise<string[]> {
     const { stdout } = await this.ns.exec(['iptables', '-w', '5', '-t', 'nat', '-S'], { timeout: 10_000 });
-    return stdout.split('\n').filter((line) => line.includes('-j DNAT'));
+    return stdout.split('\n').filter(Boolean);
+  }
+
+  /** The DNAT rules in this node's nat table. */
+  async dnatRules(): Promise<string[]> {
+    return (await this.natRules()).filter((line) => line.includes('-j DNAT'));
+  }
+
+  /**
+   * Waits (bounded) for the daemon's transition to `role` logged at or after `since` (epoch ms),
+   * and for a takeover, until its broker is accepting again; resolves with that log line.
+   */
+  async waitForRole(role: string, since: number, timeoutMs = 30_000): Promise<DaemonLine> {
+    return waitFor(
+      `the daemon on ${this.name} to become ${role}`,
+      () =>
+        this.daemonLines().find(
+          (line) => line.time >= since && line.role === role && line.msg.startsWith('role ') && (role !== 'MASTER' || (line.at as { accepting?: number } | undefined)?.accepting !== undefined),
+        ),
+      { timeoutMs, intervalMs: 20 },
+    );
   }
 }

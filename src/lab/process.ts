@@ -18,10 +18,10 @@ export interface LabProcess {
 }
 
 /** Starts `argv` inside `ns`; `ip netns exec` execs it, so the pid is the program's own. */
-export function spawnIn(ns: Netns, argv: readonly string[], log: string): LabProcess {
+export function spawnIn(ns: Netns, argv: readonly string[], log: string, env?: NodeJS.ProcessEnv): LabProcess {
   const fd = openSync(log, 'a');
   try {
-    const child = spawn('ip', ['netns', 'exec', ns.name, ...argv], { detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn('ip', ['netns', 'exec', ns.name, ...argv], { detached: true, stdio: ['ignore', fd, fd], ...(env ? { env } : {}) });
     child.unref();
     const exited = new Promise<number | string>((resolve) => {
       child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));

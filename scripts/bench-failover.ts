@@ -1,0 +1,217 @@
+/**
+ * npx tsx scripts/bench-failover.ts [--rounds N] [--rate N]
+ *
+ * The failover benchmark. For each fault (kill -9 of the master's keepalived; link down on the
+ * master), N rounds (default 5) in a two-node lab of each setup: mosquitto-failover at advert_int
+ * 1 s and 0.1 s, and the baseline, the recipe users build without it (keepalived at its default
+ * 1 s with notify scripts that add the DNAT rule and restart mosquitto; src/lab/baseline.ts).
+ * A fresh lab per setup and fault; the rounds reuse it, since each ends with the old master back.
+ *
+ * Progress goes to stderr; stdout gets the machine line and a markdown table for the README. A
+ * failed round is counted and reported in the table, the rest go on, and the exit code is then 1.
+ */
+import { availableParallelism, release } from 'node:os';
+import { parseArgs } from 'node:util';
+import { baselineRound, BASELINE_ADVERT_INT, startBaselineLab } from '../src/lab/baseline.js';
+import { failoverRound, FAULTS, type Fault, type RoundResult } from '../src/lab/failover.js';
+import { Lab } from '../src/lab/lab.js';
+import { labUnavailable } from '../src/lab/requirements.js';
+import { run } from '../src/exec/runner.js';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    rate: { type: 'string', default: '200' },
+  },
+});
+
+function usage(message: string): never {
+  console.error(`bench-failover: ${message}\nusage: npx tsx scripts/bench-failover.ts [--rounds N] [--rate MSG_PER_S]`);
+  process.exit(2);
+}
+
+const rounds = Number(values.rounds);
+if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 100)) usage(`--rounds is 1 to 100, not ${values.rounds}`);
+const rate = Number(values.rate);
+if (!(rate > 0 && rate <= 2000)) usage(`--rate is 1 to 2000 messages per second, not ${values.rate}`);
+const unavailable = labUnavailable(['ip', 'iptables', 'mosquitto', 'mosquitto_pub', 'mosquitto_sub', 'mosquitto_passwd', 'keepalived', 'setsid', 'timeout']);
+if (unavailable) {
+  console.error(`bench-failover: this machine ${unavailable}`);
+  process.exit(1);
+}
+
+interface Setup {
+  label: string;
+  baseline: boolean;
+  advertInt: number;
+}
+
+const SETUPS: Setup[] = [
+  { label: `baseline: keepalived notify scripts, advert ${BASELINE_ADVERT_INT} s`, baseline: true, advertInt: BASELINE_ADVERT_INT },
+  { label: 'mosquitto-failover, advert 1 s', baseline: false, advertInt: 1 },
+  { label: 'mosquitto-failover, advert 0.1 s', baseline: false, advertInt: 0.1 },
+];
+const FAULT_ORDER: Fault[] = ['keepalived', 'link'];
+
+interface Row {
+  setup: Setup;
+  fault: Fault;
+  results: RoundResult[];
+  failures: string[];
+}
+
+const progress = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+async function startLab(setup: Setup): Promise<Lab> {
+  if (setup.baseline) return startBaselineLab();
+  const lab = await Lab.start({ nodes: 2, daemon: true, advertInt: setup.advertInt });
+  try {
+    await lab.waitForVipOn(lab.nodes[0]!.id, { timeoutMs: 30_000 });
+    await lab.waitForBridges(30_000);
+    return lab;
+  } catch (error) {
+    lab.stop();
+    throw error;
+  }
+}
+
+const ms = (value: number | undefined) => (value === undefined ? '-' : value < 1000 ? `${Math.round(value)} ms` : `${(value / 1000).toFixed(2)} s`);
+
+function summary(result: RoundResult): string {
+  const { times, report } = result;
+  return [
+    `VIP ${ms(times.vipMoved)}`,
+    `DNAT ${ms(times.dnat)}`,
+    `accepting ${ms(times.accepting)}`,
+    `delivered ${ms(times.delivered)}`,
+    `client-visible ${ms(result.clientVisibleMs)}`,
+    `acked-lost ${report.lost.length}`,
+    `duplicated ${report.duplicated.length}`,
+    `restarts ${Object.entries(result.restarts).map(([id, count]) => `node${id} ${count}`).join(' ')}`,
+  ].join(', ');
+}
+
+async function measure(setup: Setup, fault: Fault): Promise<Row> {
+  const row: Row = { setup, fault, results: [], failures: [] };
+  let lab: Lab | undefined;
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      const tag = `${setup.label} · ${FAULTS[fault]} · round ${round}/${rounds}`;
+      try {
+        if (!lab) {
+          progress(`${tag}: starting a lab`);
+          lab = await startLab(setup);
+        }
+        const result = await (setup.baseline ? baselineRound : failoverRound)(lab, { fault, rate });
+        row.results.push(result);
+        progress(`${tag}: ${summary(result)}`);
+      } catch (error) {
+        const reason = (error as Error).message.split('\n')[0] ?? String(error);
+        row.failures.push(`round ${round}: ${reason}`);
+        progress(`${tag}: FAILED: ${reason}`);
+        // The next round gets a fresh lab: this one may be left in any state.
+        lab?.stop();
+        lab = undefined;
+      }
+    }
+  } finally {
+    lab?.stop();
+  }
+  return row;
+}
+
+function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+const defined = (values: readonly (number | undefined)[]) => values.filter((value): value is number => value !== undefined);
+
+function spread(values: readonly (number | undefined)[]): string {
+  const known = defined(values);
+  return known.length === 0 ? '-' : `${ms(median(known))} / ${ms(Math.max(...known))}`;
+}
+
+function sumMax(counts: readonly number[]): string {
+  return counts.length === 0 ? '-' : `${counts.reduce((a, b) => a + b, 0)} / ${Math.max(...counts)}`;
+}
+
+function ratio(row: Row, baseline: Row | undefined, pick: (result: RoundResult) => number | undefined): string {
+  if (row.setup.baseline) return '1';
+  const ours = median(defined(row.results.map(pick)));
+  const theirs = baseline && median(defined(baseline.results.map(pick)));
+  return ours === undefined || !theirs ? '-' : (ours / theirs).toFixed(2);
+}
+
+async function versionOf(argv: string[], pattern: RegExp): Promise<string> {
+  const result = await run(argv, { reject: false, timeout: 10_000 }).catch(() => undefined);
+  return pattern.exec(`${result?.stdout ?? ''}${result?.stderr ?? ''}`)?.[1] ?? '?';
+}
+
+const started = Date.now();
+progress(`${SETUPS.length * FAULT_ORDER.length} labs × ${rounds} round(s), QoS 1 at ${rate} msg/s; about 15 s a round`);
+const rows: Row[] = [];
+for (const fault of FAULT_ORDER) {
+  for (const setup of SETUPS) rows.push(await measure(setup, fault));
+}
+
+const keepalived = await versionOf(['keepalived', '--version'], /Keepalived v(\S+)/);
+const mosquitto = await versionOf(['mosquitto', '-h'], /mosquitto version (\S+)/);
+const header = [
+  'setup',
+  'fault',
+  'rounds',
+  'VIP move',
+  'DNAT',
+  'broker accepting',
+  'first delivery',
+  'client-visible',
+  'acked-lost (sum / max)',
+  'duplicated (sum / max)',
+  'client-visible, ours / baseline',
+  'first delivery, ours / baseline',
+];
+const table = rows.map((row) => {
+  const baseline = rows.find((candidate) => candidate.fault === row.fault && candidate.setup.baseline);
+  const { results } = row;
+  const failed = row.failures.length;
+  return [
+    row.setup.label,
+    FAULTS[row.fault],
+    failed === 0 ? String(results.length) : `${results.length} of ${rounds} (${failed} FAILED)`,
+    spread(results.map((result) => result.times.vipMoved)),
+    spread(results.map((result) => result.times.dnat)),
+    spread(results.map((result) => result.times.accepting)),
+    spread(results.map((result) => result.times.delivered)),
+    spread(results.map((result) => result.clientVisibleMs)),
+    sumMax(results.map((result) => result.report.lost.length)),
+    sumMax(results.map((result) => result.report.duplicated.length)),
+    ratio(row, baseline, (result) => result.clientVisibleMs),
+    ratio(row, baseline, (result) => result.times.delivered),
+  ];
+});
+const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+console.log(`machine: ${availableParallelism()} CPUs (nproc), Linux ${release()}, keepalived ${keepalived}, mosquitto ${mosquitto}, Node ${process.version}
+${rounds} round(s) per row, a QoS 1 publisher at ${rate} msg/s and a persistent subscriber through the VIP; times from the fault, median / max over the rounds that completed; lost and duplicated counted after the old master is back and its bridge drained.
+
+${line(header)}
+${line(header.map(() => '---'))}
+${table.map(line).join('\n')}`);
+
+const findings = rows.flatMap((row) =>
+  row.results.flatMap((result, index) =>
+    result.report.lost.length === 0 ? [] : [`${row.setup.label} · ${FAULTS[row.fault]}: ${result.report.lost.length} acked messages never arrived in a round (${index + 1} of those completed; first: ${result.report.lost.slice(0, 5).join(', ')})`],
+  ),
+);
+if (findings.length > 0) console.log(`\nacked-lost (a finding, not a crash):\n${findings.map((finding) => `- ${finding}`).join('\n')}`);
+const failures = rows.flatMap((row) => row.failures.map((failure) => `${row.setup.label} · ${FAULTS[row.fault]} · ${failure}`));
+if (failures.length > 0) console.log(`\nfailed rounds:\n${failures.map((failure) => `- ${failure}`).join('\n')}`);
+
+const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+if (failures.length > 0) {
+  console.error(`bench-failover: ${failures.length} of ${rows.length * rounds} rounds failed (${minutes} min); see "failed rounds" above`);
+  process.exit(1);
+}
+progress(`done in ${minutes} min`);

@@ -1,0 +1,109 @@
+import test from 'ava';
+import { CHAIN, dnatLine, type NatState } from '../../src/engine/nat.js';
+import { INITIAL_STATE, plan, type Action, type TakeoverState } from '../../src/engine/plan.js';
+import type { ObservedRole } from '../../src/role/observe.js';
+
+const LINE = dnatLine({ vip: '10.0.0.10', port: 1883, address: '10.0.0.11', addressPort: 1883 });
+const NOW = new Date('2026-11-23T10:00:00Z');
+const MASTER: ObservedRole = { role: 'MASTER', staleVip: false };
+const BACKUP: ObservedRole = { role: 'BACKUP', staleVip: false };
+const EMPTY: NatState = { chainExists: false, rules: [], jumps: { PREROUTING: 0, OUTPUT: 0 } };
+const READY: NatState = { chainExists: true, rules: [], jumps: { PREROUTING: 1, OUTPUT: 1 } };
+
+/** What the executor would leave behind: the planner's model of the system. */
+function apply(nat: NatState, state: TakeoverState, actions: readonly Action[]): { nat: NatState; state: TakeoverState; restarts: number } {
+  const next = structuredClone(nat);
+  let saved = state;
+  let restarts = 0;
+  for (const action of actions) {
+    if (action.type === 'createChain') next.chainExists = true;
+    else if (action.type === 'addJump') next.jumps[action.hook]++;
+    else if (action.type === 'deleteJump') next.jumps[action.hook]--;
+    else if (action.type === 'flushChain') next.rules = [];
+    else if (action.type === 'addDnat') next.rules.push(LINE);
+    else if (action.type === 'saveState') saved = action.state;
+    else if (action.type === 'restartBroker') restarts++;
+  }
+  return { nat: next, state: saved, restarts };
+}
+
+const types = (actions: readonly Action[]) => actions.map((action) => action.type);
+
+test('a takeover adds the chain, the jumps and one DNAT rule, and restarts the broker once', (t) => {
+  const actions = plan({ observed: MASTER, nat: EMPTY, state: INITIAL_STATE, dnatLine: LINE, now: NOW });
+  t.deepEqual(types(actions), ['createChain', 'addJump', 'addJump', 'addDnat', 'saveState', 'restartBroker', 'saveState']);
+  const after = apply(EMPTY, INITIAL_STATE, actions);
+  t.deepEqual(after.nat.rules, [LINE]);
+  t.like(after.state, { role: 'MASTER', epoch: 1, restartedEpoch: 1 });
+  t.is(after.restarts, 1);
+});
+
+test('the epoch is saved before the restart and marked restarted only after it', (t) => {
+  const actions = plan({ observed: MASTER, nat: READY, state: INITIAL_STATE, dnatLine: LINE, now: NOW });
+  const restart = actions.findIndex((action) => action.type === 'restartBroker');
+  t.like(actions[restart - 1], { type: 'saveState', state: { role: 'MASTER', epoch: 1, restartedEpoch: 0 } });
+  t.like(actions[restart + 1], { type: 'saveState', state: { role: 'MASTER', epoch: 1, restartedEpoch: 1 } });
+});
+
+test('planning again on the result plans nothing, however often: no duplicate rule, no second restart', (t) => {
+  let nat = EMPTY;
+  let state = INITIAL_STATE;
+  let restarts = 0;
+  for (let round = 0; round < 5; round++) {
+    const after = apply(nat, state, plan({ observed: MASTER, nat, state, dnatLine: LINE, now: NOW }));
+    ({ nat, state } = after);
+    restarts += after.restarts;
+  }
+  t.deepEqual(nat.rules, [LINE]);
+  t.deepEqual(nat.jumps, { PREROUTING: 1, OUTPUT: 1 });
+  t.is(restarts, 1);
+  t.deepEqual(plan({ observed: MASTER, nat, state, dnatLine: LINE, now: NOW }), []);
+});
+
+test('a daemon restarted while MASTER (state file says so) does not restart the broker again', (t) => {
+  const state: TakeoverState = { role: 'MASTER', epoch: 4, restartedEpoch: 4, since: NOW.toISOString() };
+  t.deepEqual(plan({ observed: MASTER, nat: { ...READY, rules: [LINE] }, state, dnatLine: LINE, now: NOW }), []);
+  // …and one that finds the rule gone puts it back, still without a restart.
+  t.deepEqual(types(plan({ observed: MASTER, nat: READY, state, dnatLine: LINE, now: NOW })), ['addDnat']);
+});
+
+test('a daemon that died between saving a takeover and restarting the broker restarts it', (t) => {
+  const state: TakeoverState = { role: 'MASTER', epoch: 4, restartedEpoch: 3, since: NOW.toISOString() };
+  const actions = plan({ observed: MASTER, nat: { ...READY, rules: [LINE] }, state, dnatLine: LINE, now: NOW });
+  t.deepEqual(actions, [{ type: 'restartBroker', epoch: 4 }, { type: 'saveState', state: { ...state, restartedEpoch: 4 } }]);
+});
+
+test('each new takeover is a new epoch with its own restart', (t) => {
+  let nat = EMPTY;
+  let state = INITIAL_STATE;
+  let restarts = 0;
+  for (const observed of [MASTER, BACKUP, MASTER, { role: 'FAULT', staleVip: false } as const, MASTER]) {
+    const after = apply(nat, state, plan({ observed, nat, state, dnatLine: LINE, now: NOW }));
+    ({ nat, state } = after);
+    restarts += after.restarts;
+  }
+  t.is(restarts, 3);
+  t.like(state, { role: 'MASTER', epoch: 3, restartedEpoch: 3 });
+});
+
+test('BACKUP flushes our chain and never restarts', (t) => {
+  const state: TakeoverState = { role: 'MASTER', epoch: 2, restartedEpoch: 2, since: NOW.toISOString() };
+  const actions = plan({ observed: BACKUP, nat: { ...READY, rules: [LINE] }, state, dnatLine: LINE, now: NOW });
+  t.deepEqual(types(actions), ['flushChain', 'saveState']);
+  t.like(actions[1], { state: { role: 'BACKUP', epoch: 2 } });
+  t.deepEqual(plan({ observed: BACKUP, nat: READY, state: { ...state, role: 'BACKUP' }, dnatLine: LINE, now: NOW }), []);
+});
+
+test('extra jumps are removed and rules that should not be in our chain are flushed', (t) => {
+  const nat: NatState = { chainExists: true, rules: [LINE, LINE, `-A ${CHAIN} -j RETURN`], jumps: { PREROUTING: 3, OUTPUT: 1 } };
+  const state: TakeoverState = { role: 'MASTER', epoch: 1, restartedEpoch: 1, since: NOW.toISOString() };
+  const actions = plan({ observed: MASTER, nat, state, dnatLine: LINE, now: NOW });
+  t.deepEqual(types(actions), ['deleteJump', 'deleteJump', 'flushChain', 'addDnat']);
+  t.deepEqual(apply(nat, state, actions).nat, { chainExists: true, rules: [LINE], jumps: { PREROUTING: 1, OUTPUT: 1 } });
+});
+
+test('a stale VIP is removed first, and the node is not MASTER', (t) => {
+  const state: TakeoverState = { role: 'MASTER', epoch: 1, restartedEpoch: 1, since: NOW.toISOString() };
+  const actions = plan({ observed: { role: 'FAULT', staleVip: true }, nat: { ...READY, rules: [LINE] }, state, dnatLine: LINE, now: NOW });
+  t.deepEqual(types(actions), ['removeStaleVip', 'flushChain', 'saveState']);
+});
