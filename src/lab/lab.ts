@@ -122,7 +122,7 @@ export class Lab {
       writeFileSync(join(dir, 'cluster.yaml'), yaml);
       if (options.start ?? true) {
         const supervised = options.daemon && loaded.config.broker.control === 'supervise';
-        await Promise.all(nodes.map((node) => (supervised ? undefined : node.startBroker())));
+        if (!supervised) await Promise.all(nodes.map((node) => node.startBroker()));
         if (options.daemon) await Promise.all(nodes.map((node) => node.startDaemon({ ...(options.daemonEnv ? { env: options.daemonEnv } : {}) })));
         for (const node of nodes) node.startFailover();
       }
