@@ -18,7 +18,7 @@ import type { Runner } from './exec/runner.js';
 import { nodeView, type NodeView } from './render/model.js';
 import { FifoReader } from './role/fifo.js';
 import { parseHint, type Hint } from './role/hint.js';
-import { roleOf, type Role } from './role/observe.js';
+import { roleOf, staleAfterMs, type Role } from './role/observe.js';
 import { driverState, hasAddress, type AddressLister } from './role/truth.js';
 import type { TakeoverState } from './engine/plan.js';
 
@@ -53,11 +53,19 @@ export class Daemon {
   private lastHint: (Hint & { at: number }) | undefined;
   private lastRole: Role | undefined;
   private lastTransitionAt = 0;
+  /** When the VRRP/CARP program was first seen dead (epoch ms), while it stays dead. */
+  private driverDeadSince: number | undefined;
   private retryAt = 0;
   private busy: Promise<void> | undefined;
   private pending: Reason | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
+
+  /** The VRRP/CARP program's pid file, when there is one to tell a stale VIP by. */
+  private get pidFile(): string | undefined {
+    const { failover } = this.options.loaded.config;
+    return failover.pid_file ?? (failover.driver === 'keepalived' ? DEFAULT_KEEPALIVED_PID_FILE : undefined);
+  }
 
   constructor(options: DaemonOptions) {
     this.options = options;
@@ -71,6 +79,7 @@ export class Daemon {
       broker: this.broker,
       waitAccepting: () =>
         waitAccepting({ host: node.address, port: config.broker.admin_port, username: config.daemon.user, password: loaded.secrets.daemonPassword }),
+      driverStillDead: async () => (await driverState(this.pidFile, config.failover.driver)) === 'dead',
       stateFile: this.view.paths.stateFile,
       target: this.target,
       vip: config.vip,
@@ -163,9 +172,21 @@ export class Daemon {
     const { loaded, log } = this.options;
     const { config } = loaded;
     const vip = hasAddress(config.vip.interface, config.vip.address, this.options.listAddresses);
-    const pidFile = config.failover.pid_file ?? (config.failover.driver === 'keepalived' ? DEFAULT_KEEPALIVED_PID_FILE : undefined);
+    const pidFile = this.pidFile;
     const driver = await driverState(pidFile, config.failover.driver);
-    const observed = roleOf({ vip, driver, hint: this.lastHint?.state });
+    if (driver !== 'dead') this.driverDeadSince = undefined;
+    else if (this.driverDeadSince === undefined) {
+      this.driverDeadSince = Date.now();
+      const grace = staleAfterMs(config.failover.advert_int);
+      log.warn({ pidFile, vip, graceMs: grace }, `${config.failover.driver} is not running${vip ? `: serving through the VIP for ${grace} ms more, until a peer has taken over, then removing it` : ''}`);
+    }
+    const observed = roleOf({
+      vip,
+      driver,
+      hint: this.lastHint?.state,
+      driverDeadForMs: this.driverDeadSince === undefined ? 0 : Date.now() - this.driverDeadSince,
+      staleAfterMs: staleAfterMs(config.failover.advert_int),
+    });
     const changed = observed.role !== this.lastRole || observed.staleVip;
     if (reason === 'timer' && (!changed || Date.now() < this.retryAt)) return;
     const seenAt = Date.now();

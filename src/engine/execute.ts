@@ -15,6 +15,8 @@ export interface ExecutorDeps {
   broker: BrokerControl;
   /** Resolves once the broker accepts MQTT connections again. */
   waitAccepting: () => Promise<void>;
+  /** Whether the VRRP/CARP program is still dead, asked again right before a stale VIP is removed. */
+  driverStillDead: () => Promise<boolean>;
   stateFile: string;
   target: DnatTarget;
   vip: { address: string; prefix: number; interface: string };
@@ -73,6 +75,11 @@ export class Executor {
         log.info({ vip: `${target.vip}:${target.port}`, to: `${target.address}:${target.addressPort}` }, 'DNAT rule added');
         return;
       case 'removeStaleVip':
+        // A keepalived started again since the plan owns the VIP now: never take it from it.
+        if (!(await this.deps.driverStillDead())) {
+          log.info('the failover program is running again: leaving the VIP to it');
+          return;
+        }
         log.warn({ vip: vip.address }, 'the VIP is here but the failover program that added it is dead: removing the stale VIP');
         await run(['ip', 'address', 'del', `${vip.address}/${vip.prefix}`, 'dev', vip.interface], { timeout: 10_000 });
         return;

@@ -6,7 +6,9 @@
  * - MASTER: exactly our one DNAT rule; the broker restarted once per takeover, so that every
  *   client reconnects through the VIP to this broker. A takeover is a change to MASTER from
  *   anything else; its epoch is saved before the restart, and the restart is marked done after,
- *   so a daemon that restarts while MASTER neither skips nor repeats it.
+ *   so a daemon that restarts while MASTER neither skips nor repeats it. The DNAT rule goes in
+ *   after the restart: a client that reached the old broker process would be cut off again by
+ *   the restart, while one refused meanwhile simply retries and connects once.
  * - anything else: our chain empty, no restart.
  */
 import { HOOKS, type Hook, type NatState } from './nat.js';
@@ -63,21 +65,26 @@ export function plan(input: PlanInput): Action[] {
   const master = observed.role === 'MASTER';
   const actions: Action[] = [];
   if (observed.staleVip) actions.push({ type: 'removeStaleVip' });
-  actions.push(...natActions(nat, master ? [dnatLine] : [], dnatLine));
+  const nats = natActions(nat, master ? [dnatLine] : [], dnatLine);
 
   if (!master) {
+    actions.push(...nats);
     if (state.role !== observed.role) actions.push({ type: 'saveState', state: { ...state, role: observed.role, since: now.toISOString() } });
     return actions;
   }
+  const addDnat = nats.filter((action) => action.type === 'addDnat');
+  actions.push(...nats.filter((action) => action.type !== 'addDnat'));
   if (state.role !== 'MASTER') {
     const epoch = state.epoch + 1;
     actions.push({ type: 'saveState', state: { ...state, role: 'MASTER', epoch, since: now.toISOString() } });
-    actions.push({ type: 'restartBroker', epoch });
+    actions.push({ type: 'restartBroker', epoch }, ...addDnat);
     actions.push({ type: 'saveState', state: { ...state, role: 'MASTER', epoch, restartedEpoch: epoch, since: now.toISOString() } });
   } else if (state.restartedEpoch < state.epoch) {
     // A daemon that died between saving the takeover and finishing its restart.
-    actions.push({ type: 'restartBroker', epoch: state.epoch });
+    actions.push({ type: 'restartBroker', epoch: state.epoch }, ...addDnat);
     actions.push({ type: 'saveState', state: { ...state, restartedEpoch: state.epoch } });
+  } else {
+    actions.push(...addDnat);
   }
   return actions;
 }

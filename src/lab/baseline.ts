@@ -9,11 +9,9 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { FAULTS, outage, type Fault, type RoundOptions, type RoundResult, type RoundTimes } from './failover.js';
+import { failoverRound, type RoundOptions, type RoundResult, type TakeoverSource } from './failover.js';
 import { Lab } from './lab.js';
 import type { LabNode } from './node.js';
-import { Probe } from './probe.js';
 import { waitFor } from './wait.js';
 
 /** keepalived's default advert_int, which the recipe keeps. */
@@ -159,7 +157,7 @@ export async function startBaselineLab(options: { nodes?: number } = {}): Promis
     for (const node of lab.nodes) node.startFailover();
     const first = lab.nodes[0]!;
     await lab.waitForVipOn(first.id, { timeoutMs: 30_000 });
-    await waitForTakeover(lab, first, started);
+    await baselineTakeovers(lab).waitForTakeover(first, started);
     await lab.waitForBridges(30_000);
     return lab;
   } catch (error) {
@@ -200,81 +198,17 @@ function stampsOf(lab: Lab, node: LabNode): Stamp[] {
   }
 }
 
-function waitForTakeover(lab: Lab, node: LabNode, after: number) {
-  return waitFor(`${node.name}'s notify_master to restart its broker`, () => takeoverSince(stampsOf(lab, node), after), { timeoutMs: 30_000, intervalMs: 20 });
+/** The baseline's takeovers, read from the notify scripts' stamps. */
+export function baselineTakeovers(lab: Lab): TakeoverSource {
+  return {
+    hintLabel: 'keepalived runs notify_master',
+    waitForTakeover: (node, since) =>
+      waitFor(`${node.name}'s notify_master to restart its broker`, () => takeoverSince(stampsOf(lab, node), since), { timeoutMs: 30_000, intervalMs: 20 }),
+    restartsSince: (node, since) => stampsOf(lab, node).filter((stamp) => stamp.step === 'restarted' && stamp.t >= since).length,
+  };
 }
 
-async function injectFault(node: LabNode, fault: Fault): Promise<void> {
-  if (fault === 'keepalived') node.kill(node.config.failover.driver);
-  else await node.linkDown();
-}
-
-async function repairFault(node: LabNode, fault: Fault): Promise<void> {
-  if (fault === 'keepalived') node.startFailover();
-  else await node.linkUp();
-}
-
-/**
- * failoverRound (failover.ts) on a baseline lab: the same probe, fault, waits and verdict, with
- * the takeovers read from the notify scripts' stamps instead of the daemon's log.
- */
+/** failoverRound (failover.ts) on a baseline lab: the same probe, fault, waits and verdict. */
 export async function baselineRound(lab: Lab, options: RoundOptions): Promise<RoundResult> {
-  const { fault, rate = 200, steadyMs = 1_000 } = options;
-  const [master] = await lab.vipHolders();
-  if (master === undefined) throw new Error('no node holds the VIP before the fault');
-  const old = lab.node(master);
-  const next = lab.nodes.filter((node) => node.id !== master).sort((a, b) => b.priority - a.priority)[0]!;
-  const probe = await Probe.start(lab, { rate, qos: 1, clean: false, keepaliveSeconds: 2, reconnectPeriodMs: 100, drainMs: 15_000 });
-  let stopped = false;
-  try {
-    const started = Date.now();
-    await probe.waitFor('steady traffic before the fault', (event) => event.e === 'recv' && event.t > started + steadyMs, steadyMs + 15_000);
-
-    const faultAt = Date.now();
-    const step = (label: string, at: number | undefined) => at !== undefined && options.onStep?.(label, at - faultAt);
-    await injectFault(old, fault);
-    step(FAULTS[fault], faultAt);
-    const times: RoundTimes = {};
-    const waitStarted = Date.now();
-    times.vipMoved = waitStarted + (await lab.waitForVipOn(next.id, { alone: false, timeoutMs: 20_000 })) - faultAt;
-    step(`VIP on ${next.name}`, faultAt + times.vipMoved);
-    const at = await waitForTakeover(lab, next, faultAt);
-    for (const key of ['hint', 'dnat', 'restarted', 'accepting'] as const) {
-      const value = at[key];
-      if (value !== undefined) times[key] = value - faultAt;
-    }
-    step(`${next.name}: keepalived runs notify_master`, at.hint);
-    step(`${next.name}: DNAT rule in place`, at.dnat);
-    step(`${next.name}: broker restarted`, at.restarted);
-    step(`${next.name}: broker accepting`, at.accepting);
-    const resumed = await probe.waitFor('delivery after the takeover', (event) => event.e === 'recv' && event.t > at.accepting, 30_000);
-    await sleep(steadyMs);
-    const backAt = Date.now();
-    const visible = outage(probe.events, faultAt, backAt);
-    times.delivered = (visible.endedAt ?? resumed.t) - faultAt;
-    step('first message delivered again', faultAt + times.delivered);
-
-    await repairFault(old, fault);
-    step(`${old.name} repaired`, backAt);
-    await lab.waitForVipOn(old.id, { timeoutMs: 30_000 });
-    const failback = await waitForTakeover(lab, old, backAt);
-    step(`${old.name} is MASTER again`, failback.accepting);
-    await lab.waitForBridges(30_000);
-    await probe.waitFor('delivery after the failback', (event) => event.e === 'recv' && event.t > failback.accepting, 30_000);
-    await sleep(steadyMs);
-    stopped = true;
-    const report = await probe.stop(40_000);
-    step('bridge drained, probe stopped', Date.now());
-    return {
-      fault,
-      from: old.id,
-      to: next.id,
-      times,
-      clientVisibleMs: visible.gapMs,
-      report,
-      restarts: Object.fromEntries(lab.nodes.map((node) => [node.id, stampsOf(lab, node).filter((stamp) => stamp.step === 'restarted' && stamp.t >= faultAt).length])),
-    };
-  } finally {
-    if (!stopped) await probe.stop(5_000).catch(() => undefined);
-  }
+  return failoverRound(lab, { ...options, takeovers: baselineTakeovers(lab) });
 }

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProbeEvent, ProbeReport } from './history.js';
 import type { Lab } from './lab.js';
-import type { DaemonLine, LabNode } from './node.js';
+import type { LabNode } from './node.js';
 import { Probe } from './probe.js';
 
 export type Fault = 'keepalived' | 'link';
@@ -17,8 +17,38 @@ export const FAULTS: Record<Fault, string> = {
   link: "pull the master's cable (link down)",
 };
 
+/** A takeover's steps, epoch ms; `time` is when it was complete. */
+export interface Takeover {
+  hint?: number | undefined;
+  dnat?: number | undefined;
+  restarted?: number | undefined;
+  accepting: number;
+}
+
+/** Where a round learns about takeovers: the daemon's log by default, the notify scripts' stamps in the baseline. */
+export interface TakeoverSource {
+  /** What the first sign of a takeover is called in the timeline. */
+  hintLabel: string;
+  /** Waits (bounded) for `node`'s first complete takeover since `since`. */
+  waitForTakeover(node: LabNode, since: number): Promise<Takeover>;
+  /** How many broker restarts `node` did since `since`. */
+  restartsSince(node: LabNode, since: number): number;
+}
+
+export const DAEMON_TAKEOVERS: TakeoverSource = {
+  hintLabel: "keepalived's hint in the FIFO",
+  async waitForTakeover(node, since) {
+    return (await node.waitForRole('MASTER', since)).at as Takeover;
+  },
+  restartsSince(node, since) {
+    return node.daemonLines().filter((line) => line.time >= since && line.msg === 'restarting the broker for this takeover').length;
+  },
+};
+
 export interface RoundOptions {
   fault: Fault;
+  /** Default DAEMON_TAKEOVERS. */
+  takeovers?: TakeoverSource;
   /** Messages per second (QoS 1). */
   rate?: number;
   /** Steady traffic before the fault and after each recovery, ms. */
@@ -47,14 +77,8 @@ export interface RoundResult {
   clientVisibleMs: number;
   /** Counted after the old master is back and its bridge drained. */
   report: ProbeReport;
-  /** The takeover's transition line on the new master. */
-  transition?: DaemonLine;
-  /** Broker restarts each node's daemon did in the round. */
+  /** Broker restarts each node did in the round (one per takeover). */
   restarts: Record<number, number>;
-}
-
-function restartsSince(node: LabNode, after: number): number {
-  return node.daemonLines().filter((line) => line.time >= after && line.msg === 'restarting the broker for this takeover').length;
 }
 
 /** The longest gap between two receives within [from, to], and the receive that ended it. */
@@ -73,18 +97,18 @@ export function outage(events: readonly ProbeEvent[], from: number, to: number):
   return endedAt === undefined ? { gapMs } : { gapMs, endedAt };
 }
 
-async function injectFault(node: LabNode, fault: Fault): Promise<void> {
+export async function injectFault(node: LabNode, fault: Fault): Promise<void> {
   if (fault === 'keepalived') node.kill(node.config.failover.driver);
   else await node.linkDown();
 }
 
-async function repairFault(node: LabNode, fault: Fault): Promise<void> {
+export async function repairFault(node: LabNode, fault: Fault): Promise<void> {
   if (fault === 'keepalived') node.startFailover();
   else await node.linkUp();
 }
 
 export async function failoverRound(lab: Lab, options: RoundOptions): Promise<RoundResult> {
-  const { fault, rate = 200, steadyMs = 1_000 } = options;
+  const { fault, rate = 200, steadyMs = 1_000, takeovers = DAEMON_TAKEOVERS } = options;
   const [master] = await lab.vipHolders();
   if (master === undefined) throw new Error('no node holds the VIP before the fault');
   const old = lab.node(master);
@@ -103,16 +127,16 @@ export async function failoverRound(lab: Lab, options: RoundOptions): Promise<Ro
     const waitStarted = Date.now();
     times.vipMoved = waitStarted + (await lab.waitForVipOn(next.id, { alone: false, timeoutMs: 20_000 })) - faultAt;
     step(`VIP on ${next.name}`, faultAt + times.vipMoved);
-    const transition = await next.waitForRole('MASTER', faultAt);
-    const at = transition.at as { hint?: number; dnat?: number; restarted?: number; accepting?: number };
+    const at = await takeovers.waitForTakeover(next, faultAt);
     for (const key of ['hint', 'dnat', 'restarted', 'accepting'] as const) {
-      if (at[key] !== undefined) times[key] = at[key] - faultAt;
+      const value = at[key];
+      if (value !== undefined) times[key] = value - faultAt;
     }
-    step(`${next.name}: keepalived's hint in the FIFO`, at.hint);
+    step(`${next.name}: ${takeovers.hintLabel}`, at.hint);
     step(`${next.name}: DNAT rule in place`, at.dnat);
     step(`${next.name}: broker restarted`, at.restarted);
     step(`${next.name}: broker accepting`, at.accepting);
-    const resumed = await probe.waitFor('delivery after the takeover', (event) => event.e === 'recv' && event.t > at.accepting!, 30_000);
+    const resumed = await probe.waitFor('delivery after the takeover', (event) => event.e === 'recv' && event.t > at.accepting, 30_000);
     await sleep(steadyMs);
     const backAt = Date.now();
     const visible = outage(probe.events, faultAt, backAt);
@@ -122,11 +146,10 @@ export async function failoverRound(lab: Lab, options: RoundOptions): Promise<Ro
     await repairFault(old, fault);
     step(`${old.name} repaired`, backAt);
     await lab.waitForVipOn(old.id, { timeoutMs: 30_000 });
-    const failback = await old.waitForRole('MASTER', backAt);
-    step(`${old.name} is MASTER again`, failback.time);
+    const failback = await takeovers.waitForTakeover(old, backAt);
+    step(`${old.name} is MASTER again`, failback.accepting);
     await lab.waitForBridges(30_000);
-    const accepting = (failback.at as { accepting: number }).accepting;
-    await probe.waitFor('delivery after the failback', (event) => event.e === 'recv' && event.t > accepting, 30_000);
+    await probe.waitFor('delivery after the failback', (event) => event.e === 'recv' && event.t > failback.accepting, 30_000);
     await sleep(steadyMs);
     stopped = true;
     const report = await probe.stop(40_000);
@@ -138,8 +161,7 @@ export async function failoverRound(lab: Lab, options: RoundOptions): Promise<Ro
       times,
       clientVisibleMs: visible.gapMs,
       report,
-      transition,
-      restarts: Object.fromEntries(lab.nodes.map((node) => [node.id, restartsSince(node, faultAt)])),
+      restarts: Object.fromEntries(lab.nodes.map((node) => [node.id, takeovers.restartsSince(node, faultAt)])),
     };
   } finally {
     if (!stopped) await probe.stop(5_000).catch(() => undefined);

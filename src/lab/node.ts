@@ -2,16 +2,24 @@
  * One broker host of the lab: its namespace, its rendered files, the programs it runs
  * (mosquitto, keepalived or ucarp) and the faults that can be done to it.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeConfig } from '../config/schema.js';
 import { setLinkFaults, type LinkFaults, type LinkFaultState } from './faults.js';
 import type { Netns } from './netns.js';
 import type { PlacedNode } from './place.js';
-import { signalPids, spawnIn, terminate, type LabProcess } from './process.js';
+import { isRunning, signalPids, spawnIn, terminate, type LabProcess } from './process.js';
 import { LAB_INTERFACE } from './topology.js';
 import { GiveUp, waitFor } from './wait.js';
+
+function readFileSyncOr(path: string, otherwise = ''): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return otherwise;
+  }
+}
 
 const DAEMON_ENTRY = fileURLToPath(new URL('../bin.ts', import.meta.url));
 
@@ -180,6 +188,13 @@ export class LabNode {
       return;
     }
     const run = join(this.placed.dir, 'run');
+    // A keepalived killed with -9 leaves pid files naming its processes, which stay zombies until
+    // this machine's PID 1 gets round to reaping them (systemd would at once): the new keepalived
+    // would take them for a running copy of itself and exit ("daemon is already running").
+    for (const file of ['keepalived.pid', 'keepalived-vrrp.pid']) {
+      const pid = Number.parseInt(readFileSyncOr(join(run, file)), 10);
+      if (Number.isInteger(pid) && !isRunning(pid)) rmSync(join(run, file), { force: true });
+    }
     // Pid files of its own: several keepalived share this machine's /run (see keepalived(8)).
     spawnIn(
       this.ns,

@@ -1,7 +1,10 @@
 /**
  * The role, from the truth: the VIP on the interface makes this node MASTER, unless the program
  * that put it there (keepalived) is dead, in which case the VIP is a stale copy that nobody will
- * remove: keepalived killed with -9 leaves it behind while a peer takes over. Pure.
+ * remove: keepalived killed with -9 leaves it behind while a peer takes over. The node keeps
+ * serving through it until a peer must have taken over (`staleAfterMs`, VRRP's master-down
+ * interval and a margin), so that clients see no outage before the peer is there; then the copy
+ * goes, or two nodes would answer ARP for the VIP. Pure.
  */
 import type { HintState } from './hint.js';
 
@@ -15,6 +18,10 @@ export interface Observation {
   driver: DriverState;
   /** The last hint, which names the role when the VIP is absent (BACKUP, FAULT or STOP). */
   hint?: HintState | undefined;
+  /** How long the driver has been seen dead, ms (0 when just found). */
+  driverDeadForMs?: number;
+  /** How long a VIP whose driver is dead is still served. */
+  staleAfterMs?: number;
 }
 
 export interface ObservedRole {
@@ -23,8 +30,14 @@ export interface ObservedRole {
   staleVip: boolean;
 }
 
+/** keepalived's master-down interval is 3 adverts and a skew below one; one more advert and 500 ms of margin. */
+export function staleAfterMs(advertIntSeconds: number): number {
+  return Math.round(4 * advertIntSeconds * 1000 + 500);
+}
+
 export function roleOf(observation: Observation): ObservedRole {
   if (observation.vip && observation.driver !== 'dead') return { role: 'MASTER', staleVip: false };
+  if (observation.vip && (observation.driverDeadForMs ?? 0) < (observation.staleAfterMs ?? 0)) return { role: 'MASTER', staleVip: false };
   if (observation.vip) return { role: 'FAULT', staleVip: true };
   if (observation.driver === 'dead') return { role: 'FAULT', staleVip: false };
   // The hint said MASTER but the VIP is not there (yet, or any more): not MASTER.
