@@ -1,7 +1,8 @@
 /**
- * npm run lab:up -- [--nodes 2|3] [--driver keepalived|ucarp] [--advert-int S] [--name up]
+ * npm run lab:up -- [--nodes 2|3] [--driver keepalived|ucarp] [--advert-int S] [--name up] [--bare]
  *
- * Starts a lab cluster (see src/lab/lab.ts) that stays up after this exits, and prints its map.
+ * Starts a lab cluster (see src/lab/lab.ts) with mosquitto-failover on every node (none with
+ * --bare) that stays up after this exits, and prints its map.
  * npm run lab:down removes it.
  */
 import { writeFileSync } from 'node:fs';
@@ -18,11 +19,12 @@ const { values } = parseArgs({
     driver: { type: 'string', default: 'keepalived' },
     'advert-int': { type: 'string', default: '1' },
     name: { type: 'string', default: 'up' },
+    bare: { type: 'boolean', default: false },
   },
 });
 
 function usage(message: string): never {
-  console.error(`lab:up: ${message}\nusage: npm run lab:up -- [--nodes 2|3] [--driver keepalived|ucarp] [--advert-int SECONDS] [--name NAME]`);
+  console.error(`lab:up: ${message}\nusage: npm run lab:up -- [--nodes 2|3] [--driver keepalived|ucarp] [--advert-int SECONDS] [--name NAME] [--bare]`);
   process.exit(2);
 }
 
@@ -51,7 +53,7 @@ process.once('SIGINT', () => {
 
 let lab: Lab;
 try {
-  lab = await Lab.start({ nodes, driver: values.driver, advertInt, runId: name });
+  lab = await Lab.start({ nodes, driver: values.driver, advertInt, runId: name, daemon: !values.bare });
   await lab.waitForVipOn(lab.nodes[0]!.id, { timeoutMs: 30_000 });
   await lab.waitForBridges();
 } catch (error) {
@@ -65,7 +67,9 @@ const envFile = join(lab.dir, 'cluster.env');
 writeFileSync(envFile, `${Object.entries(lab.env).map(([key, value]) => `${key}=${value}`).join('\n')}\n`, { mode: 0o600 });
 const row = (...cells: string[]) => cells.map((cell, index) => cell.padEnd([10, 20, 16, 0][index] ?? 0)).join(' ').trimEnd();
 const pids = (node: (typeof lab.nodes)[number]) =>
-  ['mosquitto', config.failover.driver].map((program) => `${program} ${node.pids(program).join(',')}`).join(', ');
+  [...(values.bare ? [] : [['daemon', node.daemonPids()] as const]), ...['mosquitto', config.failover.driver].map((program) => [program, node.pids(program)] as const)]
+    .map(([program, ids]) => `${program} ${ids.join(',')}`)
+    .join(', ');
 const holders = await lab.vipHolders();
 const sub = `mosquitto_sub -h ${lab.nodes[1]!.address} -u ${lab.clientUser.user} -P ${lab.clientUser.password} -t 'lab/#' -v`;
 console.log(`mosquitto-failover lab "${name}" is up: ${nodes} nodes on ${LAB_NETWORK}, which exists only inside the lab's namespaces.
@@ -76,8 +80,9 @@ ${row('client', lab.client.name, '198.18.0.100')}
 ${row('switch', lab.switch.name, '(bridge br0)')}
 
 VIP       ${config.vip.address}:${config.broker.client_port}, now on ${holders.map((id) => lab.node(id).name).join(' and ')} (${config.failover.driver}, advert_int ${config.failover.advert_int} s)
-          (the brokers listen on their node's address: reaching them through the VIP takes the
-           daemon's DNAT rule, which lab:up does not start yet)
+${values.bare ? `          (--bare: no daemon, so no DNAT rule, and the brokers listen on their node's address:
+           a client gets "connection refused" through the VIP)` : `          (mosquitto-failover runs on every node: its DNAT rule takes the VIP to the master's broker;
+           its log is <node>/log/daemon.log)`}
 bridges   ${[...(await lab.bridgeStates())].map(([bridge, state]) => `${bridge} ${state === '1' ? 'up' : 'down'}`).join(', ')}
 client    user ${lab.clientUser.user}, password ${lab.clientUser.password} (topics lab/#)
 files     ${lab.dir}/<node>/etc, logs in ${lab.dir}/<node>/log, cluster.yaml and cluster.env in ${lab.dir}
