@@ -85,7 +85,7 @@ lab('npm run lab:up starts a lab that outlives it and prints its map; lab:down r
   t.teardown(() => execa('npx', ['tsx', 'scripts/lab-down.ts', '--name', name], { cwd: ROOT, reject: false, timeout: 30_000 }));
   const up = await execa('npm', ['run', '-s', 'lab:up', '--', '--nodes', '3', '--name', name], { cwd: ROOT, reject: false, all: true, timeout: 90_000 });
   t.is(up.exitCode, 0, up.all);
-  for (const expected of [/node1 +mqfot\d+-n1 +198\.18\.0\.11 +mosquitto \d+, keepalived \d+/, /VIP +198\.18\.0\.10:1883, now on node1/, /ip netns exec mqfot\d+-n1 bash/, /npm run lab:down -- --name t\d+/]) {
+  for (const expected of [/node1 +mqfot\d+-n1 +198\.18\.0\.11 +daemon \d+, mosquitto \d+, keepalived \d+/, /VIP +198\.18\.0\.10:1883, now on node1/, /ip netns exec mqfot\d+-n1 bash/, /npm run lab:down -- --name t\d+/]) {
     t.regex(up.stdout, expected);
   }
   const namespaces = await namespacesOf(name);
@@ -95,7 +95,7 @@ lab('npm run lab:up starts a lab that outlives it and prints its map; lab:down r
   t.regex(again.all, /already up/);
 
   const inLab = (await Promise.all(namespaces.map((ns) => execa('ip', ['netns', 'pids', ns])))).flatMap((result) => result.stdout.split('\n').filter(Boolean).map(Number));
-  t.true(inLab.length >= 9, 'three brokers and three keepalived (parent and VRRP child)');
+  t.true(inLab.length >= 12, 'three daemons, three brokers and three keepalived (parent and VRRP child)');
   const down = await execa('npm', ['run', '-s', 'lab:down', '--', '--name', name], { cwd: ROOT, all: true, timeout: 30_000 });
   t.regex(down.stdout, /removed/);
   await assertGone(t, { pid: -1, namespaces, pids: inLab, dir: namedLabDir(name) });
