@@ -49,6 +49,8 @@ export class Daemon {
   private readonly broker: BrokerControl;
   private readonly executor: Executor;
   private readonly fifo: FifoReader;
+  /** How long a VIP whose keepalived died is still served (see roleOf). */
+  private readonly staleAfterMs: number;
   private state: TakeoverState | undefined;
   private lastHint: (Hint & { at: number }) | undefined;
   private lastRole: Role | undefined;
@@ -85,6 +87,7 @@ export class Daemon {
       vip: config.vip,
       log,
     });
+    this.staleAfterMs = staleAfterMs(config.failover.advert_int);
     this.fifo = new FifoReader({ path: this.view.paths.fifo, run, log, onLine: (line) => this.onLine(line) });
   }
 
@@ -172,20 +175,19 @@ export class Daemon {
     const { loaded, log } = this.options;
     const { config } = loaded;
     const vip = hasAddress(config.vip.interface, config.vip.address, this.options.listAddresses);
-    const pidFile = this.pidFile;
-    const driver = await driverState(pidFile, config.failover.driver);
+    const driver = await driverState(this.pidFile, config.failover.driver);
     if (driver !== 'dead') this.driverDeadSince = undefined;
     else if (this.driverDeadSince === undefined) {
       this.driverDeadSince = Date.now();
-      const grace = staleAfterMs(config.failover.advert_int);
-      log.warn({ pidFile, vip, graceMs: grace }, `${config.failover.driver} is not running${vip ? `: serving through the VIP for ${grace} ms more, until a peer has taken over, then removing it` : ''}`);
+      const grace = this.staleAfterMs;
+      log.warn({ pidFile: this.pidFile, vip, graceMs: grace }, `${config.failover.driver} is not running${vip ? `: serving through the VIP for ${grace} ms more, until a peer has taken over, then removing it` : ''}`);
     }
     const observed = roleOf({
       vip,
       driver,
       hint: this.lastHint?.state,
       driverDeadForMs: this.driverDeadSince === undefined ? 0 : Date.now() - this.driverDeadSince,
-      staleAfterMs: staleAfterMs(config.failover.advert_int),
+      staleAfterMs: this.staleAfterMs,
     });
     const changed = observed.role !== this.lastRole || observed.staleVip;
     if (reason === 'timer' && (!changed || Date.now() < this.retryAt)) return;

@@ -21,9 +21,25 @@ export function commandLine(pid: number): string[] | undefined {
   }
 }
 
-/** The pid written in `file`, or undefined when there is none (no file, or no number in it). */
-export async function readPidFile(file: string): Promise<number | undefined> {
-  const text = await readFile(file, 'utf8').catch(() => '');
+function parsePid(text: string): number | undefined {
   const pid = Number.parseInt(text.trim(), 10);
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** The pid written in `file`, or undefined when there is none (no file, or no number in it). */
+export async function readPidFile(file: string): Promise<number | undefined> {
+  return parsePid(await readFile(file, 'utf8').catch(() => ''));
+}
+
+export function readPidFileSync(file: string): number | undefined {
+  return parsePid(readTextSync(file));
+}
+
+/** A file's text, or '' when it cannot be read (not there yet, or gone). */
+export function readTextSync(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }

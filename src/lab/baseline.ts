@@ -9,6 +9,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readTextSync } from '../exec/pids.js';
 import { failoverRound, type RoundOptions, type RoundResult, type TakeoverSource } from './failover.js';
 import { Lab } from './lab.js';
 import type { LabNode } from './node.js';
@@ -191,11 +192,7 @@ export function takeoverSince(stamps: readonly Stamp[], after: number): { hint: 
 }
 
 function stampsOf(lab: Lab, node: LabNode): Stamp[] {
-  try {
-    return parseStamps(readFileSync(stampsFile(lab, node), 'utf8'));
-  } catch {
-    return [];
-  }
+  return parseStamps(readTextSync(stampsFile(lab, node)));
 }
 
 /** The baseline's takeovers, read from the notify scripts' stamps. */

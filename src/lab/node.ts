@@ -9,17 +9,10 @@ import type { NodeConfig } from '../config/schema.js';
 import { setLinkFaults, type LinkFaults, type LinkFaultState } from './faults.js';
 import type { Netns } from './netns.js';
 import type { PlacedNode } from './place.js';
+import { readPidFileSync, readTextSync } from '../exec/pids.js';
 import { isRunning, signalPids, spawnIn, terminate, type LabProcess } from './process.js';
 import { LAB_INTERFACE } from './topology.js';
 import { GiveUp, waitFor } from './wait.js';
-
-function readFileSyncOr(path: string, otherwise = ''): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return otherwise;
-  }
-}
 
 const DAEMON_ENTRY = fileURLToPath(new URL('../bin.ts', import.meta.url));
 
@@ -96,7 +89,7 @@ export class LabNode {
   async startBroker(): Promise<void> {
     if (this.pids('mosquitto').length > 0) throw new Error(`${this.name}: mosquitto is already running`);
     const broker = spawnIn(this.ns, ['mosquitto', '-c', this.placed.files.get('mosquitto.conf')!], join(this.logDir, 'mosquitto.log'));
-    await this.waitForBroker(broker).catch(async (error: unknown) => {
+    await this.waitForBroker('mosquitto', broker).catch(async (error: unknown) => {
       await terminate([broker.pid]);
       throw error;
     });
@@ -110,7 +103,7 @@ export class LabNode {
     if (this.daemonPids().length > 0) throw new Error(`${this.name}: the daemon is already running`);
     const argv = [process.execPath, '--import', import.meta.resolve('tsx'), DAEMON_ENTRY, 'run', '--config', this.placed.clusterFile, '--env', this.placed.envFile, '--node', String(this.id), '--log-level', options.logLevel ?? 'debug'];
     const daemon = spawnIn(this.ns, argv, this.daemonLog, options.env);
-    await this.waitForBroker(daemon, () => this.daemonLines().some((line) => line.pid === daemon.pid && line.msg === 'started')).catch(async (error: unknown) => {
+    await this.waitForBroker('the daemon and its broker', daemon, () => this.daemonLines().some((line) => line.pid === daemon.pid && line.msg === 'started')).catch(async (error: unknown) => {
       await terminate([daemon.pid]);
       throw error;
     });
@@ -133,13 +126,7 @@ export class LabNode {
 
   /** The daemon's JSON log lines so far (mosquitto's own lines, on the same stderr, are skipped). */
   daemonLines(): DaemonLine[] {
-    let text = '';
-    try {
-      text = readFileSync(this.daemonLog, 'utf8');
-    } catch {
-      return [];
-    }
-    return text.split('\n').flatMap((line) => {
+    return readTextSync(this.daemonLog).split('\n').flatMap((line) => {
       if (!line.startsWith('{')) return [];
       try {
         return [JSON.parse(line) as DaemonLine];
@@ -150,12 +137,12 @@ export class LabNode {
   }
 
   /** Waits until the daemon user can publish on both listeners of this node's broker, and `also()`. */
-  private async waitForBroker(started: LabProcess, also: () => boolean = () => true): Promise<void> {
+  private async waitForBroker(what: string, started: LabProcess, also: () => boolean = () => true): Promise<void> {
     let exited: number | string | undefined;
     void started.exited.then((code) => (exited = code));
     const { config, secrets } = this.placed.loaded;
     await waitFor(
-      `${started.log.endsWith('daemon.log') ? 'the daemon and its broker' : 'mosquitto'} on ${this.name} to accept the daemon user`,
+      `${what} on ${this.name} to accept the daemon user`,
       async () => {
         if (exited !== undefined) throw new GiveUp(`the process on ${this.name} exited (${exited}); see ${started.log}:\n${readFileSync(started.log, 'utf8').slice(-3000)}`);
         if (!also()) return false;
@@ -192,8 +179,8 @@ export class LabNode {
     // this machine's PID 1 gets round to reaping them (systemd would at once): the new keepalived
     // would take them for a running copy of itself and exit ("daemon is already running").
     for (const file of ['keepalived.pid', 'keepalived-vrrp.pid']) {
-      const pid = Number.parseInt(readFileSyncOr(join(run, file)), 10);
-      if (Number.isInteger(pid) && !isRunning(pid)) rmSync(join(run, file), { force: true });
+      const pid = readPidFileSync(join(run, file));
+      if (pid !== undefined && !isRunning(pid)) rmSync(join(run, file), { force: true });
     }
     // Pid files of its own: several keepalived share this machine's /run (see keepalived(8)).
     spawnIn(
