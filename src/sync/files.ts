@@ -1,0 +1,77 @@
+/**
+ * Installing a synced file the way DESIGN.md asks: the previous file kept as `.bak`, the new one
+ * written to a temp file in the same directory, fsynced and renamed over the old one with its
+ * owner and mode (write-file-atomic copies both from the file it replaces), then the directory
+ * fsynced so the rename survives a power cut.
+ */
+import { open, readFile, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+
+export interface FileText {
+  text: string;
+  mtimeMs: number;
+}
+
+/** The file's text, or undefined if there is none. */
+export async function readText(path: string): Promise<FileText | undefined> {
+  try {
+    const [text, info] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+    return { text, mtimeMs: info.mtimeMs };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+async function fsyncDirectory(path: string): Promise<void> {
+  const handle = await open(dirname(path), 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A file that did not exist gets 0640 and the directory's group: the broker reads it through its
+ * group (/etc/mosquitto is root:mosquitto on Debian), nobody else does (hashes are secrets too).
+ */
+async function newFileOptions(path: string): Promise<{ mode: number; chown: { uid: number; gid: number } }> {
+  const directory = await stat(dirname(path));
+  return { mode: 0o640, chown: { uid: process.getuid?.() ?? 0, gid: directory.gid } };
+}
+
+/** A file beside `path` (`.bak`, a conflict copy) with the owner and mode of `path`. */
+async function writeBeside(path: string, beside: string, content: string): Promise<void> {
+  const info = await stat(path).catch(() => undefined);
+  const options = info ? { mode: info.mode & 0o7777, chown: { uid: info.uid, gid: info.gid } } : await newFileOptions(path);
+  await writeFileAtomic(beside, content, options);
+}
+
+export function backupPath(path: string): string {
+  return `${path}.bak`;
+}
+
+/** Replaces `path` with `content`, the old text kept as `.bak` (when there was one). */
+export async function installFile(path: string, content: string, previous: string | undefined): Promise<void> {
+  if (previous !== undefined) await writeBeside(path, backupPath(path), previous);
+  await writeFileAtomic(path, content, (await stat(path).catch(() => undefined)) ? {} : await newFileOptions(path));
+  await fsyncDirectory(path);
+}
+
+/** Puts `.bak` back; false if there is none. */
+export async function rollBack(path: string): Promise<boolean> {
+  const backup = await readText(backupPath(path));
+  if (!backup) return false;
+  await writeFileAtomic(path, backup.text);
+  await fsyncDirectory(path);
+  return true;
+}
+
+/** Keeps a losing version's text beside the file, once; returns its path. */
+export async function keepBeside(path: string, suffix: string, content: string): Promise<string> {
+  const beside = `${path}.${suffix}`;
+  if (!(await readText(beside))) await writeBeside(path, beside, content);
+  return beside;
+}

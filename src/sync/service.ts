@@ -1,0 +1,56 @@
+/**
+ * Does a received file carry working entries for the service users (bridge, daemon)? The daemon
+ * knows their passwords (the env file), so it checks the hashes themselves: an entry that verifies
+ * is as good as this node's own, and taking it keeps the file byte-identical on every node. One
+ * that is missing or does not verify is replaced by this node's (content.ts keepServiceUsers), so a
+ * sync can neither remove nor break them. Hashes: mosquitto_passwd's `$7$iterations$salt$hash`
+ * and the dynamic-security plugin's client `password`/`salt`/`iterations` are both PBKDF2-SHA512
+ * with a 64-byte key, salt and key in base64 (checked against files made by the real tools).
+ */
+import { pbkdf2Sync, timingSafeEqual } from 'node:crypto';
+import type { Kind, ServiceUsers } from './content.js';
+
+export type ServicePasswords = Record<keyof ServiceUsers, string>;
+
+// Iterations beyond this are not worth a daemon's CPU to check; such an entry is replaced.
+const MAX_ITERATIONS = 1_000_000;
+
+function pbkdf2Matches(password: string, salt: string, iterations: number, hash: string): boolean {
+  if (!Number.isInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS) return false;
+  const expected = Buffer.from(hash, 'base64');
+  if (expected.length !== 64) return false;
+  return timingSafeEqual(pbkdf2Sync(password, Buffer.from(salt, 'base64'), iterations, 64, 'sha512'), expected);
+}
+
+function passwdEntryVerifies(text: string, user: string, password: string): boolean {
+  const lines = text.split('\n').filter((line) => line.startsWith(`${user}:`));
+  if (lines.length !== 1) return false;
+  const match = /^\$7\$(\d+)\$([^$]+)\$([^$]+)$/.exec(lines[0]!.slice(user.length + 1).trim());
+  const [, iterations, salt, hash] = match ?? [];
+  return iterations !== undefined && salt !== undefined && hash !== undefined && pbkdf2Matches(password, salt, Number(iterations), hash);
+}
+
+function dynsecEntryVerifies(text: string, user: string, password: string): boolean {
+  let clients: unknown;
+  try {
+    clients = (JSON.parse(text) as { clients?: unknown }).clients;
+  } catch {
+    return false;
+  }
+  if (!Array.isArray(clients)) return false;
+  const entries = clients.filter((client): client is Record<string, unknown> => typeof client === 'object' && client !== null && (client as Record<string, unknown>).username === user);
+  if (entries.length !== 1) return false;
+  const { salt, iterations, password: hash } = entries[0]!;
+  return typeof salt === 'string' && typeof iterations === 'number' && typeof hash === 'string' && pbkdf2Matches(password, salt, iterations, hash);
+}
+
+/**
+ * True when `text` has an entry for each service user that verifies against its password. The
+ * ACL has no secrets: its service block is rendered the same on every node, so it is always taken
+ * from this node (false here).
+ */
+export function serviceEntriesVerify(kind: Kind, text: string, users: ServiceUsers, passwords: ServicePasswords): boolean {
+  if (kind === 'acl') return false;
+  const verifies = kind === 'passwd' ? passwdEntryVerifies : dynsecEntryVerifies;
+  return verifies(text, users.bridge, passwords.bridge) && verifies(text, users.daemon, passwords.daemon);
+}
