@@ -5,7 +5,10 @@
  * (someone flushing our chain) even when nothing seems to change.
  */
 import { mkdir } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { checkHealth } from './broker/health.js';
 import { waitAccepting } from './broker/ready.js';
 import { brokerControl, type BrokerControl } from './broker/control.js';
 import type { LoadedConfig } from './config/load.js';
@@ -21,6 +24,9 @@ import { parseHint, type Hint } from './role/hint.js';
 import { roleOf, staleAfterMs, type Role } from './role/observe.js';
 import { driverState, hasAddress, type AddressLister } from './role/truth.js';
 import type { TakeoverState } from './engine/plan.js';
+import { PeerChannel } from './peer/channel.js';
+import { offlineStatus, parseStatus, statusNode, statusTopic, type NodeStatus } from './peer/status.js';
+import { Syncer, type SyncedFile } from './sync/syncer.js';
 
 export interface DaemonOptions {
   loaded: LoadedConfig;
@@ -35,6 +41,19 @@ export interface DaemonOptions {
   /** How often the nat chain is checked even when the role did not change. */
   repairMs?: number;
 }
+
+/** The files the broker uses that cluster.yaml asks to keep in step. */
+export function syncedFiles(config: LoadedConfig['config']): SyncedFile[] {
+  const { broker, sync } = config;
+  if (broker.auth === 'dynsec') return sync.dynsec ? [{ kind: 'dynsec', path: broker.dynsec_file, apply: 'restart' }] : [];
+  return [
+    ...(sync.password_file ? [{ kind: 'passwd' as const, path: broker.password_file, apply: 'reload' as const }] : []),
+    ...(sync.acl_file ? [{ kind: 'acl' as const, path: broker.acl_file, apply: 'reload' as const }] : []),
+  ];
+}
+
+/** After a SIGHUP, a moment for mosquitto's main loop to reread its files before the health check. */
+const RELOAD_SETTLE_MS = 50;
 
 type Reason = 'start' | 'hint' | 'timer' | 'repair';
 
@@ -62,6 +81,11 @@ export class Daemon {
   private pending: Reason | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
+  private readonly channel: PeerChannel;
+  private readonly syncer: Syncer | undefined;
+  /** The last status each node published (this one's included), by id. */
+  private readonly statuses = new Map<number, NodeStatus>();
+  private readonly startedAt = new Date().toISOString();
 
   /** The VRRP/CARP program's pid file, when there is one to tell a stale VIP by. */
   private get pidFile(): string | undefined {
@@ -89,6 +113,80 @@ export class Daemon {
     });
     this.staleAfterMs = staleAfterMs(config.failover.advert_int);
     this.fifo = new FifoReader({ path: this.view.paths.fifo, run, log, onLine: (line) => this.onLine(line) });
+    const prefix = this.view.controlPrefix;
+    const files = syncedFiles(config);
+    const daemonLogin = { host: node.address, port: config.broker.admin_port, username: config.daemon.user, password: loaded.secrets.daemonPassword };
+    this.syncer =
+      files.length === 0
+        ? undefined
+        : new Syncer({
+            cluster: config.cluster,
+            self: node,
+            nodes: config.nodes,
+            files,
+            users: { bridge: config.bridge.user, daemon: config.daemon.user },
+            passwords: { bridge: loaded.secrets.bridgePassword, daemon: loaded.secrets.daemonPassword },
+            secret: loaded.secrets.clusterSecret,
+            stateFile: posix.join(config.daemon.state_dir, 'sync.json'),
+            sweep: config.sync.sweep,
+            log: log.child({ component: 'sync' }),
+            broker: this.broker,
+            healthy: async () => {
+              await sleep(RELOAD_SETTLE_MS);
+              await checkHealth({ ...daemonLogin, topic: `${prefix}/health/${node.id}`, timeoutMs: 10_000 });
+            },
+            publish: (topic, payload) => this.channel.publish(topic, payload, { retain: true }),
+            onVersion: () => this.publishStatus(),
+          });
+    this.channel = new PeerChannel({
+      self: node,
+      nodes: config.nodes,
+      port: config.broker.admin_port,
+      username: config.daemon.user,
+      password: loaded.secrets.daemonPassword,
+      prefix,
+      subscriptions: ['node/+/status', 'sync/+'],
+      will: { topic: statusTopic(node.id), payload: JSON.stringify(offlineStatus(node)) },
+      log: log.child({ component: 'peer' }),
+      onMessage: (from, topic, payload) => this.onPeerMessage(from, topic, payload),
+      onOwnConnect: () => {
+        this.publishStatus();
+        this.syncer?.publishAll();
+      },
+    });
+  }
+
+  /** The last status of every node seen on the peer channel. */
+  nodeStatuses(): NodeStatus[] {
+    return [...this.statuses.values()];
+  }
+
+  private onPeerMessage(from: NodeConfig, topic: string, payload: Buffer): void {
+    if (topic.startsWith('sync/')) {
+      this.syncer?.receive(from, topic.slice('sync/'.length), payload);
+      return;
+    }
+    const id = statusNode(topic);
+    // A node's status counts as read on its own broker, where it publishes it.
+    if (id === undefined || id !== from.id) return;
+    const status = parseStatus(payload);
+    if (!status) {
+      this.options.log.warn({ from: from.name, topic }, 'ignored a status that is not one');
+      return;
+    }
+    const before = this.statuses.get(id);
+    this.statuses.set(id, status);
+    if (id !== this.options.node.id && before?.online !== status.online) {
+      this.options.log.info({ peer: status.name, online: status.online, role: status.role }, `peer ${status.name} ${status.online ? 'online' : 'offline'}`);
+    }
+  }
+
+  private publishStatus(): void {
+    // Published again when the own broker's connection is made.
+    if (this.stopped || !this.channel.isConnected(this.options.node.id)) return;
+    const { node } = this.options;
+    const status: NodeStatus = { node: node.id, name: node.name, online: true, role: this.lastRole ?? 'UNKNOWN', since: this.startedAt, versions: this.syncer?.versions() ?? {} };
+    this.channel.publish(statusTopic(node.id), JSON.stringify(status), { retain: true }).catch((error: unknown) => this.options.log.debug({ err: error }, 'status not published now'));
   }
 
   async start(): Promise<void> {
@@ -108,6 +206,8 @@ export class Daemon {
       this.busy = undefined;
     }
     await this.broker.start();
+    await this.syncer?.start();
+    this.channel.start();
     if (this.pending) this.trigger(this.pending);
     const vipPollMs = this.options.vipPollMs ?? 200;
     this.timers.push(setInterval(() => this.trigger('timer'), vipPollMs));
@@ -125,6 +225,9 @@ export class Daemon {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     this.fifo.stop();
+    const { node } = this.options;
+    await this.channel.stop(() => this.channel.publish(statusTopic(node.id), JSON.stringify(offlineStatus(node)), { retain: true }));
+    await this.syncer?.stop();
     await this.busy;
     await this.broker.stop();
     this.options.log.info({ role: this.lastRole }, 'stopped');
@@ -200,7 +303,9 @@ export class Daemon {
     if (done.state) this.state = done.state;
     if (changed) this.logTransition(reason, observed.role, seenAt, done);
     else if (actions.some((action) => action.type !== 'saveState')) log.warn({ reason, actions: actions.map((action) => action.type) }, 'repaired drift in the nat chain');
+    const roleChanged = observed.role !== this.lastRole;
     this.lastRole = observed.role;
+    if (roleChanged) this.publishStatus();
   }
 
   /** One line per transition, with the times of each step (epoch ms) and their distance from the first sign. */
