@@ -8,8 +8,9 @@ import writeFileAtomic from 'write-file-atomic';
 import { resolveNode } from './config/identity.js';
 import { DEFAULT_CONFIG, DEFAULT_ENV, loadConfig, type LoadedConfig } from './config/load.js';
 import { loadEnv, NODE_ENV, type Env } from './config/secrets.js';
-import { ConfigError, formatProblem, MqfoError } from './errors.js';
+import { ConfigError, formatProblem, MqfoError, UsageError } from './errors.js';
 import { Daemon } from './daemon.js';
+import { checkUser, passwd } from './passwd.js';
 import { run } from './exec/runner.js';
 import { createTemplateEngine, renderNode, type RenderedFile } from './render/render.js';
 import { VERSION } from './version.js';
@@ -25,6 +26,8 @@ export interface CliIo {
   stopSignal?: () => Promise<string>;
   /** Where the daemon's JSON log lines go (default stdout, which journald reads). */
   logDestination?: DestinationStream;
+  /** A password from the terminal (no echo) or stdin: never from argv. */
+  readPassword?: () => Promise<string>;
 }
 
 export function localIPv4Addresses(): string[] {
@@ -136,6 +139,42 @@ function buildProgram(io: CliIo): Command {
       await daemon.stop();
     });
 
+  program
+    .command('passwd')
+    .description("create or update USER in this node's password file (mosquitto_passwd), then wait until every node has it; the password comes from a prompt or the first line of stdin, never from the command line")
+    .argument('<user>', 'the user name')
+    .addOption(configOption)
+    .addOption(envOption)
+    .option('-n, --node <id|name>', `this node (default: ${NODE_ENV}, else the node with a local address)`)
+    .option('-D, --delete', 'delete USER instead')
+    .option('--no-wait', 'do not wait for the other nodes')
+    .option('--timeout <seconds>', 'how long to wait for the other nodes', '30')
+    .action(async (user: string, options: ConfigOptions & { node?: string; delete?: boolean; wait: boolean; timeout: string }) => {
+      const loaded = await load(options, io);
+      const node = resolveNode(loaded.config, { flag: options.node, env: loaded.env[NODE_ENV], localAddresses: io.localAddresses() });
+      const timeout = Number(options.timeout);
+      if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 3600) throw new UsageError(`--timeout ${JSON.stringify(options.timeout)} is not a number of seconds from 1 to 3600`);
+      // Refuse a service user before asking for a password.
+      checkUser(loaded, user);
+      let password: string | undefined;
+      if (!options.delete) {
+        if (!io.readPassword) throw new UsageError('no way to read a password here');
+        password = await io.readPassword();
+      }
+      const code = await passwd({
+        loaded,
+        node,
+        user,
+        ...(password === undefined ? {} : { password }),
+        delete: options.delete ?? false,
+        wait: options.wait,
+        timeoutMs: timeout * 1000,
+        run,
+        say: io.stdout,
+      });
+      if (code !== 0) throw new MqfoError('ENOTSYNCED', 'not every node confirmed the change in time');
+    });
+
   return program;
 }
 
@@ -157,7 +196,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     if (error instanceof MqfoError) {
       io.stderr(`error: ${error.message}\n`);
-      return error.code === 'ENODE' || error.code === 'ECONFIGFILE' || error.code === 'EENVFILE' ? EXIT.usage : EXIT.failure;
+      return ['ENODE', 'ECONFIGFILE', 'EENVFILE', 'EUSAGE'].includes(error.code) ? EXIT.usage : EXIT.failure;
     }
     io.stderr(`error: ${(error as Error).message ?? String(error)}\n`);
     return EXIT.failure;
