@@ -1,0 +1,71 @@
+/**
+ * Users and logins in the lab, for the sync tests and bench:sync: edits with the real
+ * mosquitto_passwd on a node's password file (as an admin would, in place), and logins with the
+ * real mosquitto_pub from the client namespace to a node's own address.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Lab } from './lab.js';
+import type { LabNode } from './node.js';
+import { waitFor } from './wait.js';
+
+export function passwordFile(node: LabNode): string {
+  return node.config.broker.password_file;
+}
+
+export function readPasswordFile(node: LabNode): string {
+  return readFileSync(passwordFile(node), 'utf8');
+}
+
+export function usersIn(node: LabNode): string[] {
+  return readPasswordFile(node).split('\n').flatMap((line) => (line.includes(':') ? [line.slice(0, line.indexOf(':'))] : [])).sort();
+}
+
+/** `mosquitto_passwd -b FILE USER PASSWORD` on the node's file: lab passwords only, so argv is fine here. */
+export function setPassword(node: LabNode, user: string, password: string): void {
+  execFileSync('mosquitto_passwd', ['-b', passwordFile(node), user, password], { stdio: 'ignore', timeout: 10_000 });
+}
+
+export function deleteUser(node: LabNode, user: string): void {
+  execFileSync('mosquitto_passwd', ['-D', passwordFile(node), user], { stdio: 'ignore', timeout: 10_000 });
+}
+
+/** Whether `user` can log in (CONNECT and a QoS 1 publish) on the node's client listener. */
+export async function canLogin(lab: Lab, node: LabNode, user: string, password: string): Promise<boolean> {
+  const result = await lab.client.exec(['mosquitto_pub', '-h', node.address, '-p', String(node.config.broker.client_port), '-u', user, '-P', password, '-t', 'lab/login', '-m', 'x', '-q', '1'], {
+    reject: false,
+    timeout: 5_000,
+  });
+  return result.exitCode === 0;
+}
+
+/** Waits (bounded) until a login of `user` on `node` succeeds (or, with `expected` false, fails); resolves with the ms it took. */
+export async function waitForLogin(lab: Lab, node: LabNode, user: string, password: string, expected = true, timeoutMs = 20_000): Promise<number> {
+  const started = Date.now();
+  await waitFor(`${user} ${expected ? 'to log in' : 'to be refused'} on ${node.name}`, async () => (await canLogin(lab, node, user, password)) === expected, { timeoutMs, intervalMs: 10 });
+  return Date.now() - started;
+}
+
+/** The node's sync state (`state/sync.json`), as its daemon last saved it. */
+export function syncState(node: LabNode): Record<string, { version: { wall: number; counter: number; node: number }; sha256: string } | undefined> {
+  try {
+    return JSON.parse(readFileSync(join(node.config.daemon.state_dir, 'sync.json'), 'utf8')) as ReturnType<typeof syncState>;
+  } catch {
+    return {};
+  }
+}
+
+const key = (version: { wall: number; counter: number; node: number } | undefined) => (version ? `${version.wall}.${version.counter}@${version.node}` : undefined);
+
+/** Waits (bounded) until every node has the same version of `kind`; resolves with it. */
+export async function waitForSameVersion(lab: Lab, kind: string, timeoutMs = 20_000): Promise<string> {
+  return waitFor(
+    `every node to have the same version of ${kind}`,
+    () => {
+      const versions = lab.nodes.map((node) => key(syncState(node)[kind]?.version));
+      return versions.every((version) => version !== undefined && version === versions[0]) ? versions[0] : undefined;
+    },
+    { timeoutMs, intervalMs: 50 },
+  );
+}
