@@ -17,6 +17,7 @@ import { failoverRound, FAULTS, type Fault, type RoundResult } from '../src/lab/
 import { Lab } from '../src/lab/lab.js';
 import { labUnavailable } from '../src/lab/requirements.js';
 import { run } from '../src/exec/runner.js';
+import { defined, median, ms, spread } from '../src/lab/stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -75,7 +76,6 @@ async function startLab(setup: Setup): Promise<Lab> {
   }
 }
 
-const ms = (value: number | undefined) => (value === undefined ? '-' : value < 1000 ? `${Math.round(value)} ms` : `${(value / 1000).toFixed(2)} s`);
 
 function summary(result: RoundResult): string {
   const { times, report } = result;
@@ -118,20 +118,6 @@ async function measure(setup: Setup, fault: Fault): Promise<Row> {
     lab?.stop();
   }
   return row;
-}
-
-function median(values: readonly number[]): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-const defined = (values: readonly (number | undefined)[]) => values.filter((value): value is number => value !== undefined);
-
-function spread(values: readonly (number | undefined)[]): string {
-  const known = defined(values);
-  return known.length === 0 ? '-' : `${ms(median(known))} / ${ms(Math.max(...known))}`;
 }
 
 function sumMax(counts: readonly number[]): string {
