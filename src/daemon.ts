@@ -133,7 +133,7 @@ export class Daemon {
             broker: this.broker,
             healthy: async () => {
               await sleep(RELOAD_SETTLE_MS);
-              await checkHealth({ ...daemonLogin, topic: `${prefix}/health/${node.id}`, timeoutMs: 10_000 });
+              await checkHealth({ ...daemonLogin, topic: `${prefix}/health/${node.id}`, timeoutMs: 5_000 });
             },
             publish: (topic, payload) => this.channel.publish(topic, payload, { retain: true }),
             onVersion: () => this.publishStatus(),

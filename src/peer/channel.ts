@@ -64,9 +64,9 @@ export class PeerChannel {
 
   /** Ends every connection; the own one last, after `beforeEnd` (e.g. a clean offline status). Idempotent. */
   async stop(beforeEnd?: () => Promise<void>): Promise<void> {
+    if (beforeEnd) await beforeEnd().catch((error: unknown) => this.options.log.debug({ err: error }, 'could not publish before leaving'));
     const links = this.links;
     this.links = [];
-    if (beforeEnd) await beforeEnd().catch((error: unknown) => this.options.log.debug({ err: error }, 'could not publish before leaving'));
     await Promise.all(links.map((link) => link.client.endAsync(true).catch(() => undefined)));
   }
 

@@ -180,12 +180,36 @@ export class Syncer {
       }
     }
     this.warnMissing(kind, text);
+    // An edit goes to the peers only once this node's broker is healthy with it (at start, the
+    // broker has just read it): a file that breaks a broker is never spread.
+    if (why !== 'start' && !(await this.applyLocalEdit(file, text, previous))) return;
     // A file this node has no sync state for (first start, a new node) must not override the cluster's.
     const version = current ? nextVersion(this.clock, this.now(), this.options.self.id) : unsynced(this.options.self.id);
     this.clock = this.clock ? laterClock(this.clock, version) : version;
     await this.adopt(kind, { version, origin: this.options.self.id, sha256: sha256(text), history: [version, ...(current?.history ?? [])].slice(0, HISTORY_LENGTH) }, text);
     this.log.info({ kind, path, why, version: formatVersion(version), sha256: sha256(text) }, `local ${LABEL[kind]} changed: published`);
-    if (why !== 'start') await this.apply(file, 'a local edit').catch((error: unknown) => this.log.error({ err: error, kind }, `the broker is not healthy after a local edit of the ${LABEL[kind]}`));
+  }
+
+  /**
+   * Reloads the broker for a local edit; if it is then unhealthy, the edit is kept beside the file,
+   * the previous text put back and the broker reloaded again. True when the edit stands.
+   */
+  private async applyLocalEdit(file: SyncedFile, text: string, previous: string | undefined): Promise<boolean> {
+    const { kind, path } = file;
+    try {
+      await this.apply(file, 'a local edit');
+      return true;
+    } catch (error) {
+      if (previous === undefined) {
+        this.log.error({ err: error, kind, path }, `the broker is not healthy after a local edit of the ${LABEL[kind]}, and there is no earlier text to go back to`);
+        return false;
+      }
+      const kept = await keepBeside(path, `rejected-${this.now()}`, text);
+      await installFile(path, previous, text);
+      this.log.error({ err: error, kind, path, kept }, `the broker is not healthy with the local edit of the ${LABEL[kind]}: put the previous text back, kept the edit beside the file, not synced`);
+      await this.apply(file, 'the previous text').catch((again: unknown) => this.log.error({ err: again, kind }, 'the broker is not healthy with the previous text either'));
+      return false;
+    }
   }
 
   private async take(file: SyncedFile, from: NodeConfig, payload: Buffer): Promise<void> {

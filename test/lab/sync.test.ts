@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { Lab } from '../../src/lab/lab.js';
 import type { LabNode } from '../../src/lab/node.js';
@@ -24,6 +25,9 @@ let current: Lab | undefined;
 test.before(async () => {
   if (unavailable) return;
   current = await Lab.start({ daemon: true });
+  // Node1 takes the VIP a moment after the start, which restarts its broker: let that happen first.
+  await current.waitForVipOn(1);
+  await current.node(1).waitForRole('MASTER', 0);
   // At the first start, the files of the nodes differ (other salts): one wins everywhere.
   await waitForSameVersion(current, 'passwd');
   await waitForSameVersion(current, 'acl');
@@ -35,8 +39,12 @@ test.after.always(() => {
 
 const the = (id: number): LabNode => current!.node(id);
 const linesSince = (node: LabNode, msg: string, since: number) => node.daemonLines().filter((line) => line.time >= since && line.msg.startsWith(msg));
-const waitForLine = (node: LabNode, msg: string, since: number, timeoutMs = 20_000) =>
-  waitFor(`"${msg}" in ${node.name}'s daemon log`, () => linesSince(node, msg, since)[0], { timeoutMs, intervalMs: 20 });
+async function waitForLine(node: LabNode, msg: string, since: number, timeoutMs = 20_000) {
+  return waitFor(`"${msg}" in ${node.name}'s daemon log`, () => linesSince(node, msg, since)[0], { timeoutMs, intervalMs: 20 }).catch((error: unknown) => {
+    const tail = node.daemonLines().filter((line) => line.time >= since).slice(-20).map((line) => `${line.time - since} ${line.msg} ${String(line.peer ?? line.kind ?? '')}`);
+    throw new Error(`${(error as Error).message}; its lines since:\n${tail.join('\n')}`, { cause: error });
+  });
+}
 
 /** Publishes `payload` as the daemon user on `node`'s broker, retained, on the peer channel's `topic`. */
 async function publishAsDaemon(node: LabNode, topic: string, payload: string): Promise<void> {
@@ -159,6 +167,7 @@ lab('a node that was down while users changed gets the latest file when it comes
 
 lab('concurrent edits on both sides of a partition converge to one file after the heal, and the other version is kept', async (t) => {
   const [one, two] = [the(1), the(2)];
+  const cut = Date.now();
   await two.linkDown();
   try {
     setPassword(one, 'erin', 'erin-pw');
@@ -192,6 +201,9 @@ lab('concurrent edits on both sides of a partition converge to one file after th
     `node1 keeps the losing version (${lost}) beside the file: ${kept.join(', ')}`,
   );
   t.true(linesSince(one, "this node's edit of the password file lost", healed).length > 0);
+  // If node2 took the VIP while cut off, it gives it back (restarting nothing) before the next test.
+  await current!.waitForVipOn(1, { alone: true });
+  if (linesSince(two, 'role BACKUP -> MASTER', cut).length > 0) await two.waitForRole('BACKUP', healed);
 });
 
 lab('a sync cannot remove the bridge user or the daemon user', async (t) => {
@@ -225,4 +237,90 @@ lab('the ACL file is kept in step too', async (t) => {
   writeFileSync(acl, `${readFileSync(acl, 'utf8')}\nuser grace\ntopic readwrite lab/grace/#\n`);
   await waitForLine(two, "installed a peer's version of the ACL file", since);
   t.is(readFileSync(two.config.broker.acl_file, 'utf8'), readFileSync(acl, 'utf8'));
+});
+
+/** Runs `mosquitto-failover ARGS` (from the sources) in `node`'s namespace, as an admin on that node would. */
+async function cli(node: LabNode, args: string[], input?: string) {
+  const entry = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
+  return node.ns.exec([process.execPath, '--import', import.meta.resolve('tsx'), entry, ...args, '--config', node.placed.clusterFile, '--env', node.placed.envFile, '--node', String(node.id)], {
+    ...(input === undefined ? {} : { input }),
+    reject: false,
+    timeout: 60_000,
+  });
+}
+
+lab('mosquitto-failover passwd sets a user with the password from stdin and waits until every node has it; --delete removes it', async (t) => {
+  const [one, two] = [the(1), the(2)];
+  const set = await cli(one, ['passwd', 'hank'], 'hank-pw\n');
+  t.is(set.exitCode, 0, set.stderr);
+  t.regex(set.stdout, /^set user hank in \S+ on node1$/m);
+  t.regex(set.stdout, /^node2: has version \S+ \(\d+ ms\)$/m);
+  // It waited: node2 has it now, no polling needed.
+  t.true(await canLogin(current!, two, 'hank', 'hank-pw'));
+  t.true(await canLogin(current!, one, 'hank', 'hank-pw'));
+
+  const removed = await cli(one, ['passwd', '--delete', 'hank']);
+  t.is(removed.exitCode, 0, removed.stderr);
+  t.false(await canLogin(current!, two, 'hank', 'hank-pw'));
+
+  const service = await cli(one, ['passwd', one.config.daemon.user], 'x\n');
+  t.is(service.exitCode, 2);
+  t.regex(service.stderr, /is a service user/);
+  const empty = await cli(one, ['passwd', 'ivan'], '\n');
+  t.is(empty.exitCode, 2);
+  t.regex(empty.stderr, /empty password/);
+  t.false(usersIn(one).includes('ivan'));
+});
+
+lab('an edit that leaves a broker unhealthy is rolled back, locally and on a peer, and never spreads', async (t) => {
+  const [one, two] = [the(1), the(2)];
+  const acl = (node: LabNode) => node.config.broker.acl_file;
+  const before = current!.nodes.map((node) => readFileSync(acl(node), 'utf8'));
+  // Valid syntax, service block intact, yet the daemon user loses the peer channel: deny wins in mosquitto.
+  const locking = `${before[0]!}\nuser ${one.config.daemon.user}\ntopic deny mosquitto-failover/#\n`;
+  let since = Date.now();
+  writeFileSync(acl(one), locking);
+  await waitForLine(one, 'the broker is not healthy with the local edit of the ACL file', since, 30_000);
+  await waitFor('node1\'s ACL back as it was', () => readFileSync(acl(one), 'utf8') === before[0], { timeoutMs: 10_000 });
+  const rejected = readdirSync(dirname(acl(one))).filter((name) => name.startsWith('service-users.acl.rejected-'));
+  t.true(rejected.some((name) => readFileSync(`${dirname(acl(one))}/${name}`, 'utf8') === locking), 'the edit is kept beside the file');
+  t.is(readFileSync(acl(two), 'utf8'), before[1]!, 'never sent to node2');
+
+  // The same file from a peer, signed: installed, found unhealthy, rolled back to .bak.
+  since = Date.now();
+  const version = { wall: Date.now() + 5_000, counter: 0, node: 1 };
+  await publishAsDaemon(one, 'sync/acl', JSON.stringify(sign(one.placed.loaded.secrets.clusterSecret, { cluster: 'lab', kind: 'acl', origin: 1, version, history: [version], sha256: sha256(locking), content: locking })));
+  await waitForLine(two, 'the broker is not healthy with the new ACL file: rolling back', since, 30_000);
+  await waitFor('node2\'s ACL back as it was', () => readFileSync(acl(two), 'utf8') === before[1], { timeoutMs: 10_000 });
+  await waitForLine(one, 'the broker is not healthy with the new ACL file: rolling back', since, 30_000);
+  await waitFor('node1\'s ACL back as it was', () => readFileSync(acl(one), 'utf8') === before[0], { timeoutMs: 10_000 });
+  await current!.waitForBridges();
+  for (const node of [one, two]) t.true(await canLogin(current!, node, node.config.daemon.user, node.placed.loaded.secrets.daemonPassword));
+});
+
+lab('the peer channel: retained status with a last-will, and reconnection when a peer comes back', async (t) => {
+  const [one, two] = [the(1), the(2)];
+  let since = Date.now();
+  // A daemon killed with -9 cannot say goodbye: its broker publishes the will.
+  for (const pid of two.daemonPids()) process.kill(pid, 'SIGKILL');
+  await waitForLine(one, 'peer node2 offline', since);
+  since = Date.now();
+  await two.startDaemon();
+  await waitForLine(one, 'peer node2 online', since);
+  // The whole node goes away (broker too) and comes back: node1 reconnects and reads the retained status.
+  since = Date.now();
+  await two.stopDaemon();
+  await waitForLine(one, 'peer channel lost; reconnecting', since);
+  await sleep(3_000);
+  since = Date.now();
+  await two.startDaemon();
+  const back = await waitForLine(one, 'peer channel connected', since);
+  t.is(back.peer, 'node2');
+  await waitForLine(one, 'peer node2 online', since);
+  const status = JSON.parse((await current!.client.exec(
+    ['mosquitto_sub', '-h', two.address, '-p', '1885', '-u', two.config.daemon.user, '-P', two.placed.loaded.secrets.daemonPassword, '-t', 'mosquitto-failover/lab/node/2/status', '-C', '1', '-W', '5'],
+    { timeout: 10_000 },
+  )).stdout) as { online: boolean; versions: Record<string, { version: string }> };
+  t.true(status.online);
+  t.deepEqual(Object.keys(status.versions).sort(), ['acl', 'passwd']);
 });
