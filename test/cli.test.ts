@@ -110,3 +110,23 @@ test('run: an invalid config or an unknown node exits 2 before anything starts',
   t.is(unknown.exitCode, 2);
   t.regex(unknown.stderr, /nine/);
 });
+
+test('passwd: a service user is refused with exit 2 before any password is read', async (t) => {
+  const result = await cli('passwd', 'mqfo-daemon', '--config', two, '--env', envFile, '--node', 'mqtt-a');
+  t.is(result.exitCode, 2);
+  t.regex(result.stderr, /^error: mqfo-daemon is a service user: its password comes from the env file/m);
+});
+
+test('passwd: an empty password on stdin is refused with exit 2, and a bad --timeout too', async (t) => {
+  const empty = await execa('node', ['--import=tsx', join(ROOT, 'src/bin.ts'), 'passwd', 'alice', '--config', two, '--env', envFile, '--node', 'mqtt-a'], {
+    reject: false,
+    cwd: ROOT,
+    input: '\n',
+    timeout: 60_000,
+  });
+  t.is(empty.exitCode, 2);
+  t.regex(empty.stderr, /empty password/);
+  const timeout = await cli('passwd', 'alice', '--timeout', 'soon', '--config', two, '--env', envFile, '--node', 'mqtt-a');
+  t.is(timeout.exitCode, 2);
+  t.regex(timeout.stderr, /--timeout "soon" is not a number of seconds/);
+});
