@@ -4,7 +4,7 @@
  * owner and mode (write-file-atomic copies both from the file it replaces), then the directory
  * fsynced so the rename survives a power cut.
  */
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 
@@ -49,14 +49,21 @@ async function writeBeside(path: string, beside: string, content: string): Promi
   await writeFileAtomic(beside, content, options);
 }
 
+/** None for a file that exists (write-file-atomic keeps its owner and mode), else those of a new file. */
+async function replacingOptions(path: string): Promise<writeFileAtomic.Options> {
+  return (await stat(path).catch(() => undefined)) ? {} : newFileOptions(path);
+}
+
 export function backupPath(path: string): string {
   return `${path}.bak`;
 }
 
 /** Replaces `path` with `content`, the old text kept as `.bak` (when there was one). */
 export async function installFile(path: string, content: string, previous: string | undefined): Promise<void> {
+  // With no previous text, an old .bak is not this file's past: a rollback must not bring it back.
   if (previous !== undefined) await writeBeside(path, backupPath(path), previous);
-  await writeFileAtomic(path, content, (await stat(path).catch(() => undefined)) ? {} : await newFileOptions(path));
+  else await rm(backupPath(path), { force: true });
+  await writeFileAtomic(path, content, await replacingOptions(path));
   await fsyncDirectory(path);
 }
 
@@ -64,7 +71,7 @@ export async function installFile(path: string, content: string, previous: strin
 export async function rollBack(path: string): Promise<boolean> {
   const backup = await readText(backupPath(path));
   if (!backup) return false;
-  await writeFileAtomic(path, backup.text);
+  await writeFileAtomic(path, backup.text, await replacingOptions(path));
   await fsyncDirectory(path);
   return true;
 }
