@@ -41,7 +41,7 @@ const the = (id: number): LabNode => current!.node(id);
 const linesSince = (node: LabNode, msg: string, since: number) => node.daemonLines().filter((line) => line.time >= since && line.msg.startsWith(msg));
 async function waitForLine(node: LabNode, msg: string, since: number, timeoutMs = 20_000) {
   return waitFor(`"${msg}" in ${node.name}'s daemon log`, () => linesSince(node, msg, since)[0], { timeoutMs, intervalMs: 20 }).catch((error: unknown) => {
-    const tail = node.daemonLines().filter((line) => line.time >= since).slice(-20).map((line) => `${line.time - since} ${line.msg} ${String(line.peer ?? line.kind ?? '')}`);
+    const tail = node.daemonLines().filter((line) => line.time >= since).slice(-20).map((line) => `${line.time - since} ${line.msg} ${JSON.stringify(line.peer ?? line.kind ?? '')}`);
     throw new Error(`${(error as Error).message}; its lines since:\n${tail.join('\n')}`, { cause: error });
   });
 }

@@ -13,7 +13,7 @@ import type { NodeConfig } from '../../src/config/schema.js';
 import { listNamespaces, Netns, removeStaleNamespaces } from '../../src/lab/netns.js';
 import { bridgesOf } from '../../src/render/model.js';
 import { baseDocument, EXAMPLE_ENV, example, yamlOf } from '../helpers/config.js';
-import { missingRequirements, placeNode, writeServiceUsers, type PlacedNode } from '../helpers/real.js';
+import { missingRequirements, placeNode, stopperOf, writeServiceUsers, type PlacedNode } from '../helpers/real.js';
 
 const missing = missingRequirements(['ip', 'keepalived', 'mosquitto', 'mosquitto_pub', 'mosquitto_sub', 'mosquitto_passwd', 'mosquitto_ctrl', 'ucarp']);
 // These tests share namespace-creating resources and mosquitto ports: one at a time.
@@ -78,17 +78,10 @@ interface Broker {
 /** Starts mosquitto on a placed node's rendered conf and waits (bounded) until the daemon user can publish on both listeners. */
 async function startBroker(ns: Netns, placed: PlacedNode, node: NodeConfig, auth: { user: string; password: string }): Promise<Broker> {
   const child = ns.spawn(['mosquitto', '-c', placed.files.get('mosquitto.conf')!]);
-  let exited = false;
-  void child.then(() => (exited = true));
-  const stop = async (): Promise<void> => {
-    if (!exited) child.kill('SIGTERM');
-    await Promise.race([child, sleep(5_000)]);
-    if (!exited) child.kill('SIGKILL');
-    await child;
-  };
+  const { stop, exited } = stopperOf(child);
   const { broker } = placed.loaded.config;
   for (let attempt = 0; attempt < 50; attempt++) {
-    if (exited) break;
+    if (exited()) break;
     const ready = await Promise.all(
       [broker.client_port, broker.admin_port].map((port) =>
         ns.exec(['mosquitto_pub', '-h', node.address, '-p', String(port), '-u', auth.user, '-P', auth.password, '-t', `mosquitto-failover/${placed.loaded.config.cluster}/probe`, '-m', 'ok', '-q', '1'], { reject: false, timeout: 5_000 }),

@@ -10,12 +10,11 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import { execa, type ResultPromise } from 'execa';
 import { GiveUp, waitFor } from '../../src/lab/wait.js';
 import { contentProblems, keepServiceUsers, missingServiceUsers } from '../../src/sync/content.js';
-import { missingRequirements } from '../helpers/real.js';
+import { missingRequirements, stopperOf } from '../helpers/real.js';
 
 const missing = missingRequirements(['mosquitto', 'mosquitto_passwd', 'mosquitto_pub', 'mosquitto_ctrl']);
 const real = missing ? test.serial.skip : test.serial;
@@ -70,19 +69,12 @@ async function startBroker(t: ExecutionContext, dir: string, settings: readonly 
   const port = await freePort();
   const conf = write(join(dir, 'mosquitto.conf'), [`listener ${port} 127.0.0.1`, 'log_dest stdout', ...settings, ''].join('\n'));
   const child: ResultPromise<{ reject: false; all: true }> = execa('mosquitto', ['-c', conf], { reject: false, all: true });
-  let exited = false;
-  void child.then(() => (exited = true));
-  const stop = async (): Promise<void> => {
-    if (!exited) child.kill('SIGTERM');
-    await Promise.race([child, sleep(5_000)]);
-    if (!exited) child.kill('SIGKILL');
-    await child;
-  };
+  const { stop, exited } = stopperOf(child);
   t.teardown(stop);
   const listening = await waitFor(
     `mosquitto on port ${port} to listen or exit`,
     async () => {
-      if (exited) throw new GiveUp();
+      if (exited()) throw new GiveUp();
       return (await accepts(port)) || undefined;
     },
     { timeoutMs: 5_000, intervalMs: 25 },
