@@ -14,7 +14,7 @@ import { hubOf } from '../render/model.js';
 import { blockVrrp, unblockVrrp } from './faults.js';
 import { atRunExit, destroySync, isNamedRun, namespacesOf, Netns, removeStaleNamespaces, type RunId } from './netns.js';
 import { LabNode } from './node.js';
-import { placeNode, writePasswordFile } from './place.js';
+import { placeNode, writeDynsecFile, writePasswordFile, type DynsecRule } from './place.js';
 import { isRunning } from './process.js';
 import { LAB_CLIENT_ADDRESS, LAB_INTERFACE, LAB_PREFIX, labCluster, type LabClusterOptions } from './topology.js';
 import { waitFor } from './wait.js';
@@ -41,6 +41,10 @@ export interface Credentials {
 
 /** The lab's user for probes and tests: `lab/#` read-write, `$SYS/#` read (bridge state). */
 const CLIENT_ACL = '\n# The lab client.\nuser lab\ntopic readwrite lab/#\ntopic read $SYS/#\n';
+/** The same rights under `broker.auth: dynsec`. */
+const CLIENT_RULES: DynsecRule[] = [['readwrite', 'lab/#'], ['read', '$SYS/#']];
+/** What `mosquitto_ctrl dynsec` needs (the admin role of `mosquitto_ctrl dynsec init`, less its `#` read). */
+const ADMIN_RULES: DynsecRule[] = [['readwrite', '$CONTROL/dynamic-security/#'], ['read', '$SYS/#']];
 
 /** Where a named lab (lab:up) keeps its files until lab:down. */
 export function namedLabDir(name: string): string {
@@ -58,11 +62,13 @@ export class Lab {
   readonly client: Netns;
   readonly nodes: LabNode[];
   readonly clientUser: Credentials;
+  /** The dynamic-security admin, for mosquitto_ctrl; a client of the brokers only under `broker.auth: dynsec`. */
+  readonly adminUser: Credentials;
   private stopped = false;
   /** Drops the exit-time removal of `dir` once stop() has removed it. */
   private readonly forgetDir: () => void;
 
-  private constructor(fields: Pick<Lab, 'loaded' | 'env' | 'yaml' | 'dir' | 'runId' | 'switch' | 'client' | 'nodes' | 'clientUser'> & { forgetDir: () => void }) {
+  private constructor(fields: Pick<Lab, 'loaded' | 'env' | 'yaml' | 'dir' | 'runId' | 'switch' | 'client' | 'nodes' | 'clientUser' | 'adminUser'> & { forgetDir: () => void }) {
     this.loaded = fields.loaded;
     this.env = fields.env;
     this.yaml = fields.yaml;
@@ -72,6 +78,7 @@ export class Lab {
     this.client = fields.client;
     this.nodes = fields.nodes;
     this.clientUser = fields.clientUser;
+    this.adminUser = fields.adminUser;
     this.forgetDir = fields.forgetDir;
   }
 
@@ -109,16 +116,21 @@ export class Lab {
       const client = await create('client');
       await plug(client, 'client', LAB_CLIENT_ADDRESS);
       const clientUser = { user: 'lab', password: randomBytes(9).toString('hex') };
+      const adminUser = { user: 'lab-admin', password: randomBytes(9).toString('hex') };
       const nodes: LabNode[] = [];
       for (const node of loaded.config.nodes) {
         const ns = await create(`n${node.id}`);
         await plug(ns, `n${node.id}`, node.address);
         const placed = placeNode(loaded, node, join(dir, node.name));
-        writePasswordFile(placed, [clientUser]);
-        appendFileSync(placed.loaded.config.broker.acl_file, CLIENT_ACL);
+        if (loaded.config.broker.auth === 'dynsec') {
+          writeDynsecFile(placed, [{ ...clientUser, rules: CLIENT_RULES }, { ...adminUser, rules: ADMIN_RULES }]);
+        } else {
+          writePasswordFile(placed, [clientUser]);
+          appendFileSync(placed.loaded.config.broker.acl_file, CLIENT_ACL);
+        }
         nodes.push(new LabNode(node, ns, placed, switchNs, `n${node.id}`));
       }
-      const lab = new Lab({ loaded, env, yaml, dir, runId, switch: switchNs, client, nodes, clientUser, forgetDir: forget });
+      const lab = new Lab({ loaded, env, yaml, dir, runId, switch: switchNs, client, nodes, clientUser, adminUser, forgetDir: forget });
       writeFileSync(join(dir, 'cluster.yaml'), yaml);
       if (options.start ?? true) {
         const supervised = options.daemon && loaded.config.broker.control === 'supervise';

@@ -4,11 +4,13 @@
  * which the broker drops its root privileges to.
  */
 import { execFileSync } from 'node:child_process';
+import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { LoadedConfig } from '../config/load.js';
 import type { NodeConfig } from '../config/schema.js';
+import { nodeView } from '../render/model.js';
 import { createTemplateEngine, renderNode } from '../render/render.js';
 
 export interface PlacedNode {
@@ -77,5 +79,61 @@ export function writePasswordFile(placed: PlacedNode, extra: readonly { user: st
   users.forEach(({ user, password }, index) => {
     execFileSync('mosquitto_passwd', [...(index === 0 ? ['-c'] : []), '-b', file, user, password], { stdio: 'ignore', timeout: 10_000 });
   });
+  chownToMosquitto(file);
+}
+
+/** An ACL-file style rule (`topic ACCESS TOPIC`) for a dynamic-security role. */
+export type DynsecRule = readonly ['read' | 'write' | 'readwrite' | 'deny', string];
+
+export interface DynsecUser {
+  user: string;
+  password: string;
+  /** What the client may do, as in an ACL file: its role (named after it) gets these rules. */
+  rules: readonly DynsecRule[];
+}
+
+const SEND = ['publishClientSend'];
+const RECEIVE = ['publishClientReceive', 'subscribePattern'];
+const ACL_TYPES = { read: RECEIVE, write: SEND, readwrite: [...SEND, ...RECEIVE], deny: [...SEND, ...RECEIVE] } as const;
+
+/**
+ * The dynamic-security plugin's JSON with the service users and `extra` clients, each with a role
+ * of its own name that grants what the files-auth ACL would (service-users.acl.liquid). Hashes as
+ * `mosquitto_ctrl dynsec init` writes them: PBKDF2-SHA512, 64-byte key, 12-byte salt, 101
+ * iterations, base64; tab-indented like the plugin's own cJSON_Print.
+ */
+export function writeDynsecFile(placed: PlacedNode, extra: readonly DynsecUser[] = []): void {
+  const { config, secrets } = placed.loaded;
+  // The service users' rights are the same on every node.
+  const { topics, controlPrefix } = nodeView(config, secrets, config.nodes[0]!, 'lab');
+  const users: DynsecUser[] = [
+    {
+      user: config.bridge.user,
+      password: secrets.bridgePassword,
+      rules: [['deny', `${controlPrefix}/#`], ...topics.map((topic): DynsecRule => [topic.access, topic.pattern]), ['write', '$SYS/broker/connection/+/state']],
+    },
+    { user: config.daemon.user, password: secrets.daemonPassword, rules: [['readwrite', `${controlPrefix}/#`], ['read', '$SYS/#']] },
+    ...extra,
+  ];
+  const client = ({ user, password }: DynsecUser) => {
+    const salt = randomBytes(12);
+    const hash = pbkdf2Sync(password, salt, 101, 64, 'sha512');
+    return { username: user, password: hash.toString('base64'), salt: salt.toString('base64'), iterations: 101, roles: [{ rolename: user }] };
+  };
+  // The plugin checks a client's ACLs highest priority first: a deny goes before the allows.
+  const role = ({ user, rules }: DynsecUser) => ({
+    rolename: user,
+    acls: rules.flatMap(([access, topic]) => ACL_TYPES[access].map((acltype) => ({ acltype, topic, priority: access === 'deny' ? 1 : 0, allow: access !== 'deny' }))),
+  });
+  const document = {
+    clients: users.map(client),
+    groups: [],
+    roles: users.map(role),
+    // `mosquitto_ctrl dynsec init`'s defaults.
+    defaultACLAccess: { publishClientSend: false, publishClientReceive: true, subscribe: false, unsubscribe: true },
+  };
+  const file = config.broker.dynsec_file;
+  // Read and rewritten by the plugin, which runs as the mosquitto user.
+  writeFileSync(file, `${JSON.stringify(document, null, '\t')}\n`, { mode: 0o600 });
   chownToMosquitto(file);
 }
