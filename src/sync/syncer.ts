@@ -182,7 +182,7 @@ export class Syncer {
     this.warnMissing(kind, text);
     // An edit goes to the peers only once this node's broker is healthy with it (at start, the
     // broker has just read it): a file that breaks a broker is never spread.
-    if (why !== 'start' && !(await this.applyLocalEdit(file, text, previous))) return;
+    if (why !== 'start' && !(await this.applyLocalEdit(file, text, previous, text !== found.text))) return;
     // A file this node has no sync state for (first start, a new node) must not override the cluster's.
     const version = current ? nextVersion(this.clock, this.now(), this.options.self.id) : unsynced(this.options.self.id);
     this.clock = this.clock ? laterClock(this.clock, version) : version;
@@ -194,10 +194,14 @@ export class Syncer {
    * Reloads the broker for a local edit; if it is then unhealthy, the edit is kept beside the file,
    * the previous text put back and the broker reloaded again. True when the edit stands.
    */
-  private async applyLocalEdit(file: SyncedFile, text: string, previous: string | undefined): Promise<boolean> {
+  private async applyLocalEdit(file: SyncedFile, text: string, previous: string | undefined, rewritten: boolean): Promise<boolean> {
     const { kind, path } = file;
     try {
-      await this.apply(file, 'a local edit');
+      // The dynamic-security plugin writes its file itself, after it applied the change
+      // (mosquitto_ctrl): restarting the broker for it would only cut every client off, unless
+      // the daemon rewrote the file (service users put back), which the plugin does not know.
+      if (file.apply === 'restart' && !rewritten) await this.options.healthy();
+      else await this.apply(file, 'a local edit');
       return true;
     } catch (error) {
       if (previous === undefined) {
