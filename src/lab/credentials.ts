@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { RunResult } from '../exec/runner.js';
 import type { Lab } from './lab.js';
 import type { LabNode } from './node.js';
 import { waitFor } from './wait.js';
@@ -68,4 +69,42 @@ export async function waitForSameVersion(lab: Lab, kind: string, timeoutMs = 20_
     },
     { timeoutMs, intervalMs: 50 },
   );
+}
+
+/** The node's dynamic-security JSON (`broker.auth: dynsec`), as its plugin or daemon last wrote it. */
+export function readDynsecFile(node: LabNode): string {
+  return readFileSync(node.config.broker.dynsec_file, 'utf8');
+}
+
+/** The usernames of the clients in the node's dynamic-security file, sorted. */
+export function dynsecClients(node: LabNode): string[] {
+  const { clients } = JSON.parse(readDynsecFile(node)) as { clients?: { username?: unknown }[] };
+  return (clients ?? []).flatMap((client) => (typeof client.username === 'string' ? [client.username] : [])).sort();
+}
+
+/** `mosquitto_ctrl dynsec ARGS` as the lab's admin against `node`'s admin listener, from the client namespace (lab passwords only, so argv is fine). */
+export async function dynsecCtrl(lab: Lab, node: LabNode, args: readonly string[]): Promise<RunResult> {
+  const { user, password } = lab.adminUser;
+  return lab.client.exec(['mosquitto_ctrl', '-h', node.address, '-p', String(node.config.broker.admin_port), '-u', user, '-P', password, 'dynsec', ...args], { reject: false, timeout: 15_000 });
+}
+
+/** The peer channel's `topic` (relative to `mosquitto-failover/<cluster>/`) on `node`'s admin listener. */
+function channelTopic(node: LabNode, topic: string): string {
+  return `mosquitto-failover/${node.config.cluster}/${topic}`;
+}
+
+function daemonLogin(node: LabNode): string[] {
+  const { config, secrets } = node.placed.loaded;
+  return ['-h', node.address, '-p', String(config.broker.admin_port), '-u', config.daemon.user, '-P', secrets.daemonPassword];
+}
+
+/** Publishes `payload` retained on the peer channel's `topic` of `node`'s broker, as the daemon user (as a forger with its password would). */
+export async function publishAsDaemon(lab: Lab, node: LabNode, topic: string, payload: string): Promise<void> {
+  await lab.client.exec(['mosquitto_pub', ...daemonLogin(node), '-t', channelTopic(node, topic), '-q', '1', '-r', '-s'], { input: payload, timeout: 10_000 });
+}
+
+/** The retained message on the peer channel's `topic` of `node`'s broker, or undefined when there is none within 5 s. */
+export async function retainedOn(lab: Lab, node: LabNode, topic: string): Promise<string | undefined> {
+  const result = await lab.client.exec(['mosquitto_sub', ...daemonLogin(node), '-t', channelTopic(node, topic), '-C', '1', '-W', '5'], { reject: false, timeout: 10_000 });
+  return result.exitCode === 0 ? result.stdout : undefined;
 }

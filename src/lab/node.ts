@@ -224,6 +224,19 @@ export class LabNode {
     return (await this.natRules()).filter((line) => line.includes('-j DNAT'));
   }
 
+  /** The daemon's log lines at or after `since` (epoch ms) whose message starts with `msg`. */
+  linesSince(msg: string, since: number): DaemonLine[] {
+    return this.daemonLines().filter((line) => line.time >= since && line.msg.startsWith(msg));
+  }
+
+  /** Waits (bounded) for a daemon log line like linesSince's; a timeout shows the lines logged meanwhile. */
+  async waitForLine(msg: string, since: number, timeoutMs = 20_000): Promise<DaemonLine> {
+    return waitFor(`"${msg}" in ${this.name}'s daemon log`, () => this.linesSince(msg, since)[0], { timeoutMs, intervalMs: 20 }).catch((error: unknown) => {
+      const tail = this.daemonLines().filter((line) => line.time >= since).slice(-20).map((line) => `${line.time - since} ms: ${line.msg} ${JSON.stringify(line.peer ?? line.kind ?? '')}`);
+      throw new Error(`${(error as Error).message}; its lines since:\n${tail.join('\n')}`, { cause: error });
+    });
+  }
+
   /**
    * Waits (bounded) for the daemon's transition to `role` logged at or after `since` (epoch ms),
    * and for a takeover, until its broker is accepting again; resolves with that log line.

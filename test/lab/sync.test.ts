@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { Lab } from '../../src/lab/lab.js';
 import type { LabNode } from '../../src/lab/node.js';
-import { canLogin, deleteUser, passwordFile, readPasswordFile, setPassword, syncState, usersIn, waitForLogin, waitForSameVersion } from '../../src/lab/credentials.js';
+import { canLogin, deleteUser, passwordFile, publishAsDaemon, readPasswordFile, retainedOn, setPassword, syncState, usersIn, waitForLogin, waitForSameVersion } from '../../src/lab/credentials.js';
 import { waitFor } from '../../src/lab/wait.js';
 import { sha256, sign } from '../../src/sync/envelope.js';
 import { missingRequirements } from '../helpers/real.js';
@@ -38,32 +38,10 @@ test.after.always(() => {
 });
 
 const the = (id: number): LabNode => current!.node(id);
-const linesSince = (node: LabNode, msg: string, since: number) => node.daemonLines().filter((line) => line.time >= since && line.msg.startsWith(msg));
-async function waitForLine(node: LabNode, msg: string, since: number, timeoutMs = 20_000) {
-  return waitFor(`"${msg}" in ${node.name}'s daemon log`, () => linesSince(node, msg, since)[0], { timeoutMs, intervalMs: 20 }).catch((error: unknown) => {
-    const tail = node.daemonLines().filter((line) => line.time >= since).slice(-20).map((line) => `${line.time - since} ${line.msg} ${JSON.stringify(line.peer ?? line.kind ?? '')}`);
-    throw new Error(`${(error as Error).message}; its lines since:\n${tail.join('\n')}`, { cause: error });
-  });
-}
-
 /** Publishes `payload` as the daemon user on `node`'s broker, retained, on the peer channel's `topic`. */
-async function publishAsDaemon(node: LabNode, topic: string, payload: string): Promise<void> {
-  const { config, secrets } = node.placed.loaded;
-  await current!.client.exec(
-    ['mosquitto_pub', '-h', node.address, '-p', String(config.broker.admin_port), '-u', config.daemon.user, '-P', secrets.daemonPassword, '-t', `mosquitto-failover/${config.cluster}/${topic}`, '-q', '1', '-r', '-s'],
-    { input: payload, timeout: 10_000 },
-  );
-}
-
 /** The retained envelope of `kind` on `node`'s broker. */
-async function envelopeOn(node: LabNode, kind: string): Promise<Record<string, unknown>> {
-  const { config, secrets } = node.placed.loaded;
-  const result = await current!.client.exec(
-    ['mosquitto_sub', '-h', node.address, '-p', String(config.broker.admin_port), '-u', config.daemon.user, '-P', secrets.daemonPassword, '-t', `mosquitto-failover/${config.cluster}/sync/${kind}`, '-C', '1', '-W', '5'],
-    { timeout: 10_000 },
-  );
-  return JSON.parse(result.stdout) as Record<string, unknown>;
-}
+/** The retained envelope of `kind` on `node`'s broker. */
+const envelopeOn = async (node: LabNode, kind: string) => JSON.parse((await retainedOn(current!, node, `sync/${kind}`)) ?? 'null') as Record<string, unknown>;
 
 const snapshot = () => current!.nodes.map((node) => readPasswordFile(node));
 
@@ -93,7 +71,7 @@ lab('the bridge keeps working across a password sync: the brokers are reloaded, 
   setPassword(one, 'bridget', 'bridget-pw');
   await waitForLogin(current!, two, 'bridget', 'bridget-pw');
   t.deepEqual(current!.nodes.map((node) => node.pids('mosquitto')), pids, 'same broker processes');
-  await waitForLine(two, "installed a peer's version", since);
+  await two.waitForLine("installed a peer's version", since);
   t.true(readFileSync(two.daemonLog, 'utf8').includes('Reloading config.'));
   t.is(bridgeConnects(), connectsBefore, 'the hub did not connect its bridge again');
   t.deepEqual([...(await current!.bridgeStates()).values()], ['1']);
@@ -118,25 +96,25 @@ lab('a forged envelope, a replayed older version and a broken password file are 
   const now = await envelopeOn(one, 'passwd');
   const content = `${String(now.content)}mallory:${String(now.content).split('\n')[0]!.split(':')[1]}\n`;
   let since = Date.now();
-  await publishAsDaemon(one, 'sync/passwd', JSON.stringify({ ...now, content, sha256: sha256(content), version: { ...(now.version as object), wall: Date.now() }, history: [{ ...(now.version as object), wall: Date.now() }] }));
+  await publishAsDaemon(current!, one, 'sync/passwd', JSON.stringify({ ...now, content, sha256: sha256(content), version: { ...(now.version as object), wall: Date.now() }, history: [{ ...(now.version as object), wall: Date.now() }] }));
   for (const node of [one, two]) {
-    const line = await waitForLine(node, 'rejected an envelope', since);
+    const line = await node.waitForLine('rejected an envelope', since);
     t.regex(String(line.reason), /bad signature/);
   }
   // Replayed: the version before carol, signed and all.
   since = Date.now();
-  await publishAsDaemon(two, 'sync/passwd', JSON.stringify(old));
-  for (const node of [one, two]) await waitForLine(node, 'rejected an older version', since);
+  await publishAsDaemon(current!, two, 'sync/passwd', JSON.stringify(old));
+  for (const node of [one, two]) await node.waitForLine('rejected an older version', since);
   // Broken, and signed with the right secret: receivers refuse it before installing.
   const broken = `${String(now.content)}this line is not a password line\n`;
   since = Date.now();
   const version = { wall: Date.now() + 1_000, counter: 0, node: 1 };
-  await publishAsDaemon(one, 'sync/passwd', JSON.stringify(sign(secrets.clusterSecret, { cluster: 'lab', kind: 'passwd', origin: 1, version, history: [version], sha256: sha256(broken), content: broken })));
-  for (const node of [one, two]) await waitForLine(node, 'rejected a version of the password file that is not valid', since);
+  await publishAsDaemon(current!, one, 'sync/passwd', JSON.stringify(sign(secrets.clusterSecret, { cluster: 'lab', kind: 'passwd', origin: 1, version, history: [version], sha256: sha256(broken), content: broken })));
+  for (const node of [one, two]) await node.waitForLine('rejected a version of the password file that is not valid', since);
   // Broken locally: the daemon on node1 refuses to sync it.
   since = Date.now();
   writeFileSync(passwordFile(one), `${files[0]!}this line is not a password line either\n`);
-  await waitForLine(one, 'the local password file is not valid', since);
+  await one.waitForLine('the local password file is not valid', since);
   await sleep(1_000);
   t.is(readPasswordFile(two), files[1]!, 'node2 did not get the broken file');
   writeFileSync(passwordFile(one), files[0]!);
@@ -173,7 +151,7 @@ lab('concurrent edits on both sides of a partition converge to one file after th
     setPassword(one, 'erin', 'erin-pw');
     await sleep(200);
     setPassword(two, 'frank', 'frank-pw');
-    await waitFor('both daemons to publish their edit', () => linesSince(two, 'local password file changed', Date.now() - 5_000).length > 0, { timeoutMs: 10_000 });
+    await waitFor('both daemons to publish their edit', () => two.linesSince('local password file changed', Date.now() - 5_000).length > 0, { timeoutMs: 10_000 });
     t.false(usersIn(one).includes('frank'), 'node1 has not seen frank during the partition');
     t.false(usersIn(two).includes('erin'), 'node2 has not seen erin during the partition');
   } finally {
@@ -200,10 +178,10 @@ lab('concurrent edits on both sides of a partition converge to one file after th
     kept.some((name) => readFileSync(`${directory}/${name}`, 'utf8').includes(`${lost}:`)),
     `node1 keeps the losing version (${lost}) beside the file: ${kept.join(', ')}`,
   );
-  t.true(linesSince(one, "this node's edit of the password file lost", healed).length > 0);
+  t.true(one.linesSince("this node's edit of the password file lost", healed).length > 0);
   // If node2 took the VIP while cut off, it gives it back (restarting nothing) before the next test.
   await current!.waitForVipOn(1, { alone: true });
-  if (linesSince(two, 'role BACKUP -> MASTER', cut).length > 0) await two.waitForRole('BACKUP', healed);
+  if (two.linesSince('role BACKUP -> MASTER', cut).length > 0) await two.waitForRole('BACKUP', healed);
 });
 
 lab('a sync cannot remove the bridge user or the daemon user', async (t) => {
@@ -213,15 +191,15 @@ lab('a sync cannot remove the bridge user or the daemon user', async (t) => {
   let since = Date.now();
   deleteUser(one, config.daemon.user);
   deleteUser(one, config.bridge.user);
-  await waitForLine(one, 'put the service users back', since);
+  await one.waitForLine('put the service users back', since);
   for (const node of [one, two]) t.deepEqual(service.filter((user) => !usersIn(node).includes(user)), [], `${node.name} has both`);
 
   // A signed file without them, from a peer: the receiver keeps its own.
   const without = readPasswordFile(one).split('\n').filter((line) => !service.some((user) => line.startsWith(`${user}:`))).join('\n');
   const version = { wall: Date.now() + 2_000, counter: 0, node: 1 };
   since = Date.now();
-  await publishAsDaemon(one, 'sync/passwd', JSON.stringify(sign(one.placed.loaded.secrets.clusterSecret, { cluster: 'lab', kind: 'passwd', origin: 1, version, history: [version], sha256: sha256(without), content: without })));
-  await waitForLine(two, "installed a peer's version", since);
+  await publishAsDaemon(current!, one, 'sync/passwd', JSON.stringify(sign(one.placed.loaded.secrets.clusterSecret, { cluster: 'lab', kind: 'passwd', origin: 1, version, history: [version], sha256: sha256(without), content: without })));
+  await two.waitForLine("installed a peer's version", since);
   for (const node of [one, two]) t.deepEqual(service.filter((user) => !usersIn(node).includes(user)), [], `${node.name} still has both`);
   await current!.waitForBridges();
   for (const node of [one, two]) {
@@ -235,7 +213,7 @@ lab('the ACL file is kept in step too', async (t) => {
   const acl = one.config.broker.acl_file;
   const since = Date.now();
   writeFileSync(acl, `${readFileSync(acl, 'utf8')}\nuser grace\ntopic readwrite lab/grace/#\n`);
-  await waitForLine(two, "installed a peer's version of the ACL file", since);
+  await two.waitForLine("installed a peer's version of the ACL file", since);
   t.is(readFileSync(two.config.broker.acl_file, 'utf8'), readFileSync(acl, 'utf8'));
 });
 
@@ -280,7 +258,7 @@ lab('an edit that leaves a broker unhealthy is rolled back, locally and on a pee
   const locking = `${before[0]!}\nuser ${one.config.daemon.user}\ntopic deny mosquitto-failover/#\n`;
   let since = Date.now();
   writeFileSync(acl(one), locking);
-  await waitForLine(one, 'the broker is not healthy with the local edit of the ACL file', since, 30_000);
+  await one.waitForLine('the broker is not healthy with the local edit of the ACL file', since, 30_000);
   await waitFor('node1\'s ACL back as it was', () => readFileSync(acl(one), 'utf8') === before[0], { timeoutMs: 10_000 });
   const rejected = readdirSync(dirname(acl(one))).filter((name) => name.startsWith('service-users.acl.rejected-'));
   t.true(rejected.some((name) => readFileSync(`${dirname(acl(one))}/${name}`, 'utf8') === locking), 'the edit is kept beside the file');
@@ -289,10 +267,10 @@ lab('an edit that leaves a broker unhealthy is rolled back, locally and on a pee
   // The same file from a peer, signed: installed, found unhealthy, rolled back to .bak.
   since = Date.now();
   const version = { wall: Date.now() + 5_000, counter: 0, node: 1 };
-  await publishAsDaemon(one, 'sync/acl', JSON.stringify(sign(one.placed.loaded.secrets.clusterSecret, { cluster: 'lab', kind: 'acl', origin: 1, version, history: [version], sha256: sha256(locking), content: locking })));
-  await waitForLine(two, 'the broker is not healthy with the new ACL file: rolling back', since, 30_000);
+  await publishAsDaemon(current!, one, 'sync/acl', JSON.stringify(sign(one.placed.loaded.secrets.clusterSecret, { cluster: 'lab', kind: 'acl', origin: 1, version, history: [version], sha256: sha256(locking), content: locking })));
+  await two.waitForLine('the broker is not healthy with the new ACL file: rolling back', since, 30_000);
   await waitFor('node2\'s ACL back as it was', () => readFileSync(acl(two), 'utf8') === before[1], { timeoutMs: 10_000 });
-  await waitForLine(one, 'the broker is not healthy with the new ACL file: rolling back', since, 30_000);
+  await one.waitForLine('the broker is not healthy with the new ACL file: rolling back', since, 30_000);
   await waitFor('node1\'s ACL back as it was', () => readFileSync(acl(one), 'utf8') === before[0], { timeoutMs: 10_000 });
   await current!.waitForBridges();
   for (const node of [one, two]) t.true(await canLogin(current!, node, node.config.daemon.user, node.placed.loaded.secrets.daemonPassword));
@@ -303,24 +281,21 @@ lab('the peer channel: retained status with a last-will, and reconnection when a
   let since = Date.now();
   // A daemon killed with -9 cannot say goodbye: its broker publishes the will.
   for (const pid of two.daemonPids()) process.kill(pid, 'SIGKILL');
-  await waitForLine(one, 'peer node2 offline', since);
+  await one.waitForLine('peer node2 offline', since);
   since = Date.now();
   await two.startDaemon();
-  await waitForLine(one, 'peer node2 online', since);
+  await one.waitForLine('peer node2 online', since);
   // The whole node goes away (broker too) and comes back: node1 reconnects and reads the retained status.
   since = Date.now();
   await two.stopDaemon();
-  await waitForLine(one, 'peer channel lost; reconnecting', since);
+  await one.waitForLine('peer channel lost; reconnecting', since);
   await sleep(3_000);
   since = Date.now();
   await two.startDaemon();
-  const back = await waitForLine(one, 'peer channel connected', since);
+  const back = await one.waitForLine('peer channel connected', since);
   t.is(back.peer, 'node2');
-  await waitForLine(one, 'peer node2 online', since);
-  const status = JSON.parse((await current!.client.exec(
-    ['mosquitto_sub', '-h', two.address, '-p', '1885', '-u', two.config.daemon.user, '-P', two.placed.loaded.secrets.daemonPassword, '-t', 'mosquitto-failover/lab/node/2/status', '-C', '1', '-W', '5'],
-    { timeout: 10_000 },
-  )).stdout) as { online: boolean; versions: Record<string, { version: string }> };
+  await one.waitForLine('peer node2 online', since);
+  const status = JSON.parse((await retainedOn(current!, two, 'node/2/status')) ?? '{}') as { online?: boolean; versions?: Record<string, unknown> };
   t.true(status.online);
-  t.deepEqual(Object.keys(status.versions).sort(), ['acl', 'passwd']);
+  t.deepEqual(Object.keys(status.versions ?? {}).sort(), ['acl', 'passwd']);
 });
