@@ -107,7 +107,7 @@ const header = ['measure', 'median / max'];
 const rows: [string, string][] = [
   ['change on node1 -> login works on every other node', spread(results.map((result) => Math.max(...result.login.values())))],
   ...peers.map((id): [string, string] => [`change on node1 -> login works on node${id}`, spread(results.map((result) => result.login.get(id)))]),
-  ['node1 notices the edit and publishes it (watch + 150 ms debounce)', spread(results.map((result) => result.published))],
+  ['node1 notices the edit (150 ms quiet), reloads and checks its own broker, publishes', spread(results.map((result) => result.published))],
   ['a peer installs, reloads and checks its broker', spread(results.flatMap((result) => [...result.applied.values()]))],
   ['one login attempt (the resolution)', spread(pollMs)],
 ];
