@@ -15,6 +15,7 @@ import type { Runner } from './exec/runner.js';
 import { nodeView } from './render/model.js';
 import { StatusReader } from './peer/statuses.js';
 import { contentProblems } from './sync/content.js';
+import { sha256 } from './sync/envelope.js';
 import { installFile, readText } from './sync/files.js';
 
 export interface PasswdOptions {
@@ -81,8 +82,8 @@ export async function passwd(options: PasswdOptions): Promise<number> {
   const waiting = options.wait && config.sync.password_file;
   if (waiting) reader.start();
   try {
-    // Give the retained statuses a moment to arrive, to know this node's version before the edit.
-    if (waiting) await sleep(300);
+    // This node's retained status tells the version before the edit (bounded: 2 s, then none).
+    for (let check = 0; waiting && check < 100 && !reader.statuses.has(node.id); check++) await sleep(20);
     const before = reader.statuses.get(node.id)?.versions?.passwd?.version;
     const { before: old, after } = await edit(options, path);
     await installFile(path, after, old);
@@ -92,13 +93,18 @@ export async function passwd(options: PasswdOptions): Promise<number> {
       return 0;
     }
     if (!options.wait) return 0;
-    return await confirm(options, reader, before);
+    return await confirm(options, reader, before, sha256(after));
   } finally {
     await reader.stop();
   }
 }
 
-async function confirm(options: PasswdOptions, reader: StatusReader, before: string | undefined): Promise<number> {
+/**
+ * Waits for this node's daemon to publish a version of the edited file (its hash is ours, or, if
+ * the version before is known, any newer one: the daemon may have put service users back), then
+ * for every node to report that version.
+ */
+async function confirm(options: PasswdOptions, reader: StatusReader, before: string | undefined, installed: string): Promise<number> {
   const { config } = options.loaded;
   const started = Date.now();
   const deadline = started + options.timeoutMs;
@@ -106,8 +112,8 @@ async function confirm(options: PasswdOptions, reader: StatusReader, before: str
   let version: string | undefined;
   while (Date.now() < deadline) {
     const own = reader.statuses.get(options.node.id);
-    const ownVersion = own?.online ? own.versions?.passwd?.version : undefined;
-    if (ownVersion !== undefined && ownVersion !== before) version = ownVersion;
+    const ownFile = own?.online ? own.versions?.passwd : undefined;
+    if (ownFile && (ownFile.sha256 === installed || (before !== undefined && ownFile.version !== before))) version = ownFile.version;
     if (version !== undefined) {
       for (const peer of config.nodes) {
         if (!confirmed.has(peer.id) && reader.statuses.get(peer.id)?.versions?.passwd?.version === version) confirmed.set(peer.id, Date.now() - started);

@@ -35,6 +35,7 @@ interface Link {
   client: MqttClient;
   connected: boolean;
   delayMs: number;
+  lastError?: string;
 }
 
 export class PeerChannel {
@@ -91,6 +92,7 @@ export class PeerChannel {
     client.on('connect', () => {
       link.connected = true;
       link.delayMs = min;
+      delete link.lastError;
       client.options.reconnectPeriod = min;
       peerLog.info({ own }, 'peer channel connected');
       const topics = this.options.subscriptions.map((topic) => `${prefix}/${topic}`);
@@ -104,7 +106,12 @@ export class PeerChannel {
       client.options.reconnectPeriod = link.delayMs;
       link.delayMs = Math.min(link.delayMs * 2, this.options.maxDelayMs ?? 10_000);
     });
-    client.on('error', (error) => peerLog.debug({ err: error }, 'peer channel error'));
+    // Each new kind of failure is a warning (a wrong daemon password, say), its repeats are not.
+    client.on('error', (error) => {
+      const level = error.message === link.lastError ? 'debug' : 'warn';
+      link.lastError = error.message;
+      peerLog[level]({ err: error }, 'peer channel error');
+    });
     client.on('message', (topic, payload) => {
       if (!topic.startsWith(`${prefix}/`)) return;
       this.options.onMessage(node, topic.slice(prefix.length + 1), payload);
