@@ -26,7 +26,7 @@ import { driverState, hasAddress, type AddressLister } from './role/truth.js';
 import type { TakeoverState } from './engine/plan.js';
 import { PeerChannel } from './peer/channel.js';
 import { offlineStatus, parseStatus, statusNode, statusTopic, type NodeStatus } from './peer/status.js';
-import { Syncer, type SyncedFile } from './sync/syncer.js';
+import { Syncer, syncedFiles } from './sync/syncer.js';
 
 export interface DaemonOptions {
   loaded: LoadedConfig;
@@ -40,16 +40,6 @@ export interface DaemonOptions {
   vipPollMs?: number;
   /** How often the nat chain is checked even when the role did not change. */
   repairMs?: number;
-}
-
-/** The files the broker uses that cluster.yaml asks to keep in step. */
-export function syncedFiles(config: LoadedConfig['config']): SyncedFile[] {
-  const { broker, sync } = config;
-  if (broker.auth === 'dynsec') return sync.dynsec ? [{ kind: 'dynsec', path: broker.dynsec_file, apply: 'restart' }] : [];
-  return [
-    ...(sync.password_file ? [{ kind: 'passwd' as const, path: broker.password_file, apply: 'reload' as const }] : []),
-    ...(sync.acl_file ? [{ kind: 'acl' as const, path: broker.acl_file, apply: 'reload' as const }] : []),
-  ];
 }
 
 /** After a SIGHUP, a moment for mosquitto's main loop to reread its files before the health check. */
@@ -154,11 +144,6 @@ export class Daemon {
         this.syncer?.publishAll();
       },
     });
-  }
-
-  /** The last status of every node seen on the peer channel. */
-  nodeStatuses(): NodeStatus[] {
-    return [...this.statuses.values()];
   }
 
   private onPeerMessage(from: NodeConfig, topic: string, payload: Buffer): void {

@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { BrokerControl } from '../broker/control.js';
-import type { NodeConfig } from '../config/schema.js';
+import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { contentProblems, keepServiceUsers, missingServiceUsers, type Kind, type ServiceUsers } from './content.js';
 import { decide, type FileState } from './decide.js';
 import { HISTORY_LENGTH, sha256, sign, verify, type Envelope } from './envelope.js';
@@ -45,6 +45,16 @@ export interface SyncerOptions {
   onVersion?: () => void;
   now?: () => number;
   debounceMs?: number;
+}
+
+/** The files the broker uses that cluster.yaml asks to keep in step. */
+export function syncedFiles(config: ClusterConfig): SyncedFile[] {
+  const { broker, sync } = config;
+  if (broker.auth === 'dynsec') return sync.dynsec ? [{ kind: 'dynsec', path: broker.dynsec_file, apply: 'restart' }] : [];
+  return [
+    ...(sync.password_file ? [{ kind: 'passwd' as const, path: broker.password_file, apply: 'reload' as const }] : []),
+    ...(sync.acl_file ? [{ kind: 'acl' as const, path: broker.acl_file, apply: 'reload' as const }] : []),
+  ];
 }
 
 export const LABEL: Record<Kind, string> = { passwd: 'password file', acl: 'ACL file', dynsec: 'dynamic-security file' };
