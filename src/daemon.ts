@@ -25,7 +25,7 @@ import { roleOf, staleAfterMs, type Role } from './role/observe.js';
 import { driverState, hasAddress, type AddressLister } from './role/truth.js';
 import type { TakeoverState } from './engine/plan.js';
 import { PeerChannel } from './peer/channel.js';
-import { offlineStatus, parseStatus, statusNode, statusTopic, type NodeStatus } from './peer/status.js';
+import { offlineStatus, StatusBoard, statusTopic, type NodeStatus } from './peer/status.js';
 import { Syncer, syncedFiles } from './sync/syncer.js';
 
 export interface DaemonOptions {
@@ -73,8 +73,7 @@ export class Daemon {
   private stopped = false;
   private readonly channel: PeerChannel;
   private readonly syncer: Syncer | undefined;
-  /** The last status each node published (this one's included), by id. */
-  private readonly statuses = new Map<number, NodeStatus>();
+  private readonly board: StatusBoard;
   private readonly startedAt = new Date().toISOString();
 
   /** The VRRP/CARP program's pid file, when there is one to tell a stale VIP by. */
@@ -103,6 +102,7 @@ export class Daemon {
     });
     this.staleAfterMs = staleAfterMs(config.failover.advert_int);
     this.fifo = new FifoReader({ path: this.view.paths.fifo, run, log, onLine: (line) => this.onLine(line) });
+    this.board = new StatusBoard(node, log);
     const prefix = this.view.controlPrefix;
     const files = syncedFiles(config);
     const daemonLogin = { host: node.address, port: config.broker.admin_port, username: config.daemon.user, password: loaded.secrets.daemonPassword };
@@ -147,23 +147,8 @@ export class Daemon {
   }
 
   private onPeerMessage(from: NodeConfig, topic: string, payload: Buffer): void {
-    if (topic.startsWith('sync/')) {
-      this.syncer?.receive(from, topic.slice('sync/'.length), payload);
-      return;
-    }
-    const id = statusNode(topic);
-    // A node's status counts as read on its own broker, where it publishes it.
-    if (id === undefined || id !== from.id) return;
-    const status = parseStatus(payload);
-    if (!status) {
-      this.options.log.warn({ from: from.name, topic }, 'ignored a status that is not one');
-      return;
-    }
-    const before = this.statuses.get(id);
-    this.statuses.set(id, status);
-    if (id !== this.options.node.id && before?.online !== status.online) {
-      this.options.log.info({ peer: status.name, online: status.online, role: status.role }, `peer ${status.name} ${status.online ? 'online' : 'offline'}`);
-    }
+    if (topic.startsWith('sync/')) this.syncer?.receive(from, topic.slice('sync/'.length), payload);
+    else this.board.take(from, topic, payload);
   }
 
   private publishStatus(): void {

@@ -12,18 +12,12 @@ import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { contentProblems, keepServiceUsers, missingServiceUsers, type Kind, type ServiceUsers } from './content.js';
 import { decide, type FileState } from './decide.js';
 import { HISTORY_LENGTH, sha256, sign, verify, type Envelope } from './envelope.js';
-import { installFile, keepBeside, readText, rollBack } from './files.js';
+import { Applier, LABEL, type SyncedFile } from './apply.js';
+import { installFile, keepBeside, readText } from './files.js';
 import { formatVersion, laterClock, nextVersion, type Version } from './hlc.js';
 import { serviceEntriesVerify, type ServicePasswords } from './service.js';
 import { loadSyncState, saveSyncState, type SyncState } from './state.js';
 import { FileWatch } from './watch.js';
-
-export interface SyncedFile {
-  kind: Kind;
-  path: string;
-  /** How the broker takes a new file: SIGHUP rereads password and ACL files; the dynsec plugin needs a restart. */
-  apply: 'reload' | 'restart';
-}
 
 export interface SyncerOptions {
   cluster: string;
@@ -57,7 +51,6 @@ export function syncedFiles(config: ClusterConfig): SyncedFile[] {
   ];
 }
 
-export const LABEL: Record<Kind, string> = { passwd: 'password file', acl: 'ACL file', dynsec: 'dynamic-security file' };
 
 /** Version of a file this node had before any sync: any synced version wins over it, so a new node never overrides the cluster. */
 const unsynced = (node: number): Version => ({ wall: 0, counter: 0, node });
@@ -65,6 +58,7 @@ const unsynced = (node: number): Version => ({ wall: 0, counter: 0, node });
 export class Syncer {
   private readonly options: SyncerOptions;
   private readonly log: Logger;
+  private readonly applier: Applier;
   private state: SyncState = {};
   /** The text whose hash is in `state`, per kind: what this node publishes. */
   private readonly texts = new Map<Kind, string>();
@@ -81,6 +75,7 @@ export class Syncer {
   constructor(options: SyncerOptions) {
     this.options = options;
     this.log = options.log;
+    this.applier = new Applier({ broker: options.broker, healthy: options.healthy, log: options.log, now: () => this.now() });
   }
 
   get kinds(): Kind[] {
@@ -192,38 +187,12 @@ export class Syncer {
     this.warnMissing(kind, text);
     // An edit goes to the peers only once this node's broker is healthy with it (at start, the
     // broker has just read it): a file that breaks a broker is never spread.
-    if (why !== 'start' && !(await this.applyLocalEdit(file, text, previous, text !== found.text))) return;
+    if (why !== 'start' && !(await this.applier.localEdit(file, text, previous, text !== found.text))) return;
     // A file this node has no sync state for (first start, a new node) must not override the cluster's.
     const version = current ? nextVersion(this.clock, this.now(), this.options.self.id) : unsynced(this.options.self.id);
     this.clock = this.clock ? laterClock(this.clock, version) : version;
     await this.adopt(kind, { version, origin: this.options.self.id, sha256: sha256(text), history: [version, ...(current?.history ?? [])].slice(0, HISTORY_LENGTH) }, text);
     this.log.info({ kind, path, why, version: formatVersion(version), sha256: sha256(text) }, `local ${LABEL[kind]} changed: published`);
-  }
-
-  /**
-   * Reloads the broker for a local edit; if it is then unhealthy, the edit is kept beside the file,
-   * the previous text put back and the broker reloaded again. True when the edit stands.
-   */
-  private async applyLocalEdit(file: SyncedFile, text: string, previous: string | undefined, rewritten: boolean): Promise<boolean> {
-    const { kind, path } = file;
-    try {
-      // The dynamic-security plugin writes its file itself, after it applied the change
-      // (mosquitto_ctrl): restarting the broker for it would only cut every client off, unless
-      // the daemon rewrote the file (service users put back), which the plugin does not know.
-      if (file.apply === 'restart' && !rewritten) await this.options.healthy();
-      else await this.apply(file, 'a local edit');
-      return true;
-    } catch (error) {
-      if (previous === undefined) {
-        this.log.error({ err: error, kind, path }, `the broker is not healthy after a local edit of the ${LABEL[kind]}, and there is no earlier text to go back to`);
-        return false;
-      }
-      const kept = await keepBeside(path, `rejected-${this.now()}`, text);
-      await installFile(path, previous, text);
-      this.log.error({ err: error, kind, path, kept }, `the broker is not healthy with the local edit of the ${LABEL[kind]}: put the previous text back, kept the edit beside the file, not synced`);
-      await this.apply(file, 'the previous text').catch((again: unknown) => this.log.error({ err: again, kind }, 'the broker is not healthy with the previous text either'));
-      return false;
-    }
   }
 
   private async take(file: SyncedFile, from: NodeConfig, payload: Buffer): Promise<void> {
@@ -285,24 +254,12 @@ export class Syncer {
       this.log.warn({ ...facts, kept }, `this node's edit of the ${LABEL[kind]} lost to a concurrent one: kept its text beside the file`);
     }
     const started = this.now();
-    await installFile(path, text, previous);
-    try {
-      await this.apply(file, `version ${version}`);
-    } catch (error) {
+    if (!(await this.applier.install(file, text, previous, facts))) {
       this.refused.add(`${kind} ${version}`);
-      this.log.error({ ...facts, err: error }, `the broker is not healthy with the new ${LABEL[kind]}: rolling back to .bak`);
-      if (await rollBack(path)) await this.apply(file, 'the rollback').catch((again: unknown) => this.log.error({ err: again, kind }, 'the broker is not healthy after the rollback either'));
       return;
     }
     await this.adopt(kind, { ...this.stateOf(envelope), sha256: sha256(text) }, text);
     this.log.info({ ...facts, path, ms: this.now() - started }, `installed a peer's version of the ${LABEL[kind]}`);
-  }
-
-  private async apply(file: SyncedFile, what: string): Promise<void> {
-    if (file.apply === 'restart') await this.options.broker.restart();
-    else await this.options.broker.reload();
-    await this.options.healthy();
-    this.log.debug({ kind: file.kind, what, how: file.apply }, 'broker took the file');
   }
 
   /** Makes `state` this node's version of `kind` (its text `text`), saves it and publishes it. */
