@@ -9,6 +9,8 @@
  */
 import { pbkdf2Sync, timingSafeEqual } from 'node:crypto';
 import type { Kind, ServiceUsers } from './content.js';
+import { linesOf } from './content/common.js';
+import { field, isObject, parseDynsec } from './content/dynsec-json.js';
 
 export type ServicePasswords = Record<keyof ServiceUsers, string>;
 
@@ -23,24 +25,21 @@ function pbkdf2Matches(password: string, salt: string, iterations: number, hash:
 }
 
 function passwdEntryVerifies(text: string, user: string, password: string): boolean {
-  const lines = text.split('\n').filter((line) => line.startsWith(`${user}:`));
+  const lines = linesOf(text).filter((line) => line.startsWith(`${user}:`));
   if (lines.length !== 1) return false;
   const match = /^\$7\$(\d+)\$([^$]+)\$([^$]+)$/.exec(lines[0]!.slice(user.length + 1).trim());
   const [, iterations, salt, hash] = match ?? [];
   return iterations !== undefined && salt !== undefined && hash !== undefined && pbkdf2Matches(password, salt, Number(iterations), hash);
 }
 
+/** Read as the plugin reads it (keys without regard to case): the one client named `user`. */
 function dynsecEntryVerifies(text: string, user: string, password: string): boolean {
-  let clients: unknown;
-  try {
-    clients = (JSON.parse(text) as { clients?: unknown }).clients;
-  } catch {
-    return false;
-  }
+  const root = parseDynsec(text);
+  const clients = typeof root === 'string' ? undefined : field(root, 'clients');
   if (!Array.isArray(clients)) return false;
-  const entries = clients.filter((client): client is Record<string, unknown> => typeof client === 'object' && client !== null && (client as Record<string, unknown>).username === user);
+  const entries = clients.filter(isObject).filter((client) => field(client, 'username') === user);
   if (entries.length !== 1) return false;
-  const { salt, iterations, password: hash } = entries[0]!;
+  const [salt, iterations, hash] = ['salt', 'iterations', 'password'].map((key) => field(entries[0]!, key));
   return typeof salt === 'string' && typeof iterations === 'number' && typeof hash === 'string' && pbkdf2Matches(password, salt, iterations, hash);
 }
 

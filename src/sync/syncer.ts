@@ -191,8 +191,9 @@ export class Syncer {
     // A file this node has no sync state for (first start, a new node) must not override the cluster's.
     const version = current ? nextVersion(this.clock, this.now(), this.options.self.id) : unsynced(this.options.self.id);
     this.clock = this.clock ? laterClock(this.clock, version) : version;
-    await this.adopt(kind, { version, origin: this.options.self.id, sha256: sha256(text), history: [version, ...(current?.history ?? [])].slice(0, HISTORY_LENGTH) }, text);
-    this.log.info({ kind, path, why, version: formatVersion(version), sha256: sha256(text) }, `local ${LABEL[kind]} changed: published`);
+    const digest = sha256(text);
+    await this.adopt(kind, { version, origin: this.options.self.id, sha256: digest, history: [version, ...(current?.history ?? [])].slice(0, HISTORY_LENGTH) }, text);
+    this.log.info({ kind, path, why, version: formatVersion(version), sha256: digest }, `local ${LABEL[kind]} changed: published`);
   }
 
   private async take(file: SyncedFile, from: NodeConfig, payload: Buffer): Promise<void> {
