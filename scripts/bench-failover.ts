@@ -4,7 +4,7 @@
  * The failover benchmark. For each fault (kill -9 of the master's keepalived; link down on the
  * master), N rounds (default 5) in a two-node lab of each setup: mosquitto-failover at advert_int
  * 1 s and 0.1 s, and the baseline, the recipe users build without it (keepalived at its default
- * 1 s with notify scripts that add the DNAT rule and restart mosquitto; src/lab/baseline.ts).
+ * 1 s with notify scripts that add the DNAT rule and restart mosquitto; lab/baseline.ts).
  * A fresh lab per setup and fault; the rounds reuse it, since each ends with the old master back.
  *
  * Progress goes to stderr; stdout gets the machine line and a markdown table for the README. A
@@ -12,12 +12,12 @@
  */
 import { availableParallelism, release } from 'node:os';
 import { parseArgs } from 'node:util';
-import { baselineRound, BASELINE_ADVERT_INT, startBaselineLab } from '../src/lab/baseline.js';
-import { failoverRound, FAULTS, type Fault, type RoundResult } from '../src/lab/failover.js';
-import { Lab } from '../src/lab/lab.js';
-import { labUnavailable } from '../src/lab/requirements.js';
+import { baselineRound, BASELINE_ADVERT_INT, startBaselineLab } from '../lab/baseline.js';
+import { failoverRound, FAULTS, type Fault, type RoundResult } from '../lab/failover.js';
+import { Lab } from '../lab/lab.js';
+import { labUnavailable } from '../lab/requirements.js';
 import { run } from '../src/exec/runner.js';
-import { defined, median, ms, spread } from '../src/lab/stats.js';
+import { defined, median, ms, spread } from '../lab/stats.js';
 
 const { values } = parseArgs({
   options: {

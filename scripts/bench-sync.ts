@@ -12,11 +12,11 @@
 import { availableParallelism, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { canLogin, setPassword, waitForLogin, waitForSameVersion } from '../src/lab/credentials.js';
-import { Lab } from '../src/lab/lab.js';
-import type { LabNode } from '../src/lab/node.js';
-import { labUnavailable } from '../src/lab/requirements.js';
-import { ms, spread } from '../src/lab/stats.js';
+import { canLogin, setPassword, waitForLogin, waitForSameVersion } from '../lab/credentials.js';
+import { Lab } from '../lab/lab.js';
+import type { LabNode } from '../lab/node.js';
+import { labUnavailable } from '../lab/requirements.js';
+import { ms, spread } from '../lab/stats.js';
 import { run } from '../src/exec/runner.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, nodes: { type: 'string', default: '3' } } });

@@ -7,9 +7,9 @@
  * `failover ok: client-visible <ms> ms, acked-lost <n>, duplicated <n>` or `failover FAILED: …`.
  */
 import { parseArgs } from 'node:util';
-import { failoverRound, FAULTS, type Fault } from '../src/lab/failover.js';
-import { Lab } from '../src/lab/lab.js';
-import { labUnavailable } from '../src/lab/requirements.js';
+import { failoverRound, FAULTS, type Fault } from '../lab/failover.js';
+import { Lab } from '../lab/lab.js';
+import { labUnavailable } from '../lab/requirements.js';
 
 const { values } = parseArgs({
   options: {

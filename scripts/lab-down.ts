@@ -1,6 +1,6 @@
 /** npm run lab:down -- [--name up]: removes the lab that lab:up left running (namespaces, processes, files). */
 import { parseArgs } from 'node:util';
-import { Lab } from '../src/lab/lab.js';
+import { Lab } from '../lab/lab.js';
 
 const { values } = parseArgs({ options: { name: { type: 'string', default: 'up' } } });
 const removed = await Lab.down(values.name);

@@ -1,17 +1,17 @@
 /**
  * npm run lab:up -- [--nodes 2|3] [--driver keepalived|ucarp] [--advert-int S] [--name up] [--bare]
  *
- * Starts a lab cluster (see src/lab/lab.ts) with mosquitto-failover on every node (none with
+ * Starts a lab cluster (see lab/lab.ts) with mosquitto-failover on every node (none with
  * --bare) that stays up after this exits, and prints its map.
  * npm run lab:down removes it.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Lab } from '../src/lab/lab.js';
-import { namespacesOf } from '../src/lab/netns.js';
-import { labUnavailable } from '../src/lab/requirements.js';
-import { LAB_NETWORK } from '../src/lab/topology.js';
+import { Lab } from '../lab/lab.js';
+import { namespacesOf } from '../lab/netns.js';
+import { labUnavailable } from '../lab/requirements.js';
+import { LAB_NETWORK } from '../lab/topology.js';
 
 const { values } = parseArgs({
   options: {

@@ -5,8 +5,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadedConfig } from '../../src/config/load.js';
 import type { NodeConfig } from '../../src/config/schema.js';
-import { labUnavailable } from '../../src/lab/requirements.js';
-import { placeNode as placeInto, writePasswordFile, type PlacedNode } from '../../src/lab/place.js';
+import { labUnavailable } from '../../lab/requirements.js';
+import { placeNode as placeInto, writePasswordFile, type PlacedNode } from '../../lab/place.js';
 import { scratchDir } from './scratch.js';
 
 export type { PlacedNode };

@@ -9,10 +9,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { CHAIN } from '../../src/engine/nat.js';
-import { Lab, type LabOptions } from '../../src/lab/lab.js';
-import type { LabNode } from '../../src/lab/node.js';
-import { Probe } from '../../src/lab/probe.js';
-import { waitFor } from '../../src/lab/wait.js';
+import { Lab, type LabOptions } from '../../lab/lab.js';
+import type { LabNode } from '../../lab/node.js';
+import { Probe } from '../../lab/probe.js';
+import { waitFor } from '../../lab/wait.js';
 import { missingRequirements } from '../helpers/real.js';
 import { scratchDir } from '../helpers/scratch.js';
 

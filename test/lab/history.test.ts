@@ -1,5 +1,5 @@
 import test from 'ava';
-import { analyze, firstReceiveAfter, type ProbeEvent } from '../../src/lab/history.js';
+import { analyze, firstReceiveAfter, type ProbeEvent } from '../../lab/history.js';
 
 const send = (seq: number, t = seq): ProbeEvent => ({ t, e: 'send', seq });
 const ack = (seq: number, t = seq): ProbeEvent => ({ t, e: 'ack', seq });

@@ -4,11 +4,11 @@
  * These share the CPU with timing-sensitive VRRP, so they run one at a time.
  */
 import test, { type ExecutionContext } from 'ava';
-import { DELAY_PROGRAM } from '../../src/lab/faults.js';
-import { Lab, type LabOptions } from '../../src/lab/lab.js';
-import { namespacesOf } from '../../src/lab/netns.js';
-import { Probe } from '../../src/lab/probe.js';
-import { waitFor } from '../../src/lab/wait.js';
+import { DELAY_PROGRAM } from '../../lab/faults.js';
+import { Lab, type LabOptions } from '../../lab/lab.js';
+import { namespacesOf } from '../../lab/netns.js';
+import { Probe } from '../../lab/probe.js';
+import { waitFor } from '../../lab/wait.js';
 import { missingRequirements } from '../helpers/real.js';
 
 const unavailable = missingRequirements();

@@ -8,11 +8,11 @@
  */
 import { statSync } from 'node:fs';
 import test, { type ExecutionContext } from 'ava';
-import { canLogin, dynsecClients, dynsecCtrl, publishAsDaemon, readDynsecFile, retainedOn, syncState, waitForLogin, waitForSameVersion } from '../../src/lab/credentials.js';
-import { Lab } from '../../src/lab/lab.js';
-import type { LabNode } from '../../src/lab/node.js';
-import { mosquittoUser } from '../../src/lab/place.js';
-import { waitFor } from '../../src/lab/wait.js';
+import { canLogin, dynsecClients, dynsecCtrl, publishAsDaemon, readDynsecFile, retainedOn, syncState, waitForLogin, waitForSameVersion } from '../../lab/credentials.js';
+import { Lab } from '../../lab/lab.js';
+import type { LabNode } from '../../lab/node.js';
+import { mosquittoUser } from '../../lab/place.js';
+import { waitFor } from '../../lab/wait.js';
 import { sha256, sign } from '../../src/sync/envelope.js';
 import { missingRequirements } from '../helpers/real.js';
 

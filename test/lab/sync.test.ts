@@ -9,10 +9,10 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { Lab } from '../../src/lab/lab.js';
-import type { LabNode } from '../../src/lab/node.js';
-import { canLogin, deleteUser, passwordFile, publishAsDaemon, readPasswordFile, retainedOn, setPassword, syncState, usersIn, waitForLogin, waitForSameVersion } from '../../src/lab/credentials.js';
-import { waitFor } from '../../src/lab/wait.js';
+import { Lab } from '../../lab/lab.js';
+import type { LabNode } from '../../lab/node.js';
+import { canLogin, deleteUser, passwordFile, publishAsDaemon, readPasswordFile, retainedOn, setPassword, syncState, usersIn, waitForLogin, waitForSameVersion } from '../../lab/credentials.js';
+import { waitFor } from '../../lab/wait.js';
 import { sha256, sign } from '../../src/sync/envelope.js';
 import { missingRequirements } from '../helpers/real.js';
 

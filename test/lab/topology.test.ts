@@ -1,6 +1,6 @@
 import test from 'ava';
 import ipaddr from 'ipaddr.js';
-import { LAB_CLIENT_ADDRESS, LAB_NETWORK, labCluster, labDocument } from '../../src/lab/topology.js';
+import { LAB_CLIENT_ADDRESS, LAB_NETWORK, labCluster, labDocument } from '../../lab/topology.js';
 
 const inLab = (address: string) => ipaddr.parse(address).match(ipaddr.parseCIDR(LAB_NETWORK));
 

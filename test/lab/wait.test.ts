@@ -1,5 +1,5 @@
 import test from 'ava';
-import { GiveUp, waitFor } from '../../src/lab/wait.js';
+import { GiveUp, waitFor } from '../../lab/wait.js';
 
 test('waitFor resolves with the first value that is not false or undefined', async (t) => {
   let calls = 0;

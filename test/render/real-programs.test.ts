@@ -10,7 +10,7 @@ import test from 'ava';
 import { execa } from 'execa';
 import { parseConfig, type LoadedConfig } from '../../src/config/load.js';
 import type { NodeConfig } from '../../src/config/schema.js';
-import { listNamespaces, Netns, removeStaleNamespaces } from '../../src/lab/netns.js';
+import { listNamespaces, Netns, removeStaleNamespaces } from '../../lab/netns.js';
 import { bridgesOf } from '../../src/render/model.js';
 import { baseDocument, EXAMPLE_ENV, example, yamlOf } from '../helpers/config.js';
 import { missingRequirements, placeNode, stopperOf, writeServiceUsers, type PlacedNode } from '../helpers/real.js';

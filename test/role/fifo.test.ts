@@ -5,7 +5,7 @@ import test from 'ava';
 import { pino } from 'pino';
 import { FifoReader, ensureFifo } from '../../src/role/fifo.js';
 import { run } from '../../src/exec/runner.js';
-import { waitFor } from '../../src/lab/wait.js';
+import { waitFor } from '../../lab/wait.js';
 import { scratchDir } from '../helpers/scratch.js';
 
 const log = pino({ level: 'silent' });

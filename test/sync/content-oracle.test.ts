@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { execa, type ResultPromise } from 'execa';
-import { GiveUp, waitFor } from '../../src/lab/wait.js';
+import { GiveUp, waitFor } from '../../lab/wait.js';
 import { contentProblems, keepServiceUsers, missingServiceUsers } from '../../src/sync/content.js';
 import { missingRequirements, stopperOf } from '../helpers/real.js';
 

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run } from '../exec/runner.js';
+import { run } from '../src/exec/runner.js';
 import type { Netns } from './netns.js';
 import { spawnIn, terminate, type LabProcess } from './process.js';
 import { waitFor } from './wait.js';
@@ -83,9 +83,9 @@ export async function setLinkFaults(ns: Netns, ifname: string, faults: LinkFault
   }
 }
 
-const SOURCE = fileURLToPath(new URL('../../src/lab/native/nfq-delay.c', import.meta.url));
+const SOURCE = fileURLToPath(new URL('native/nfq-delay.c', import.meta.url));
 
-const CACHE = fileURLToPath(new URL('../../node_modules/.cache/mosquitto-failover/', import.meta.url));
+const CACHE = fileURLToPath(new URL('../node_modules/.cache/mosquitto-failover/', import.meta.url));
 
 /** The delay program, compiled once per source version into node_modules/.cache (cc and libnetfilter-queue-dev). */
 async function delayProgram(): Promise<string> {

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunResult } from '../exec/runner.js';
+import type { RunResult } from '../src/exec/runner.js';
 import type { Lab } from './lab.js';
 import type { LabNode } from './node.js';
 import { waitFor } from './wait.js';

@@ -9,8 +9,8 @@ import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { LoadedConfig } from '../config/load.js';
-import { hubOf } from '../render/model.js';
+import type { LoadedConfig } from '../src/config/load.js';
+import { hubOf } from '../src/render/model.js';
 import { blockVrrp, unblockVrrp } from './faults.js';
 import { atRunExit, destroySync, isNamedRun, namespacesOf, Netns, removeStaleNamespaces, type RunId } from './netns.js';
 import { LabNode } from './node.js';
@@ -18,7 +18,7 @@ import { placeNode, writeDynsecFile, writePasswordFile, type DynsecRule } from '
 import { isRunning } from './process.js';
 import { LAB_CLIENT_ADDRESS, LAB_INTERFACE, LAB_PREFIX, labCluster, type LabClusterOptions } from './topology.js';
 import { waitFor } from './wait.js';
-import type { Env } from '../config/secrets.js';
+import type { Env } from '../src/config/secrets.js';
 
 export interface LabOptions extends LabClusterOptions {
   /** A name (`up`) for a lab that outlives this process (`npm run lab:up`); this process's pid otherwise. */

@@ -9,7 +9,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readTextSync } from '../exec/pids.js';
+import { readTextSync } from '../src/exec/pids.js';
 import { failoverRound, type RoundOptions, type RoundResult, type TakeoverSource } from './failover.js';
 import { Lab } from './lab.js';
 import type { LabNode } from './node.js';
@@ -39,7 +39,7 @@ export function notifyScript(options: NotifyScriptOptions): string {
   const mqtt = ['-h', address, '-p', String(port), '-u', ready.user, '-P', ready.password, '-t', ready.topic].map(quote).join(' ');
   return `#!/bin/sh
 # keepalived's notify_master/_backup/_fault on this node, run as root with the new state as $1:
-# the hand-built recipe without mosquitto-failover (the benchmark's baseline, src/lab/baseline.ts).
+# the hand-built recipe without mosquitto-failover (the benchmark's baseline, lab/baseline.ts).
 set -u
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 state=$1

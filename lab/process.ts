@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isRunning } from '../exec/pids.js';
+import { isRunning } from '../src/exec/pids.js';
 import type { Netns } from './netns.js';
 
 export { isRunning };

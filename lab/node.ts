@@ -5,16 +5,16 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NodeConfig } from '../config/schema.js';
+import type { NodeConfig } from '../src/config/schema.js';
 import { setLinkFaults, type LinkFaults, type LinkFaultState } from './faults.js';
 import type { Netns } from './netns.js';
 import type { PlacedNode } from './place.js';
-import { readPidFileSync, readTextSync } from '../exec/pids.js';
+import { readPidFileSync, readTextSync } from '../src/exec/pids.js';
 import { isRunning, signalPids, spawnIn, terminate, type LabProcess } from './process.js';
 import { LAB_INTERFACE } from './topology.js';
 import { GiveUp, waitFor } from './wait.js';
 
-const DAEMON_ENTRY = fileURLToPath(new URL('../bin.ts', import.meta.url));
+const DAEMON_ENTRY = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
 
 /** One pino line of the daemon's log. */
 export interface DaemonLine {

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { execa, type ResultPromise } from 'execa';
-import { run, type RunOptions, type RunResult } from '../exec/runner.js';
+import { run, type RunOptions, type RunResult } from '../src/exec/runner.js';
 import { isRunning } from './process.js';
 
 const PREFIX = 'mqfo';

@@ -7,8 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
-import { parseConfig, type LoadedConfig } from '../config/load.js';
-import { SECRET_NAMES, type Env } from '../config/secrets.js';
+import { parseConfig, type LoadedConfig } from '../src/config/load.js';
+import { SECRET_NAMES, type Env } from '../src/config/secrets.js';
 
 export const LAB_NETWORK = '198.18.0.0/24';
 export const LAB_PREFIX = 24;

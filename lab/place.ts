@@ -8,10 +8,10 @@ import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { LoadedConfig } from '../config/load.js';
-import type { NodeConfig } from '../config/schema.js';
-import { nodeView } from '../render/model.js';
-import { createTemplateEngine, renderNode } from '../render/render.js';
+import type { LoadedConfig } from '../src/config/load.js';
+import type { NodeConfig } from '../src/config/schema.js';
+import { nodeView } from '../src/render/model.js';
+import { createTemplateEngine, renderNode } from '../src/render/render.js';
 
 export interface PlacedNode {
   dir: string;
