@@ -105,14 +105,14 @@ const ACL_TYPES = { read: RECEIVE, write: SEND, readwrite: [...SEND, ...RECEIVE]
 export function writeDynsecFile(placed: PlacedNode, extra: readonly DynsecUser[] = []): void {
   const { config, secrets } = placed.loaded;
   // The service users' rights are the same on every node.
-  const { topics, controlPrefix } = nodeView(config, secrets, config.nodes[0]!, 'lab');
+  const { topics, peerPrefix } = nodeView(config, secrets, config.nodes[0]!, 'lab');
   const users: DynsecUser[] = [
     {
       user: config.bridge.user,
       password: secrets.bridgePassword,
-      rules: [['deny', `${controlPrefix}/#`], ...topics.map((topic): DynsecRule => [topic.access, topic.pattern]), ['write', '$SYS/broker/connection/+/state']],
+      rules: [['deny', `${peerPrefix}/#`], ...topics.map((topic): DynsecRule => [topic.access, topic.pattern]), ['write', '$SYS/broker/connection/+/state']],
     },
-    { user: config.daemon.user, password: secrets.daemonPassword, rules: [['readwrite', `${controlPrefix}/#`], ['read', '$SYS/#']] },
+    { user: config.daemon.user, password: secrets.daemonPassword, rules: [['readwrite', `${peerPrefix}/#`], ['read', '$SYS/#']] },
     ...extra,
   ];
   const client = ({ user, password }: DynsecUser) => {

@@ -8,8 +8,8 @@ import writeFileAtomic from 'write-file-atomic';
 import { resolveNode } from './config/identity.js';
 import { DEFAULT_CONFIG, DEFAULT_ENV, loadConfig, type LoadedConfig } from './config/load.js';
 import { loadEnv, NODE_ENV, type Env } from './config/secrets.js';
-import { ConfigError, formatProblem, MqfoError, UsageError } from './errors.js';
-import { Daemon } from './daemon.js';
+import { ConfigError, ERROR_CODES, formatProblem, MqfoError, UsageError } from './errors.js';
+import { Controller } from './controller.js';
 import { checkUser, passwd } from './passwd.js';
 import { run } from './exec/runner.js';
 import { createTemplateEngine, renderNode, type RenderedFile } from './render/render.js';
@@ -126,17 +126,16 @@ function buildProgram(io: CliIo): Command {
         },
         io.logDestination ?? destination({ dest: 1, sync: true }),
       );
-      const daemon = new Daemon({ loaded, node, log, run, version: VERSION });
+      const controller = new Controller({ loaded, node, log, run });
       try {
-        await daemon.start();
+        await controller.start();
       } catch (error) {
         log.fatal({ err: error }, 'cannot start');
-        await daemon.stop().catch(() => undefined);
         throw error;
       }
       const signal = await stop;
       log.info({ signal }, 'stopping');
-      await daemon.stop();
+      await controller.stop();
     });
 
   program
@@ -196,7 +195,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     if (error instanceof MqfoError) {
       io.stderr(`error: ${error.message}\n`);
-      return ['ENODE', 'ECONFIGFILE', 'EENVFILE', 'EUSAGE'].includes(error.code) ? EXIT.usage : EXIT.failure;
+      return ERROR_CODES[error.code];
     }
     io.stderr(`error: ${(error as Error).message ?? String(error)}\n`);
     return EXIT.failure;

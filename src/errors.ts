@@ -1,9 +1,33 @@
 /** Errors carry a stable `code`, the offending value in the message and the original as `cause`. */
 
-export class MqfoError extends Error {
-  readonly code: string;
+/**
+ * Every code an error of ours can carry, with the exit code the CLI ends with for it: 2 for what
+ * the user can fix in the command line or the config (usage), 1 for everything else.
+ */
+export const ERROR_CODES = {
+  ECONFIG: 2,
+  ECONFIGFILE: 2,
+  EENVFILE: 2,
+  ENODE: 2,
+  EUSAGE: 2,
+  ECOMMAND: 1,
+  ETEMPLATE: 1,
+  ESTATE: 1,
+  EFIFO: 1,
+  EPASSWD: 1,
+  ENOTSYNCED: 1,
+  EBROKER: 1,
+  ENOTREADY: 1,
+  EUNHEALTHY: 1,
+  ENOTCONNECTED: 1,
+} as const;
 
-  constructor(code: string, message: string, options?: ErrorOptions) {
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class MqfoError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -39,4 +63,9 @@ export class UsageError extends MqfoError {
   constructor(message: string, options?: ErrorOptions) {
     super('EUSAGE', message, options);
   }
+}
+
+/** The message of anything thrown, for a log line or a wrapping error. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

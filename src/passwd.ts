@@ -12,7 +12,8 @@ import type { LoadedConfig } from './config/load.js';
 import type { NodeConfig } from './config/schema.js';
 import { MqfoError, UsageError } from './errors.js';
 import type { Runner } from './exec/runner.js';
-import { nodeView } from './render/model.js';
+import { daemonLogin } from './mqtt/client.js';
+import { Topics } from './mqtt/topics.js';
 import { StatusReader } from './peer/statuses.js';
 import { contentProblems } from './sync/content.js';
 import { sha256 } from './sync/envelope.js';
@@ -72,13 +73,7 @@ export async function passwd(options: PasswdOptions): Promise<number> {
   const { config } = loaded;
   checkUser(loaded, options.user);
   const path = config.broker.password_file;
-  const reader = new StatusReader({
-    nodes: config.nodes,
-    port: config.broker.admin_port,
-    username: config.daemon.user,
-    password: loaded.secrets.daemonPassword,
-    prefix: nodeView(config, loaded.secrets, node, '').controlPrefix,
-  });
+  const reader = new StatusReader({ nodes: config.nodes, loginTo: (peer) => daemonLogin(loaded, peer), topics: new Topics(config.cluster) });
   const waiting = options.wait && config.sync.password_file;
   if (waiting) reader.start();
   try {

@@ -5,60 +5,37 @@
  * of a synced file could break.
  */
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import mqtt from 'mqtt';
+import { MqfoError } from '../errors.js';
+import { connectOnce, type Login } from '../mqtt/client.js';
+import { retryUntil } from '../retry.js';
 
-export interface HealthOptions {
-  host: string;
-  port: number;
-  username: string;
-  password: string;
-  /** A topic the daemon user may read and write. */
-  topic: string;
-  timeoutMs?: number;
-}
-
-async function roundTrip(options: HealthOptions, deadline: number): Promise<void> {
+async function roundTrip(login: Login, topic: string, deadline: number): Promise<void> {
   const timeout = Math.max(200, deadline - Date.now());
-  const client = await mqtt.connectAsync(`mqtt://${options.host}:${options.port}`, {
-    username: options.username,
-    password: options.password,
-    clientId: `mqfo-health-${process.pid}-${randomBytes(4).toString('hex')}`,
-    reconnectPeriod: 0,
-    connectTimeout: timeout,
-  });
+  const client = await connectOnce(login, { purpose: 'health', timeoutMs: timeout });
+  let timer: NodeJS.Timeout | undefined;
   try {
     const nonce = randomBytes(8).toString('hex');
     const received = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no echo on ${options.topic} within ${timeout} ms (does the ACL still give it to ${options.username}?)`)), timeout);
+      timer = setTimeout(() => reject(new MqfoError('EUNHEALTHY', `no echo on ${topic} within ${timeout} ms (does the ACL still give it to ${login.username}?)`)), timeout);
       client.on('message', (_topic, payload) => {
-        if (payload.toString() !== nonce) return;
-        clearTimeout(timer);
-        resolve();
+        if (payload.toString() === nonce) resolve();
       });
     });
-    const granted = await client.subscribeAsync(options.topic, { qos: 1 });
+    const granted = await client.subscribeAsync(topic, { qos: 1 });
     // mosquitto answers 128 (failure) for a subscription the ACL denies.
-    if (granted.some((grant) => grant.qos === 128)) throw new Error(`subscribing to ${options.topic} was refused`);
-    await client.publishAsync(options.topic, nonce, { qos: 1 });
+    if (granted.some((grant) => grant.qos === 128)) throw new MqfoError('EUNHEALTHY', `subscribing to ${topic} was refused`);
+    await client.publishAsync(topic, nonce, { qos: 1 });
     await received;
   } finally {
+    // Also when subscribing failed: a timer left running would reject with no one listening.
+    clearTimeout(timer);
     await client.endAsync(true).catch(() => undefined);
   }
 }
 
-/** Resolves once a round trip succeeds; rejects with the last failure when `timeoutMs` (default 5 s) is over. */
-export async function checkHealth(options: HealthOptions): Promise<void> {
-  const deadline = Date.now() + (options.timeoutMs ?? 5_000);
-  let last: unknown;
-  for (let attempt = 0; attempt < 100 && Date.now() < deadline; attempt++) {
-    try {
-      await roundTrip(options, deadline);
-      return;
-    } catch (error) {
-      last = error;
-      await sleep(100);
-    }
-  }
-  throw new Error(`the broker at ${options.host}:${options.port} is not healthy: ${(last as Error | undefined)?.message ?? 'no attempt'}`, { cause: last });
+/** Resolves once a round trip on `topic` succeeds; rejects with the last failure after `timeoutMs` (default 5 s). */
+export async function checkHealth(login: Login, topic: string, timeoutMs = 5_000): Promise<void> {
+  await retryUntil({ what: `the broker at ${login.host}:${login.port} is not healthy`, code: 'EUNHEALTHY', timeoutMs, intervalMs: 100, maxAttempts: 100 }, (deadline) =>
+    roundTrip(login, topic, deadline),
+  );
 }

@@ -10,6 +10,8 @@ import { execa, type ResultPromise } from 'execa';
 import type { Logger } from 'pino';
 import writeFileAtomic from 'write-file-atomic';
 import { commandLine, isRunning, readPidFile } from '../exec/pids.js';
+import { MqfoError } from '../errors.js';
+import { backoffDelay, type Backoff } from '../retry.js';
 import type { BrokerControl } from './control.js';
 
 export interface SupervisorOptions {
@@ -22,8 +24,7 @@ export interface SupervisorOptions {
 }
 
 const ADOPTED_POLL_MS = 250;
-const RESPAWN_MIN_MS = 500;
-const RESPAWN_MAX_MS = 10_000;
+const RESPAWN: Backoff = { minMs: 500, maxMs: 10_000 };
 /** A broker that ran this long before it died starts the respawn delay from the minimum again. */
 const STABLE_MS = 60_000;
 
@@ -33,7 +34,8 @@ export class Supervisor implements BrokerControl {
   private adopted: number | undefined;
   private adoptedWatch: NodeJS.Timeout | undefined;
   private respawnTimer: NodeJS.Timeout | undefined;
-  private respawnDelay = RESPAWN_MIN_MS;
+  /** Respawns since the broker last ran stably. */
+  private respawns = 0;
   private startedAt = 0;
   /** True while we stop the broker on purpose, so its exit is not a crash. */
   private stopping = false;
@@ -65,7 +67,7 @@ export class Supervisor implements BrokerControl {
 
   async reload(): Promise<void> {
     const pid = this.pid;
-    if (pid === undefined) throw new Error('mosquitto is not running');
+    if (pid === undefined) throw new MqfoError('EBROKER', 'mosquitto is not running');
     process.kill(pid, 'SIGHUP');
   }
 
@@ -103,7 +105,7 @@ export class Supervisor implements BrokerControl {
     const child = execa(binary, ['-c', configFile], { stdin: 'ignore', stdout: 'inherit', stderr: 'inherit', reject: false, cleanup: true });
     if (child.pid === undefined) {
       await child;
-      throw new Error(`cannot start ${binary}`);
+      throw new MqfoError('EBROKER', `cannot start ${binary}`);
     }
     this.child = child;
     this.startedAt = Date.now();
@@ -119,12 +121,12 @@ export class Supervisor implements BrokerControl {
   private exited(how: string): void {
     if (this.stopping || this.stopped) return;
     const ran = Date.now() - this.startedAt;
-    if (ran > STABLE_MS) this.respawnDelay = RESPAWN_MIN_MS;
-    this.options.log.error({ how, ranMs: ran, respawnInMs: this.respawnDelay }, 'broker exited on its own; starting it again');
+    if (ran > STABLE_MS) this.respawns = 0;
+    const delay = backoffDelay(this.respawns++, RESPAWN);
+    this.options.log.error({ how, ranMs: ran, respawnInMs: delay }, 'broker exited on its own; starting it again');
     this.respawnTimer = setTimeout(() => {
       this.spawn().catch((error: unknown) => this.options.log.error({ err: error }, 'cannot start the broker'));
-    }, this.respawnDelay);
-    this.respawnDelay = Math.min(this.respawnDelay * 2, RESPAWN_MAX_MS);
+    }, delay);
   }
 
   /** SIGTERM (mosquitto saves its persistence file), SIGKILL after the grace; resolves when it is gone. */

@@ -3,38 +3,33 @@
  * own included, as the daemon user. What this node publishes goes to its own broker, retained;
  * the others read it there. The own connection carries a last-will that marks the node offline,
  * so a daemon that dies is seen as gone while its broker still runs. Connections come back with
- * a growing delay, and a peer that returns hands over its retained messages on subscribe.
+ * a growing delay (mqtt/client.ts), and a peer that returns hands over its retained messages on
+ * subscribe.
  */
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/schema.js';
+import { MqfoError } from '../errors.js';
+import { connectLasting, type Login, type MqttClient } from '../mqtt/client.js';
+import type { PeerTopic, Topics } from '../mqtt/topics.js';
 
 export interface PeerChannelOptions {
   self: NodeConfig;
   nodes: readonly NodeConfig[];
-  port: number;
-  username: string;
-  password: string;
-  /** `mosquitto-failover/<cluster>`; topics below are relative to it. */
-  prefix: string;
-  /** Topic filters (relative) to read on every node's broker. */
-  subscriptions: readonly string[];
-  /** The retained last-will on this node's own broker, relative topic and payload. */
+  loginTo: (node: NodeConfig) => Login;
+  topics: Topics;
+  /** The retained last-will on this node's own broker. */
   will: { topic: string; payload: string };
   log: Logger;
-  /** A message from `from`'s broker; `topic` relative to the prefix. */
-  onMessage: (from: NodeConfig, topic: string, payload: Buffer) => void;
+  /** A message read on `from`'s broker. */
+  onMessage: (from: NodeConfig, topic: PeerTopic, payload: Buffer) => void;
   /** Called each time the own broker's connection is (re)made: publish the retained state again. */
   onOwnConnect: () => void;
-  minDelayMs?: number;
-  maxDelayMs?: number;
 }
 
 interface Link {
   node: NodeConfig;
   client: MqttClient;
   connected: boolean;
-  delayMs: number;
   lastError?: string;
 }
 
@@ -47,7 +42,7 @@ export class PeerChannel {
   }
 
   /** Starts connecting to every node; does not wait (a peer may be down for hours). */
-  start(): void {
+  async start(): Promise<void> {
     this.links = this.options.nodes.map((node) => this.connect(node));
   }
 
@@ -59,52 +54,33 @@ export class PeerChannel {
   /** Publishes on this node's own broker (QoS 1); rejects if it is not connected. */
   async publish(topic: string, payload: string, options: { retain: boolean }): Promise<void> {
     const own = this.links.find((link) => link.node.id === this.options.self.id);
-    if (!own?.connected) throw new Error('not connected to this node\'s broker');
-    await own.client.publishAsync(`${this.options.prefix}/${topic}`, payload, { qos: 1, retain: options.retain });
+    if (!own?.connected) throw new MqfoError('ENOTCONNECTED', 'not connected to this node\'s broker');
+    await own.client.publishAsync(topic, payload, { qos: 1, retain: options.retain });
   }
 
-  /** Ends every connection; the own one last, after `beforeEnd` (e.g. a clean offline status). Idempotent. */
-  async stop(beforeEnd?: () => Promise<void>): Promise<void> {
-    if (beforeEnd) await beforeEnd().catch((error: unknown) => this.options.log.debug({ err: error }, 'could not publish before leaving'));
+  /** Ends every connection. Idempotent. */
+  async stop(): Promise<void> {
     const links = this.links;
     this.links = [];
     await Promise.all(links.map((link) => link.client.endAsync(true).catch(() => undefined)));
   }
 
   private connect(node: NodeConfig): Link {
-    const { self, port, username, password, prefix, log } = this.options;
-    const min = this.options.minDelayMs ?? 500;
+    const { self, topics, log } = this.options;
     const own = node.id === self.id;
-    const options: IClientOptions = {
-      username,
-      password,
-      clientId: `mqfo-${self.name}-to-${node.name}`,
-      // The retained messages are the state; nothing queued while away is worth replaying.
-      clean: true,
-      reconnectPeriod: min,
-      connectTimeout: 5_000,
-      keepalive: 15,
-      ...(own ? { will: { topic: `${prefix}/${this.options.will.topic}`, payload: Buffer.from(this.options.will.payload), qos: 1, retain: true } } : {}),
-    };
-    const client = mqtt.connect(`mqtt://${node.address}:${port}`, options);
-    const link: Link = { node, client, connected: false, delayMs: min };
+    const client = connectLasting(this.options.loginTo(node), { clientId: `mqfo-${self.name}-to-${node.name}`, ...(own ? { will: this.options.will } : {}) });
+    const link: Link = { node, client, connected: false };
     const peerLog = log.child({ peer: node.name });
     client.on('connect', () => {
       link.connected = true;
-      link.delayMs = min;
       delete link.lastError;
-      client.options.reconnectPeriod = min;
       peerLog.info({ own }, 'peer channel connected');
-      const topics = this.options.subscriptions.map((topic) => `${prefix}/${topic}`);
-      client.subscribeAsync(topics, { qos: 1 }).catch((error: unknown) => peerLog.warn({ err: error }, 'peer channel subscribe failed'));
+      client.subscribeAsync(topics.peerFilters, { qos: 1 }).catch((error: unknown) => peerLog.warn({ err: error }, 'peer channel subscribe failed'));
       if (own) this.options.onOwnConnect();
     });
     client.on('close', () => {
       if (link.connected) peerLog.warn('peer channel lost; reconnecting');
       link.connected = false;
-      // mqtt.js reads reconnectPeriod at each attempt: double it up to the maximum.
-      client.options.reconnectPeriod = link.delayMs;
-      link.delayMs = Math.min(link.delayMs * 2, this.options.maxDelayMs ?? 10_000);
     });
     // Each new kind of failure is a warning (a wrong daemon password, say), its repeats are not.
     client.on('error', (error) => {
@@ -112,10 +88,7 @@ export class PeerChannel {
       link.lastError = error.message;
       peerLog[level]({ err: error }, 'peer channel error');
     });
-    client.on('message', (topic, payload) => {
-      if (!topic.startsWith(`${prefix}/`)) return;
-      this.options.onMessage(node, topic.slice(prefix.length + 1), payload);
-    });
+    client.on('message', (topic, payload) => this.options.onMessage(node, topics.parse(topic), payload));
     return link;
   }
 }

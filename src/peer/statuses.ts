@@ -1,19 +1,17 @@
 /**
- * Reads every node's retained status for a command line tool (`passwd` waits on it): one short
- * MQTT connection per node's admin listener as the daemon user, with client ids of its own so the
+ * Reads every node's retained status for a command line tool (`passwd` waits on it): one MQTT
+ * connection per node's admin listener as the daemon user, with client ids of its own so the
  * daemon's connections are left alone.
  */
-import { randomBytes } from 'node:crypto';
-import mqtt, { type MqttClient } from 'mqtt';
 import type { NodeConfig } from '../config/schema.js';
-import { parseStatus, statusNode, statusTopic, type NodeStatus } from './status.js';
+import { connectLasting, uniqueClientId, type Login, type MqttClient } from '../mqtt/client.js';
+import type { Topics } from '../mqtt/topics.js';
+import { parseStatus, type NodeStatus } from './status.js';
 
 export interface StatusReaderOptions {
   nodes: readonly NodeConfig[];
-  port: number;
-  username: string;
-  password: string;
-  prefix: string;
+  loginTo: (node: NodeConfig) => Login;
+  topics: Topics;
 }
 
 export class StatusReader {
@@ -29,23 +27,18 @@ export class StatusReader {
   }
 
   start(): void {
-    const tag = randomBytes(3).toString('hex');
+    const { topics } = this.options;
     for (const node of this.options.nodes) {
-      const client = mqtt.connect(`mqtt://${node.address}:${this.options.port}`, {
-        username: this.options.username,
-        password: this.options.password,
-        clientId: `mqfo-cli-${tag}-${node.name}`,
-        reconnectPeriod: 1_000,
-        connectTimeout: 3_000,
-      });
+      const client = connectLasting(this.options.loginTo(node), { clientId: uniqueClientId(`cli-${node.name}`), backoff: { minMs: 1_000, maxMs: 1_000 } });
       client.on('connect', () => {
         this.reached.add(node.id);
-        client.subscribe(`${this.options.prefix}/${statusTopic(node.id)}`, { qos: 1 });
+        client.subscribe(topics.status(node.id), { qos: 1 });
       });
       client.on('error', () => undefined);
       client.on('message', (topic, payload) => {
         const status = parseStatus(payload);
-        if (status && statusNode(topic.slice(this.options.prefix.length + 1)) === node.id) this.statuses.set(node.id, status);
+        const about = topics.parse(topic);
+        if (status && about.type === 'status' && about.node === node.id) this.statuses.set(node.id, status);
       });
       this.clients.push(client);
     }

@@ -2,9 +2,10 @@
  * What the templates see for one node: the config, plus everything derived from it (peers,
  * bridges, file locations, ucarp arguments). Pure: no I/O, no clock.
  */
-import { posix } from 'node:path';
 import type { ClusterConfig, NodeConfig, TopicConfig } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
+import { peerPrefix } from '../mqtt/topics.js';
+import { runtimePaths, vrrpInstance, type RuntimePaths } from '../paths.js';
 
 export interface BridgeView {
   /** Connection name, also the client id on the remote broker (mosquitto.conf(5) `connection`). */
@@ -27,19 +28,8 @@ export interface NodeView {
   /** VRRP instance name; keepalived writes it into the FIFO lines, the ucarp scripts copy it. */
   instance: string;
   /** Topic prefix of the daemons' peer channel. */
-  controlPrefix: string;
-  paths: {
-    fifo: string;
-    trackFile: string;
-    clusterFile: string;
-    envFile: string;
-    ucarpArgs: string;
-    ucarpPass: string;
-    vipUp: string;
-    vipDown: string;
-    stateFile: string;
-    brokerPidFile: string;
-  };
+  peerPrefix: string;
+  paths: RuntimePaths;
   ucarp: { advskew: number; args: string[] };
 }
 
@@ -71,19 +61,7 @@ export function advskewOf(priority: number): number {
 }
 
 export function nodeView(config: ClusterConfig, secrets: Secrets, node: NodeConfig, version: string): NodeView {
-  const dir = config.daemon.config_dir;
-  const paths = {
-    fifo: posix.join(config.daemon.run_dir, 'vrrp.fifo'),
-    trackFile: posix.join(config.daemon.run_dir, 'priority.track'),
-    clusterFile: posix.join(dir, 'cluster.yaml'),
-    envFile: posix.join(dir, '.env'),
-    ucarpArgs: posix.join(dir, 'ucarp.args'),
-    ucarpPass: posix.join(dir, 'ucarp.pass'),
-    vipUp: posix.join(dir, 'vip-up.sh'),
-    vipDown: posix.join(dir, 'vip-down.sh'),
-    stateFile: posix.join(config.daemon.state_dir, 'takeover.json'),
-    brokerPidFile: posix.join(config.daemon.run_dir, 'mosquitto.pid'),
-  };
+  const paths = runtimePaths(config);
   const advskew = advskewOf(node.priority);
   const { failover, vip } = config;
   const args = [
@@ -111,8 +89,8 @@ export function nodeView(config: ClusterConfig, secrets: Secrets, node: NodeConf
     isHub: hub.id === node.id,
     bridges: bridgesOf(config, node),
     topics: config.bridge.topics.map((topic) => ({ ...topic, access: ACCESS[topic.direction] })),
-    instance: `mqfo_${config.cluster.replaceAll('-', '_')}`,
-    controlPrefix: `mosquitto-failover/${config.cluster}`,
+    instance: vrrpInstance(config),
+    peerPrefix: peerPrefix(config.cluster),
     paths,
     ucarp: { advskew, args },
   };

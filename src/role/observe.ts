@@ -4,7 +4,7 @@
  * remove: keepalived killed with -9 leaves it behind while a peer takes over. The node keeps
  * serving through it until a peer must have taken over (`staleAfterMs`, VRRP's master-down
  * interval and a margin), so that clients see no outage before the peer is there; then the copy
- * goes, or two nodes would answer ARP for the VIP. Pure.
+ * goes, or two nodes would answer ARP for the VIP (takeover/stale.ts). Pure.
  */
 import type { HintState } from './hint.js';
 
@@ -28,11 +28,6 @@ export interface ObservedRole {
   role: Role;
   /** The VIP is on the interface but its owner is dead: it must go. */
   staleVip: boolean;
-}
-
-/** keepalived's master-down interval is 3 adverts and a skew below one; one more advert and 500 ms of margin. */
-export function staleAfterMs(advertIntSeconds: number): number {
-  return Math.round(4 * advertIntSeconds * 1000 + 500);
 }
 
 export function roleOf(observation: Observation): ObservedRole {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
-import { CHAIN } from '../../src/engine/nat.js';
+import { CHAIN } from '../../src/takeover/nat.js';
 import { Lab, type LabOptions } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
 import { Probe } from '../../lab/probe.js';

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { roleOf, staleAfterMs } from '../../src/role/observe.js';
+import { roleOf } from '../../src/role/observe.js';
+import { staleAfterMs } from '../../src/takeover/stale.js';
 
 test('the VIP on the interface is MASTER, whatever the hint says', (t) => {
   t.deepEqual(roleOf({ vip: true, driver: 'alive', hint: 'BACKUP' }), { role: 'MASTER', staleVip: false });

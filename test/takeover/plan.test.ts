@@ -1,6 +1,6 @@
 import test from 'ava';
-import { CHAIN, dnatLine, type NatState } from '../../src/engine/nat.js';
-import { INITIAL_STATE, plan, type Action, type TakeoverState } from '../../src/engine/plan.js';
+import { CHAIN, dnatLine, type NatState } from '../../src/takeover/nat.js';
+import { INITIAL_STATE, plan, type Action, type TakeoverState } from '../../src/takeover/plan.js';
 import type { ObservedRole } from '../../src/role/observe.js';
 
 const LINE = dnatLine({ vip: '10.0.0.10', port: 1883, address: '10.0.0.11', addressPort: 1883 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { CHAIN, dnatLine, parseNat } from '../../src/engine/nat.js';
+import { CHAIN, dnatLine, parseNat } from '../../src/takeover/nat.js';
 
 const target = { vip: '192.168.1.10', port: 1883, address: '192.168.1.11', addressPort: 1883 };
 

@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { INITIAL_STATE } from '../../src/engine/plan.js';
-import { loadState, saveState } from '../../src/engine/state.js';
+import { INITIAL_STATE } from '../../src/takeover/plan.js';
+import { loadState, saveState } from '../../src/takeover/state.js';
 import { scratchDir } from '../helpers/scratch.js';
 
 test('a saved takeover state loads back; a missing file is the initial state', async (t) => {

@@ -1,0 +1,101 @@
+/**
+ * `mosquitto-failover run`: builds the components of a node on one shared node state, starts them
+ * in order and stops them in reverse. The takeover loop first (it starts or adopts the broker and
+ * stops it last), then the credential sync, the peer channel, and the status publisher (its
+ * offline status goes out before the channel closes).
+ */
+import type { Logger } from 'pino';
+import { brokerControl, type BrokerControl } from './broker/control.js';
+import type { LoadedConfig } from './config/load.js';
+import type { NodeConfig } from './config/schema.js';
+import type { Component, DaemonContext } from './context.js';
+import type { Runner } from './exec/runner.js';
+import { daemonLogin } from './mqtt/client.js';
+import { Topics } from './mqtt/topics.js';
+import { NodeState } from './node-state.js';
+import { runtimePaths } from './paths.js';
+import { PeerChannel } from './peer/channel.js';
+import { StatusPublisher } from './peer/publisher.js';
+import { offlineStatus } from './peer/status.js';
+import { createSyncer } from './sync/index.js';
+import { createTakeover, type TakeoverTuning } from './takeover/index.js';
+
+export interface ControllerOptions extends TakeoverTuning {
+  loaded: LoadedConfig;
+  node: NodeConfig;
+  log: Logger;
+  run: Runner;
+  /** Instead of the adapter cluster.yaml asks for (tests). */
+  broker?: BrokerControl;
+}
+
+export class Controller {
+  readonly state: NodeState;
+  private readonly options: ControllerOptions;
+  private started: [string, Component][] = [];
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: ControllerOptions) {
+    this.options = options;
+    this.state = new NodeState(options.log);
+  }
+
+  private build(): [string, Component][] {
+    const { loaded, node, log, run } = this.options;
+    const { config } = loaded;
+    const paths = runtimePaths(config);
+    const broker = this.options.broker ?? brokerControl(config, run, log.child({ component: 'broker' }), paths.brokerPidFile);
+    const context: DaemonContext = { loaded, node, log, run, state: this.state, paths, topics: new Topics(config.cluster), broker };
+    const { topics } = context;
+    const channel = new PeerChannel({
+      self: node,
+      nodes: config.nodes,
+      loginTo: (peer) => daemonLogin(loaded, peer),
+      topics,
+      will: { topic: topics.status(node.id), payload: JSON.stringify(offlineStatus(node)) },
+      log: log.child({ component: 'peer' }),
+      onMessage: (from, topic, payload) => {
+        if (topic.type === 'sync') syncer?.receive(from, topic.kind, payload);
+        else if (topic.type === 'status') status.take(from, topic.node, payload);
+      },
+      onOwnConnect: () => {
+        status.publish();
+        syncer?.publishAll();
+      },
+    });
+    const syncer = createSyncer(context, (topic, payload) => channel.publish(`${topics.prefix}/${topic}`, payload, { retain: true }));
+    const status = new StatusPublisher({ self: node, state: this.state, channel, topics, log });
+    const { listAddresses, vipPollMs, repairMs } = this.options;
+    const takeover = createTakeover(context, { ...(listAddresses ? { listAddresses } : {}), ...(vipPollMs ? { vipPollMs } : {}), ...(repairMs ? { repairMs } : {}) });
+    return [['takeover', takeover], ...(syncer ? [['sync', syncer] as [string, Component]] : []), ['peer', channel], ['status', status]];
+  }
+
+  /** Starts every component in order; if one fails, stops those started (it too), in reverse, and rethrows. */
+  async start(): Promise<void> {
+    try {
+      for (const [name, component] of this.build()) {
+        this.started.push([name, component]);
+        await component.start();
+      }
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+    const { role, epoch } = this.state.current;
+    const { config } = this.options.loaded;
+    this.options.log.info({ role, epoch, components: this.started.map(([name]) => name), vip: config.vip.address, control: config.broker.control }, 'started');
+  }
+
+  /** Stops the started components in reverse order; a failing one is logged and the rest still stop. Idempotent. */
+  async stop(): Promise<void> {
+    this.stopping ??= this.stopAll();
+    await this.stopping;
+  }
+
+  private async stopAll(): Promise<void> {
+    for (const [name, component] of [...this.started].reverse()) {
+      await component.stop().catch((error: unknown) => this.options.log.error({ err: error, component: name }, 'stopping a component failed'));
+    }
+    this.options.log.info({ role: this.state.current.role }, 'stopped');
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The one seam through which the daemon and the CLI make MQTT clients (mqtt.js): every login,
+ * client id and retry policy is decided here. Two shapes:
+ * - `connectLasting`: a connection kept for the daemon's life (the peer channel), reconnecting
+ *   with a growing delay, whatever ended the last one;
+ * - `connectOnce`: one short connection for a probe (readiness, health), no reconnect.
+ */
+import { randomBytes } from 'node:crypto';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { LoadedConfig } from '../config/load.js';
+import type { NodeConfig } from '../config/schema.js';
+import { backoffDelay, type Backoff } from '../retry.js';
+
+export type { MqttClient } from 'mqtt';
+
+/** Where and as whom to log in. */
+export interface Login {
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+}
+
+/** The daemon user on `node`'s admin listener: how daemons, probes and the CLI reach a broker. */
+export function daemonLogin(loaded: LoadedConfig, node: Pick<NodeConfig, 'address'>): Login {
+  const { config, secrets } = loaded;
+  return { host: node.address, port: config.broker.admin_port, username: config.daemon.user, password: secrets.daemonPassword };
+}
+
+/** A client id that no other client of ours uses: `mqfo-<purpose>-<random>`. */
+export function uniqueClientId(purpose: string): string {
+  return `mqfo-${purpose}-${randomBytes(4).toString('hex')}`;
+}
+
+export const PEER_BACKOFF: Backoff = { minMs: 500, maxMs: 10_000 };
+
+export interface LastingOptions {
+  clientId: string;
+  will?: { topic: string; payload: string };
+  backoff?: Backoff;
+}
+
+/**
+ * A connection that always comes back: after a close, the next attempt waits `backoff` (0.5 s,
+ * doubling to 10 s), and a connection that succeeds starts the delay from the minimum again.
+ * mqtt.js stops reconnecting for good after a refused CONNACK (a broker restarting with its
+ * password file or dynamic-security plugin not yet loaded answers "not authorized") unless
+ * `reconnectOnConnackError` is set (mqtt.js handlers/connack.js): a peer channel must not stay
+ * down because of one refusal.
+ */
+export function connectLasting(login: Login, options: LastingOptions): MqttClient {
+  const backoff = options.backoff ?? PEER_BACKOFF;
+  const clientOptions: IClientOptions = {
+    username: login.username,
+    password: login.password,
+    clientId: options.clientId,
+    // The retained messages are the state; nothing queued while away is worth replaying.
+    clean: true,
+    reconnectPeriod: backoff.minMs,
+    reconnectOnConnackError: true,
+    connectTimeout: 5_000,
+    keepalive: 15,
+    ...(options.will ? { will: { topic: options.will.topic, payload: Buffer.from(options.will.payload), qos: 1, retain: true } } : {}),
+  };
+  const client = mqtt.connect(`mqtt://${login.host}:${login.port}`, clientOptions);
+  let failures = 0;
+  client.on('connect', () => {
+    failures = 0;
+    client.options.reconnectPeriod = backoff.minMs;
+  });
+  // mqtt.js reads reconnectPeriod at each attempt.
+  client.on('close', () => {
+    client.options.reconnectPeriod = backoffDelay(failures++, backoff);
+  });
+  return client;
+}
+
+/** One connection for a probe, or a rejection after `timeoutMs`; the caller ends it. */
+export async function connectOnce(login: Login, options: { purpose: string; timeoutMs: number }): Promise<MqttClient> {
+  return mqtt.connectAsync(`mqtt://${login.host}:${login.port}`, {
+    username: login.username,
+    password: login.password,
+    clientId: uniqueClientId(options.purpose),
+    reconnectPeriod: 0,
+    connectTimeout: Math.max(200, options.timeoutMs),
+  });
+}

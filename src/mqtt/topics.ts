@@ -1,0 +1,53 @@
+/**
+ * Every topic the daemons use, in one place. They live under the peer channel's prefix,
+ * `mosquitto-failover/<cluster>/`, which the rendered ACL gives to the daemon user alone and the
+ * bridges do not carry (mosquitto 2.0 does not pass `$CONTROL/...` between ordinary clients).
+ */
+import type { Kind } from '../sync/content.js';
+
+export const PEER_ROOT = 'mosquitto-failover';
+
+export function peerPrefix(cluster: string): string {
+  return `${PEER_ROOT}/${cluster}`;
+}
+
+/** What a topic under the prefix is about. */
+export type PeerTopic = { type: 'status'; node: number } | { type: 'sync'; kind: string } | { type: 'other' };
+
+export class Topics {
+  readonly prefix: string;
+
+  constructor(cluster: string) {
+    this.prefix = peerPrefix(cluster);
+  }
+
+  /** A node's retained status (peer/status.ts), on that node's own broker. */
+  status(node: number): string {
+    return `${this.prefix}/node/${node}/status`;
+  }
+
+  /** The retained, signed envelope of a synced file (sync/envelope.ts). */
+  sync(kind: Kind): string {
+    return `${this.prefix}/sync/${kind}`;
+  }
+
+  /** The daemon user's own round-trip topic for health checks (broker/health.ts). */
+  health(node: number): string {
+    return `${this.prefix}/health/${node}`;
+  }
+
+  /** What every daemon reads on every node's broker. */
+  get peerFilters(): string[] {
+    return [`${this.prefix}/node/+/status`, `${this.prefix}/sync/+`];
+  }
+
+  parse(topic: string): PeerTopic {
+    if (!topic.startsWith(`${this.prefix}/`)) return { type: 'other' };
+    const rest = topic.slice(this.prefix.length + 1);
+    const status = /^node\/(\d{1,3})\/status$/.exec(rest);
+    if (status) return { type: 'status', node: Number(status[1]) };
+    const sync = /^sync\/([a-z]+)$/.exec(rest);
+    if (sync) return { type: 'sync', kind: sync[1]! };
+    return { type: 'other' };
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The facts about this node that the components share: role and takeover epoch (takeover loop),
+ * the last transition and its step timings, broker health, the priority weight, the synced files'
+ * versions (syncer) and the peers' statuses (peer channel). Each component updates the facts it
+ * owns and reads the others'; a change event says which facts changed.
+ */
+import { EventEmitter } from 'node:events';
+import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from 'pino';
+import type { NodeStatus } from './peer/status.js';
+import type { Role } from './role/observe.js';
+
+export type RoleName = Role | 'UNKNOWN';
+
+/** One role change, with the epoch-ms time of each step and its distance from the first sign. */
+export interface Transition {
+  from: RoleName;
+  to: Role;
+  reason: string;
+  epoch: number;
+  at: Record<string, number>;
+  ms: Record<string, number>;
+}
+
+export interface FileVersion {
+  version: string;
+  origin: number;
+  sha256: string;
+}
+
+export interface BrokerHealth {
+  /** Undefined until the broker was first checked. */
+  healthy: boolean | undefined;
+  /** Epoch ms of the last check. */
+  checkedAt: number | undefined;
+  problem?: string;
+}
+
+export interface NodeFacts {
+  /** When this daemon started (ISO time). */
+  readonly startedAt: string;
+  role: RoleName;
+  /** Takeovers this node has made (takeover.json). */
+  epoch: number;
+  lastTransition: Transition | undefined;
+  broker: BrokerHealth;
+  /** What this node adds to its VRRP priority (keepalived's track file), and why. */
+  weight: { value: number; reasons: string[] };
+  /** Each synced file's version and hash, by kind. */
+  versions: Record<string, FileVersion>;
+  /** Each node's last status as read on its own broker, by id (this node's own included). */
+  peers: Record<number, NodeStatus>;
+}
+
+export type Fact = Exclude<keyof NodeFacts, 'startedAt'>;
+export type ChangeListener = (changed: readonly Fact[], facts: Readonly<NodeFacts>) => void;
+
+export function initialFacts(now = new Date()): NodeFacts {
+  return {
+    startedAt: now.toISOString(),
+    role: 'UNKNOWN',
+    epoch: 0,
+    lastTransition: undefined,
+    broker: { healthy: undefined, checkedAt: undefined },
+    weight: { value: 0, reasons: [] },
+    versions: {},
+    peers: {},
+  };
+}
+
+export class NodeState {
+  private facts: NodeFacts;
+  private readonly events = new EventEmitter();
+  private readonly log: Logger;
+
+  constructor(log: Logger, facts: NodeFacts = initialFacts()) {
+    this.log = log;
+    this.facts = facts;
+  }
+
+  get current(): Readonly<NodeFacts> {
+    return this.facts;
+  }
+
+  /** Sets the facts in `patch`; listeners hear of those whose value changed. */
+  update(patch: Partial<Pick<NodeFacts, Fact>>): void {
+    const changed = (Object.keys(patch) as Fact[]).filter((fact) => !isDeepStrictEqual(patch[fact], this.facts[fact]));
+    if (changed.length === 0) return;
+    this.facts = { ...this.facts, ...patch };
+    this.events.emit('change', changed, this.facts);
+  }
+
+  /** Calls `listener` after each change; returns what stops it. A listener that throws is logged, not propagated. */
+  onChange(listener: ChangeListener): () => void {
+    const guarded: ChangeListener = (changed, facts) => {
+      try {
+        listener(changed, facts);
+      } catch (error) {
+        this.log.error({ err: error, changed }, 'a node-state listener failed');
+      }
+    };
+    this.events.on('change', guarded);
+    return () => this.events.off('change', guarded);
+  }
+}

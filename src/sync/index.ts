@@ -1,0 +1,44 @@
+/** Builds a node's credential sync, or nothing when cluster.yaml syncs no file. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { checkHealth } from '../broker/health.js';
+import type { DaemonContext } from '../context.js';
+import { messageOf } from '../errors.js';
+import { daemonLogin } from '../mqtt/client.js';
+import { Syncer, syncedFiles } from './syncer.js';
+
+/** After a SIGHUP, a moment for mosquitto's main loop to reread its files before the health check. */
+const RELOAD_SETTLE_MS = 50;
+
+export function createSyncer(context: DaemonContext, publish: (topic: string, payload: string) => Promise<void>): Syncer | undefined {
+  const { loaded, node, log, broker, paths, topics, state } = context;
+  const { config, secrets } = loaded;
+  const files = syncedFiles(config);
+  if (files.length === 0) return undefined;
+  const login = daemonLogin(loaded, node);
+  const syncer: Syncer = new Syncer({
+    cluster: config.cluster,
+    self: node,
+    nodes: config.nodes,
+    files,
+    users: { bridge: config.bridge.user, daemon: config.daemon.user },
+    passwords: { bridge: secrets.bridgePassword, daemon: secrets.daemonPassword },
+    secret: secrets.clusterSecret,
+    stateFile: paths.syncState,
+    sweep: config.sync.sweep,
+    log: log.child({ component: 'sync' }),
+    broker,
+    healthy: async () => {
+      await sleep(RELOAD_SETTLE_MS);
+      try {
+        await checkHealth(login, topics.health(node.id));
+        state.update({ broker: { healthy: true, checkedAt: Date.now() } });
+      } catch (error) {
+        state.update({ broker: { healthy: false, checkedAt: Date.now(), problem: messageOf(error) } });
+        throw error;
+      }
+    },
+    publish,
+    onVersion: () => state.update({ versions: syncer.versions() }),
+  });
+  return syncer;
+}
