@@ -32,7 +32,7 @@ export function uniqueClientId(purpose: string): string {
   return `mqfo-${purpose}-${randomBytes(4).toString('hex')}`;
 }
 
-export const PEER_BACKOFF: Backoff = { minMs: 500, maxMs: 10_000 };
+const PEER_BACKOFF: Backoff = { minMs: 500, maxMs: 10_000 };
 
 export interface LastingOptions {
   clientId: string;

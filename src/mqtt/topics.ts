@@ -5,7 +5,7 @@
  */
 import type { Kind } from '../sync/content.js';
 
-export const PEER_ROOT = 'mosquitto-failover';
+const PEER_ROOT = 'mosquitto-failover';
 
 export function peerPrefix(cluster: string): string {
   return `${PEER_ROOT}/${cluster}`;

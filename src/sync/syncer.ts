@@ -113,6 +113,8 @@ export class Syncer {
       },
     });
     this.watch.start();
+    // The versions this node starts with, whether or not a scan changed one.
+    this.options.onVersion?.();
     this.log.info({ files: this.options.files.map(({ kind, path }) => ({ kind, path })), sweep: this.options.sweep }, 'credential sync started');
   }
 

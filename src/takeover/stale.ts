@@ -15,7 +15,7 @@ import type { DriverState } from '../role/observe.js';
 const DEFAULT_KEEPALIVED_PID_FILE = '/run/keepalived.pid';
 
 /** The VRRP/CARP program's pid file, when there is one to tell a stale VIP by. */
-export function driverPidFile(config: ClusterConfig): string | undefined {
+function driverPidFile(config: ClusterConfig): string | undefined {
   const { failover } = config;
   return failover.pid_file ?? (failover.driver === 'keepalived' ? DEFAULT_KEEPALIVED_PID_FILE : undefined);
 }
