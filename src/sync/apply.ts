@@ -6,17 +6,8 @@
  */
 import type { Logger } from 'pino';
 import type { BrokerControl } from '../broker/control.js';
-import type { Kind } from './content.js';
 import { installFile, keepBeside, rollBack } from './files.js';
-
-export interface SyncedFile {
-  kind: Kind;
-  path: string;
-  /** How the broker takes a new file: SIGHUP rereads password and ACL files; the dynsec plugin needs a restart. */
-  apply: 'reload' | 'restart';
-}
-
-export const LABEL: Record<Kind, string> = { passwd: 'password file', acl: 'ACL file', dynsec: 'dynamic-security file' };
+import { LABEL, type SyncedFile } from './synced.js';
 
 export interface ApplierOptions {
   broker: Pick<BrokerControl, 'reload' | 'restart'>;

@@ -35,3 +35,8 @@ export function nextVersion(last: Version | undefined, now: number, node: number
   if (!last || now > last.wall) return { wall: now, counter: 0, node };
   return { wall: last.wall, counter: last.counter + 1, node };
 }
+
+/** The clock after seeing `version` (the first reading, when there was none). */
+export function advanceClock(clock: Version | undefined, version: Version): Version {
+  return clock ? laterClock(clock, version) : version;
+}

@@ -8,7 +8,7 @@
  * with a 64-byte key, salt and key in base64 (checked against files made by the real tools).
  */
 import { pbkdf2Sync, timingSafeEqual } from 'node:crypto';
-import type { Kind, ServiceUsers } from './content.js';
+import { keepServiceUsers, type Kind, type ServiceUsers } from './content.js';
 import { linesOf } from './content/common.js';
 import { field, isObject, parseDynsec } from './content/dynsec-json.js';
 
@@ -52,4 +52,21 @@ export function serviceEntriesVerify(kind: Kind, text: string, users: ServiceUse
   if (kind === 'acl') return false;
   const verifies = kind === 'passwd' ? passwdEntryVerifies : dynsecEntryVerifies;
   return verifies(text, users.bridge, passwords.bridge) && verifies(text, users.daemon, passwords.daemon);
+}
+
+/**
+ * The service-user repair, for a local edit and a peer's file alike: `text` with the service
+ * users' entries taken from `local` (this node's text) unless its own verify. `restored` names the
+ * users whose entry came from `local`. Without a local text there is nothing to take them from.
+ */
+export function repairServiceUsers(
+  kind: Kind,
+  text: string,
+  local: string | undefined,
+  users: ServiceUsers,
+  passwords: ServicePasswords,
+): { text: string; restored: string[] } {
+  if (local === undefined || serviceEntriesVerify(kind, text, users, passwords)) return { text, restored: [] };
+  const { content, kept } = keepServiceUsers(kind, text, local, users);
+  return { text: content, restored: kept };
 }

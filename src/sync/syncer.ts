@@ -1,23 +1,28 @@
 /**
- * Credential sync (DESIGN.md): the password file, the ACL file and the dynamic-security JSON. A
- * local change (watch or sweep) becomes a new version, published signed and retained on this
- * node's broker; a peer's envelope is verified, ordered against what this node has (decide.ts),
- * validated, installed with the service users kept, and applied by a reload (a restart for the
- * dynamic-security JSON, which the 2.0 plugin reads only at start) and a health check, else rolled
- * back. Everything for the files runs one step at a time, in order.
+ * Credential sync (DESIGN.md): the password file, the ACL file and the dynamic-security JSON. The
+ * syncer acts; plan.ts decides. A local change (watch or sweep) becomes a new version, published
+ * signed and retained on this node's broker; a peer's envelope is verified, ordered against what
+ * this node has, validated, installed with the service users kept, and applied by a reload (a
+ * restart for the dynamic-security JSON, which the 2.0 plugin reads only at start) and a health
+ * check, else rolled back (apply.ts). Everything for the files runs one step at a time, in order.
  */
 import type { Logger } from 'pino';
 import type { BrokerControl } from '../broker/control.js';
-import type { ClusterConfig, NodeConfig } from '../config/schema.js';
-import { contentProblems, keepServiceUsers, missingServiceUsers, type Kind, type ServiceUsers } from './content.js';
-import { decide, type FileState } from './decide.js';
-import { HISTORY_LENGTH, sha256, sign, verify, type Envelope } from './envelope.js';
-import { Applier, LABEL, type SyncedFile } from './apply.js';
+import type { NodeConfig } from '../config/schema.js';
+import type { Kind, ServiceUsers } from './content.js';
+import type { FileState } from './decide.js';
+import { sign, verify } from './envelope.js';
+import { Applier } from './apply.js';
 import { installFile, keepBeside, readText } from './files.js';
-import { formatVersion, laterClock, nextVersion, type Version } from './hlc.js';
-import { serviceEntriesVerify, type ServicePasswords } from './service.js';
+import { advanceClock, formatVersion, type Version } from './hlc.js';
+import { localState, planEnvelope, planLocal, type EnvelopePlan } from './plan.js';
+import type { ServicePasswords } from './service.js';
+import { StepQueue } from './queue.js';
 import { loadSyncState, saveSyncState, type SyncState } from './state.js';
+import { LABEL, type SyncedFile } from './synced.js';
 import { FileWatch } from './watch.js';
+
+export { syncedFiles, type SyncedFile } from './synced.js';
 
 export interface SyncerOptions {
   cluster: string;
@@ -41,20 +46,6 @@ export interface SyncerOptions {
   debounceMs?: number;
 }
 
-/** The files the broker uses that cluster.yaml asks to keep in step. */
-export function syncedFiles(config: ClusterConfig): SyncedFile[] {
-  const { broker, sync } = config;
-  if (broker.auth === 'dynsec') return sync.dynsec ? [{ kind: 'dynsec', path: broker.dynsec_file, apply: 'restart' }] : [];
-  return [
-    ...(sync.password_file ? [{ kind: 'passwd' as const, path: broker.password_file, apply: 'reload' as const }] : []),
-    ...(sync.acl_file ? [{ kind: 'acl' as const, path: broker.acl_file, apply: 'reload' as const }] : []),
-  ];
-}
-
-
-/** Version of a file this node had before any sync: any synced version wins over it, so a new node never overrides the cluster. */
-const unsynced = (node: number): Version => ({ wall: 0, counter: 0, node });
-
 export class Syncer {
   private readonly options: SyncerOptions;
   private readonly log: Logger;
@@ -67,15 +58,14 @@ export class Syncer {
   /** Versions that failed validation or the health check here: not tried again. */
   private readonly refused = new Set<string>();
   private clock: Version | undefined;
-  private queue: Promise<void> = Promise.resolve();
-  private readonly scanQueued = new Set<Kind>();
+  private readonly queue: StepQueue;
   private watch: FileWatch | undefined;
-  private stopped = false;
 
   constructor(options: SyncerOptions) {
     this.options = options;
     this.log = options.log;
     this.applier = new Applier({ broker: options.broker, healthy: options.healthy, log: options.log, now: () => this.now() });
+    this.queue = new StepQueue((error) => this.log.error({ err: error }, 'sync step failed'));
   }
 
   get kinds(): Kind[] {
@@ -84,23 +74,18 @@ export class Syncer {
 
   /** Each file's version and hash, for the node status. */
   versions(): Record<string, { version: string; origin: number; sha256: string }> {
-    return Object.fromEntries(
-      this.stateEntries().map(([kind, file]) => [kind, { version: formatVersion(file.version), origin: file.origin, sha256: file.sha256 }]),
-    );
+    return Object.fromEntries(this.fileStates().map(([kind, file]) => [kind, { version: formatVersion(file.version), origin: file.origin, sha256: file.sha256 }]));
   }
 
-  private stateEntries(): [Kind, FileState][] {
-    return this.kinds.flatMap((kind) => {
-      const file = this.state[kind];
-      return file ? [[kind, file] as [Kind, FileState]] : [];
-    });
+  private fileStates(): [Kind, FileState][] {
+    return this.kinds.flatMap((kind): [Kind, FileState][] => (this.state[kind] ? [[kind, this.state[kind]]] : []));
   }
 
   async start(): Promise<void> {
     const loaded = await loadSyncState(this.options.stateFile);
     if (loaded.problem) this.log.warn({ file: this.options.stateFile, problem: loaded.problem }, 'sync state unreadable; starting without it (peers\' synced versions will win)');
     this.state = loaded.state;
-    for (const [, file] of this.stateEntries()) this.clock = this.clock ? laterClock(this.clock, file.version) : file.version;
+    for (const [, file] of this.fileStates()) this.clock = advanceClock(this.clock, file.version);
     for (const file of this.options.files) await this.scan(file, 'start');
     this.watch = new FileWatch({
       paths: this.options.files.map((file) => file.path),
@@ -109,7 +94,7 @@ export class Syncer {
       ...(this.options.debounceMs === undefined ? {} : { debounceMs: this.options.debounceMs }),
       onChange: (path, why) => {
         const file = this.options.files.find((candidate) => candidate.path === path);
-        if (file) this.queueScan(file, why);
+        if (file) this.queue.addOnce(file.kind, () => this.scan(file, why));
       },
     });
     this.watch.start();
@@ -119,36 +104,20 @@ export class Syncer {
   }
 
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
     this.watch?.stop();
-    await this.queue;
+    await this.queue.close();
   }
 
   /** Publishes every file this node has (after the own broker's connection is made or remade). */
   publishAll(): void {
-    for (const kind of this.kinds) this.enqueue(() => this.publish(kind));
+    for (const kind of this.kinds) this.queue.add(() => this.publish(kind));
   }
 
   /** An envelope read on `from`'s broker at `sync/<kind>`. */
   receive(from: NodeConfig, kind: string, payload: Buffer): void {
     const file = this.options.files.find((candidate) => candidate.kind === kind);
     if (!file) return;
-    this.enqueue(() => this.take(file, from, payload));
-  }
-
-  private enqueue(task: () => Promise<void>): void {
-    if (this.stopped) return;
-    this.queue = this.queue.then(task).catch((error: unknown) => this.log.error({ err: error }, 'sync step failed'));
-  }
-
-  private queueScan(file: SyncedFile, why: 'watch' | 'sweep'): void {
-    if (this.scanQueued.has(file.kind)) return;
-    this.scanQueued.add(file.kind);
-    this.enqueue(async () => {
-      this.scanQueued.delete(file.kind);
-      await this.scan(file, why);
-    });
+    this.queue.add(() => this.take(file, from, payload));
   }
 
   private now(): number {
@@ -163,105 +132,83 @@ export class Syncer {
       if (why === 'start') this.log.warn({ kind, path }, `no ${LABEL[kind]} yet: nothing to sync until a peer sends one`);
       return;
     }
-    const hash = sha256(found.text);
-    const current = this.state[kind];
-    if (current?.sha256 === hash) {
-      this.texts.set(kind, found.text);
-      return;
-    }
-    if (this.reportedInvalid.get(kind) === hash) return;
-    const problems = contentProblems(kind, found.text);
-    if (problems.length > 0) {
-      this.reportedInvalid.set(kind, hash);
-      this.log.error({ kind, path, problems }, `the local ${LABEL[kind]} is not valid: not synced, the broker not reloaded (fix it, and it will be)`);
-      return;
-    }
-    let text = found.text;
     const previous = this.texts.get(kind);
-    if (previous !== undefined && !serviceEntriesVerify(kind, text, this.options.users, this.options.passwords)) {
-      const restored = keepServiceUsers(kind, text, previous, this.options.users);
-      if (restored.kept.length > 0) {
-        text = restored.content;
-        await installFile(path, text, found.text);
-        this.log.warn({ kind, path, users: restored.kept }, `put the service users back into the ${LABEL[kind]}: neither an edit nor a sync may remove them`);
-      }
+    const { users, passwords } = this.options;
+    const plan = planLocal({ kind, text: found.text, current: this.state[kind], previous, reported: this.reportedInvalid.get(kind), start: why === 'start', users, passwords });
+    if (plan.type === 'unchanged') this.texts.set(kind, found.text);
+    if (plan.type === 'invalid') {
+      this.reportedInvalid.set(kind, plan.sha256);
+      this.log.error({ kind, path, problems: plan.problems }, `the local ${LABEL[kind]} is not valid: not synced, the broker not reloaded (fix it, and it will be)`);
     }
-    this.warnMissing(kind, text);
+    if (plan.type !== 'publish') return;
+    const { text } = plan;
+    if (plan.restored.length > 0) {
+      await installFile(path, text, found.text);
+      this.log.warn({ kind, path, users: plan.restored }, `put the service users back into the ${LABEL[kind]}: neither an edit nor a sync may remove them`);
+    }
+    this.warnMissing(kind, plan.missing);
     // An edit goes to the peers only once this node's broker is healthy with it (at start, the
     // broker has just read it): a file that breaks a broker is never spread.
-    if (why !== 'start' && !(await this.applier.localEdit(file, text, previous, text !== found.text))) return;
-    // A file this node has no sync state for (first start, a new node) must not override the cluster's.
-    const version = current ? nextVersion(this.clock, this.now(), this.options.self.id) : unsynced(this.options.self.id);
-    this.clock = this.clock ? laterClock(this.clock, version) : version;
-    const digest = sha256(text);
-    await this.adopt(kind, { version, origin: this.options.self.id, sha256: digest, history: [version, ...(current?.history ?? [])].slice(0, HISTORY_LENGTH) }, text);
-    this.log.info({ kind, path, why, version: formatVersion(version), sha256: digest }, `local ${LABEL[kind]} changed: published`);
+    if (plan.apply && !(await this.applier.localEdit(file, text, previous, plan.rewritten))) return;
+    const state = localState(this.state[kind], text, this.clock, this.now(), this.options.self.id);
+    this.clock = advanceClock(this.clock, state.version);
+    await this.adopt(kind, state, text);
+    this.log.info({ kind, path, why, version: formatVersion(state.version), sha256: state.sha256 }, `local ${LABEL[kind]} changed: published`);
   }
 
+  /** A peer's envelope (or this node's own, read back from its broker). */
   private async take(file: SyncedFile, from: NodeConfig, payload: Buffer): Promise<void> {
     const { kind, path } = file;
-    const own = from.id === this.options.self.id;
-    const verified = verify(this.options.secret, payload, { cluster: this.options.cluster, kind });
-    if (!verified.ok) {
-      this.log.warn({ kind, from: from.name, reason: verified.reason }, 'rejected an envelope');
-      if (own) await this.publish(kind);
-      return;
-    }
-    const envelope = verified.envelope;
-    const version = formatVersion(envelope.version);
+    const { cluster, secret, self, users, passwords, nodes } = this.options;
+    const verified = verify(secret, payload, { cluster, kind });
     const current = this.state[kind];
-    this.clock = this.clock ? laterClock(this.clock, envelope.version) : envelope.version;
-    const decision = decide(current, envelope);
-    const facts = { kind, from: from.name, origin: envelope.origin, version, current: current ? formatVersion(current.version) : undefined };
-    if (own && decision.type !== 'same') await this.publish(kind);
-    switch (decision.type) {
-      case 'same':
-        return;
+    const text = this.texts.get(kind);
+    // Only a node that has no text of its own for the file (missing or invalid at start) reads it here.
+    const onDisk = verified.ok && text === undefined ? (await readText(path))?.text : undefined;
+    const plan = planEnvelope({ kind, own: from.id === self.id, verified, current, text, onDisk, refused: this.refused, users, passwords, nodes });
+    if (plan.type === 'reject') this.log.warn({ kind, from: from.name, reason: plan.reason }, 'rejected an envelope');
+    if (plan.republish) await this.publish(kind);
+    if (!verified.ok) return;
+    const { envelope } = verified;
+    this.clock = advanceClock(this.clock, envelope.version);
+    const facts = { kind, from: from.name, origin: envelope.origin, version: formatVersion(envelope.version), current: current ? formatVersion(current.version) : undefined };
+    if ((plan.type === 'install' || plan.type === 'invalid') && plan.restored.length > 0) {
+      this.log.warn({ ...facts, users: plan.restored }, 'kept this node\'s service users: a sync may not remove or change them');
+    }
+    switch (plan.type) {
       case 'stale':
         this.log.info(facts, 'rejected an older version (a replay or a late copy)');
         return;
       case 'conflict': {
-        const kept = await keepBeside(path, `conflict-${this.nodeName(envelope.origin)}-${version}`, envelope.content);
+        const kept = await keepBeside(path, plan.keep.suffix, plan.keep.text);
         this.log.warn({ ...facts, kept }, `a concurrent edit of the ${LABEL[kind]} lost to this node's: kept its text beside the file`);
         return;
       }
       case 'adopt':
-        await this.adopt(kind, this.stateOf(envelope), this.texts.get(kind) ?? envelope.content);
+        await this.adopt(kind, plan.state, plan.text);
+        return;
+      case 'invalid':
+        this.refused.add(plan.key);
+        this.log.error({ ...facts, problems: plan.problems }, `rejected a version of the ${LABEL[kind]} that is not valid; nothing installed`);
         return;
       case 'install':
-        if (this.refused.has(`${kind} ${version}`)) return;
-        await this.install(file, envelope, decision.keepCurrent, facts);
+        await this.install(file, plan, facts);
     }
   }
 
-  private async install(file: SyncedFile, envelope: Envelope, keepCurrent: boolean, facts: Record<string, unknown>): Promise<void> {
+  private async install(file: SyncedFile, plan: Extract<EnvelopePlan, { type: 'install' }>, facts: Record<string, unknown>): Promise<void> {
     const { kind, path } = file;
-    const version = formatVersion(envelope.version);
-    const previous = this.texts.get(kind) ?? (await readText(path))?.text;
-    let text = envelope.content;
-    if (previous !== undefined && !serviceEntriesVerify(kind, text, this.options.users, this.options.passwords)) {
-      const restored = keepServiceUsers(kind, text, previous, this.options.users);
-      text = restored.content;
-      if (restored.kept.length > 0) this.log.warn({ ...facts, users: restored.kept }, 'kept this node\'s service users: a sync may not remove or change them');
-    }
-    const problems = contentProblems(kind, text);
-    if (problems.length > 0) {
-      this.refused.add(`${kind} ${version}`);
-      this.log.error({ ...facts, problems }, `rejected a version of the ${LABEL[kind]} that is not valid; nothing installed`);
-      return;
-    }
-    this.warnMissing(kind, text);
-    const current = this.state[kind];
-    if (keepCurrent && current && previous !== undefined) {
-      const kept = await keepBeside(path, `conflict-${this.nodeName(current.origin)}-${formatVersion(current.version)}`, previous);
+    this.warnMissing(kind, plan.missing);
+    if (plan.keepCurrent) {
+      const kept = await keepBeside(path, plan.keepCurrent.suffix, plan.keepCurrent.text);
       this.log.warn({ ...facts, kept }, `this node's edit of the ${LABEL[kind]} lost to a concurrent one: kept its text beside the file`);
     }
     const started = this.now();
-    if (!(await this.applier.install(file, text, previous, facts))) {
-      this.refused.add(`${kind} ${version}`);
+    if (!(await this.applier.install(file, plan.text, plan.previous, facts))) {
+      this.refused.add(plan.key);
       return;
     }
-    await this.adopt(kind, { ...this.stateOf(envelope), sha256: sha256(text) }, text);
+    await this.adopt(kind, plan.state, plan.text);
     this.log.info({ ...facts, path, ms: this.now() - started }, `installed a peer's version of the ${LABEL[kind]}`);
   }
 
@@ -284,16 +231,7 @@ export class Syncer {
     );
   }
 
-  private stateOf(envelope: Envelope): FileState {
-    return { version: envelope.version, origin: envelope.origin, sha256: envelope.sha256, history: envelope.history };
-  }
-
-  private nodeName(id: number): string {
-    return this.options.nodes.find((node) => node.id === id)?.name ?? `node${id}`;
-  }
-
-  private warnMissing(kind: Kind, text: string): void {
-    const missing = missingServiceUsers(kind, text, this.options.users);
+  private warnMissing(kind: Kind, missing: readonly string[]): void {
     if (missing.length > 0) this.log.error({ kind, users: missing }, `the ${LABEL[kind]} lacks service users: the bridge or the daemon cannot log in until they are added`);
   }
 }

@@ -1,0 +1,22 @@
+/** Which files the daemon keeps in step (cluster.yaml `sync`), and how the broker takes each. */
+import type { ClusterConfig } from '../config/schema.js';
+import type { Kind } from './content.js';
+
+export interface SyncedFile {
+  kind: Kind;
+  path: string;
+  /** How the broker takes a new file: SIGHUP rereads password and ACL files; the dynsec plugin needs a restart. */
+  apply: 'reload' | 'restart';
+}
+
+export const LABEL: Record<Kind, string> = { passwd: 'password file', acl: 'ACL file', dynsec: 'dynamic-security file' };
+
+/** The files the broker uses that cluster.yaml asks to keep in step. */
+export function syncedFiles(config: ClusterConfig): SyncedFile[] {
+  const { broker, sync } = config;
+  if (broker.auth === 'dynsec') return sync.dynsec ? [{ kind: 'dynsec', path: broker.dynsec_file, apply: 'restart' }] : [];
+  return [
+    ...(sync.password_file ? [{ kind: 'passwd' as const, path: broker.password_file, apply: 'reload' as const }] : []),
+    ...(sync.acl_file ? [{ kind: 'acl' as const, path: broker.acl_file, apply: 'reload' as const }] : []),
+  ];
+}
