@@ -63,7 +63,7 @@ export class Controller {
         syncer?.publishAll();
       },
     });
-    const syncer = createSyncer(context, (topic, payload) => channel.publish(`${topics.prefix}/${topic}`, payload, { retain: true }));
+    const syncer = createSyncer(context, (topic, payload) => channel.publish(topic, payload, { retain: true }));
     const status = new StatusPublisher({ self: node, state: this.state, channel, topics, log });
     const { listAddresses, vipPollMs, repairMs } = this.options;
     const takeover = createTakeover(context, { ...(listAddresses ? { listAddresses } : {}), ...(vipPollMs ? { vipPollMs } : {}), ...(repairMs ? { repairMs } : {}) });

@@ -37,7 +37,7 @@ export function createSyncer(context: DaemonContext, publish: (topic: string, pa
         throw error;
       }
     },
-    publish,
+    publish: (kind, payload) => publish(topics.sync(kind), payload),
     onVersion: () => state.update({ versions: syncer.versions() }),
   });
   return syncer;

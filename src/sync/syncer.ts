@@ -38,8 +38,8 @@ export interface SyncerOptions {
   broker: Pick<BrokerControl, 'reload' | 'restart'>;
   /** Resolves when the broker is healthy, rejects (bounded) when it is not. */
   healthy: () => Promise<void>;
-  /** Publishes retained on this node's broker (topic relative to the peer-channel prefix). */
-  publish: (topic: string, payload: string) => Promise<void>;
+  /** Publishes `kind`'s envelope, retained, on this node's broker (Topics.sync). */
+  publish: (kind: Kind, payload: string) => Promise<void>;
   /** Called when a file's version changed (for the node status). */
   onVersion?: () => void;
   now?: () => number;
@@ -226,7 +226,7 @@ export class Syncer {
     const content = this.texts.get(kind);
     if (!state || content === undefined) return;
     const envelope = sign(this.options.secret, { cluster: this.options.cluster, kind, origin: state.origin, version: state.version, history: state.history, sha256: state.sha256, content });
-    await this.options.publish(`sync/${kind}`, JSON.stringify(envelope)).catch((error: unknown) =>
+    await this.options.publish(kind, JSON.stringify(envelope)).catch((error: unknown) =>
       this.log.debug({ err: error, kind }, 'not published now; published again when the own broker is back'),
     );
   }
