@@ -1,24 +1,7 @@
-/** What the lab needs from the machine, and what is missing here. */
+/** What is missing here for the lab (the table of programs and packages: machine.mjs). */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-
-/** Programs the lab runs, with the Debian package that has each. */
-export const LAB_PROGRAMS: Readonly<Record<string, string>> = {
-  ip: 'iproute2',
-  iptables: 'iptables',
-  mosquitto: 'mosquitto',
-  mosquitto_pub: 'mosquitto-clients',
-  mosquitto_sub: 'mosquitto-clients',
-  mosquitto_passwd: 'mosquitto',
-  mosquitto_ctrl: 'mosquitto-clients',
-  keepalived: 'keepalived',
-  ucarp: 'ucarp',
-  ping: 'iputils-ping',
-  cc: 'gcc',
-};
-
-/** The delay fault builds native/nfq-delay.c against this header. */
-const NFQUEUE_HEADER = '/usr/include/libnetfilter_queue/libnetfilter_queue.h';
+import { NFQUEUE_HEADER, PROGRAMS } from './machine.mjs';
 
 function onPath(program: string): boolean {
   try {
@@ -33,14 +16,14 @@ function onPath(program: string): boolean {
  * What is missing for `programs` (default: all the lab's): "root", program names, headers. With
  * the Debian packages that provide them, for the message.
  */
-export function missingForLab(programs: readonly string[] = Object.keys(LAB_PROGRAMS)): { missing: string[]; packages: string[] } {
+export function missingForLab(programs: readonly string[] = Object.keys(PROGRAMS)): { missing: string[]; packages: string[] } {
   const missing: string[] = [];
   const packages = new Set<string>();
   if (process.getuid?.() !== 0) missing.push('root');
   for (const program of programs) {
     if (onPath(program)) continue;
     missing.push(program);
-    packages.add(LAB_PROGRAMS[program] ?? program);
+    packages.add((PROGRAMS as Readonly<Record<string, string>>)[program] ?? program);
   }
   if (programs.includes('cc') && !existsSync(NFQUEUE_HEADER)) {
     missing.push('libnetfilter_queue.h');
