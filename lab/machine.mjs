@@ -39,7 +39,7 @@ export const NEEDS = Object.freeze({
 });
 
 /** package.json's engines.node. */
-const NODE_MIN = [20, 9];
+const NODE_MIN = { major: 20, minor: 9 };
 
 /**
  * @typedef {object} Machine
@@ -76,10 +76,9 @@ export function planMachine(machine) {
   const what = `${packages.join(' ')} (for ${missing.join(', ')})`;
 
   const problems = [];
-  const node = /^v?(\d+)\.(\d+)/.exec(machine.nodeVersion);
-  const [major, minor] = node ? [Number(node[1]), Number(node[2])] : [0, 0];
-  if (major < (NODE_MIN[0] ?? 0) || (major === NODE_MIN[0] && minor < (NODE_MIN[1] ?? 0))) {
-    problems.push(`setup: ${need.command} needs Node.js ${NODE_MIN.join('.')} or newer, and this is ${machine.nodeVersion}: install Node.js 20 (https://nodejs.org/en/download), then run ${need.command} again`);
+  const [, major = 0, minor = 0] = (/^v?(\d+)\.(\d+)/.exec(machine.nodeVersion) ?? []).map(Number);
+  if (major < NODE_MIN.major || (major === NODE_MIN.major && minor < NODE_MIN.minor)) {
+    problems.push(`setup: ${need.command} needs Node.js ${NODE_MIN.major}.${NODE_MIN.minor} or newer, and this is ${machine.nodeVersion}: install Node.js 20 (https://nodejs.org/en/download), then run ${need.command} again`);
   }
   if (machine.uid !== 0) {
     problems.push(`setup: ${need.command} needs root: it runs mosquitto, keepalived and iptables in network namespaces. Run it as root: sudo ${need.command}`);

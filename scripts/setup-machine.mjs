@@ -62,14 +62,18 @@ if (purpose !== 'lab' && purpose !== 'test') {
   process.exit(2);
 }
 
-const machine = planMachine({
-  purpose,
-  found: onPath,
-  headerFound: existsSync(NFQUEUE_HEADER),
-  uid: process.getuid?.(),
-  debian: existsSync('/etc/debian_version'),
-  nodeVersion: process.version,
-});
+/** @param {'lab' | 'test'} purpose */
+const planHere = (purpose) =>
+  planMachine({
+    purpose,
+    found: onPath,
+    headerFound: existsSync(NFQUEUE_HEADER),
+    uid: process.getuid?.(),
+    debian: existsSync('/etc/debian_version'),
+    nodeVersion: process.version,
+  });
+
+const machine = planHere(purpose);
 if (machine.type === 'refuse') {
   console.error(machine.message);
   process.exit(1);
@@ -77,6 +81,11 @@ if (machine.type === 'refuse') {
 if (machine.type === 'install') {
   console.log(machine.message);
   for (const argv of machine.commands) run(argv, { env: machine.env, quiet: true });
+  const after = planHere(purpose);
+  if (after.type !== 'ready') {
+    console.error(`setup: apt-get succeeded, but this machine still lacks what ${after.type === 'install' ? after.packages.join(' ') : 'it needs'} should provide`);
+    process.exit(1);
+  }
 }
 
 const dependencies = planDependencies({
