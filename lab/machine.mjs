@@ -19,6 +19,12 @@ export const PROGRAMS = Object.freeze({
   cc: 'gcc',
 });
 
+/**
+ * Where root finds programs that a user's PATH on Debian lacks (keepalived, iptables): a check run
+ * as a user must say what root would find.
+ */
+export const ROOT_PATH_DIRS = Object.freeze(['/usr/local/sbin', '/usr/sbin', '/sbin']);
+
 /** The delay fault builds lab/native/nfq-delay.c against this header. */
 export const NFQUEUE_HEADER = '/usr/include/libnetfilter_queue/libnetfilter_queue.h';
 const NFQUEUE_PACKAGE = 'libnetfilter-queue-dev';
