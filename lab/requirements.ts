@@ -1,28 +1,14 @@
-/** What the lab needs from the machine, and what is missing here. */
+/** What is missing here for the lab (the table of programs and packages: machine.mjs). */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { delimiter } from 'node:path';
+import { NFQUEUE_HEADER, PROGRAMS, ROOT_PATH_DIRS } from './machine.mjs';
 
-/** Programs the lab runs, with the Debian package that has each. */
-export const LAB_PROGRAMS: Readonly<Record<string, string>> = {
-  ip: 'iproute2',
-  iptables: 'iptables',
-  mosquitto: 'mosquitto',
-  mosquitto_pub: 'mosquitto-clients',
-  mosquitto_sub: 'mosquitto-clients',
-  mosquitto_passwd: 'mosquitto',
-  mosquitto_ctrl: 'mosquitto-clients',
-  keepalived: 'keepalived',
-  ucarp: 'ucarp',
-  ping: 'iputils-ping',
-  cc: 'gcc',
-};
-
-/** The delay fault builds native/nfq-delay.c against this header. */
-const NFQUEUE_HEADER = '/usr/include/libnetfilter_queue/libnetfilter_queue.h';
-
+/** Also in root's directories, so that a user is told only what root lacks too. */
 function onPath(program: string): boolean {
+  const path = [process.env['PATH'] ?? '', ...ROOT_PATH_DIRS].join(delimiter);
   try {
-    execFileSync('sh', ['-c', 'command -v "$1"', '_', program], { stdio: 'ignore' });
+    execFileSync('sh', ['-c', 'command -v "$1"', '_', program], { stdio: 'ignore', env: { ...process.env, PATH: path } });
     return true;
   } catch {
     return false;
@@ -33,14 +19,14 @@ function onPath(program: string): boolean {
  * What is missing for `programs` (default: all the lab's): "root", program names, headers. With
  * the Debian packages that provide them, for the message.
  */
-export function missingForLab(programs: readonly string[] = Object.keys(LAB_PROGRAMS)): { missing: string[]; packages: string[] } {
+export function missingForLab(programs: readonly string[] = Object.keys(PROGRAMS)): { missing: string[]; packages: string[] } {
   const missing: string[] = [];
   const packages = new Set<string>();
   if (process.getuid?.() !== 0) missing.push('root');
   for (const program of programs) {
     if (onPath(program)) continue;
     missing.push(program);
-    packages.add(LAB_PROGRAMS[program] ?? program);
+    packages.add((PROGRAMS as Readonly<Record<string, string>>)[program] ?? program);
   }
   if (programs.includes('cc') && !existsSync(NFQUEUE_HEADER)) {
     missing.push('libnetfilter_queue.h');

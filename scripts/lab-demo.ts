@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import { failoverRound, FAULTS, type Fault } from '../lab/failover.js';
 import { Lab } from '../lab/lab.js';
+import { NEEDS } from '../lab/machine.mjs';
 import { labUnavailable } from '../lab/requirements.js';
 
 const { values } = parseArgs({
@@ -30,7 +31,7 @@ const advertInt = Number(values['advert-int']);
 if (!(advertInt > 0)) fail(`--advert-int is a number of seconds, not ${values['advert-int']}`);
 const rate = Number(values.rate);
 if (!(rate > 0 && rate <= 2000)) fail(`--rate is 1 to 2000 messages per second, not ${values.rate}`);
-const unavailable = labUnavailable(['ip', 'iptables', 'mosquitto', 'mosquitto_pub', 'mosquitto_sub', 'mosquitto_passwd', 'keepalived']);
+const unavailable = labUnavailable(NEEDS.lab.programs);
 if (unavailable) fail(`this machine ${unavailable}`);
 
 const ms = (value: number | undefined) => (value === undefined ? '       -' : `${value.toFixed(0).padStart(6)} ms`);
