@@ -13,7 +13,7 @@ import type { LoadedConfig } from '../src/config/load.js';
 import { hubOf } from '../src/render/model.js';
 import { blockVrrp, unblockVrrp } from './faults.js';
 import { atRunExit, destroySync, isNamedRun, namespacesOf, Netns, removeStaleNamespaces, type RunId } from './netns.js';
-import { LabNode } from './node.js';
+import { LabNode, type DaemonStartOptions } from './node.js';
 import { placeNode, writeDynsecFile, writePasswordFile, type DynsecRule } from './place.js';
 import { isRunning } from './process.js';
 import { LAB_CLIENT_ADDRESS, LAB_INTERFACE, LAB_PREFIX, labCluster, type LabClusterOptions } from './topology.js';
@@ -32,6 +32,8 @@ export interface LabOptions extends LabClusterOptions {
   daemon?: boolean;
   /** The daemons' environment (default this process's). */
   daemonEnv?: NodeJS.ProcessEnv;
+  /** How the daemons are started (entry, log level, node's own options). */
+  daemonStart?: Omit<DaemonStartOptions, 'env'>;
 }
 
 export interface Credentials {
@@ -135,7 +137,7 @@ export class Lab {
       if (options.start ?? true) {
         const supervised = options.daemon && loaded.config.broker.control === 'supervise';
         if (!supervised) await Promise.all(nodes.map((node) => node.startBroker()));
-        if (options.daemon) await Promise.all(nodes.map((node) => node.startDaemon({ ...(options.daemonEnv ? { env: options.daemonEnv } : {}) })));
+        if (options.daemon) await Promise.all(nodes.map((node) => node.startDaemon({ ...options.daemonStart, ...(options.daemonEnv ? { env: options.daemonEnv } : {}) })));
         for (const node of nodes) node.startFailover();
       }
       return lab;

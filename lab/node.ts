@@ -14,7 +14,22 @@ import { isRunning, signalPids, spawnIn, terminate, type LabProcess } from './pr
 import { LAB_INTERFACE } from './topology.js';
 import { GiveUp, waitFor } from './wait.js';
 
-const DAEMON_ENTRY = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+const SOURCE_ENTRY = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+/** What `npm run build` makes and `npm pack` ships: the daemon as users run it. */
+export const DIST_ENTRY = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+
+export interface DaemonStartOptions {
+  /** `--log-level` (default debug). */
+  logLevel?: string;
+  env?: NodeJS.ProcessEnv;
+  /**
+   * `src` (default) runs the TypeScript sources under tsx; `dist` runs the compiled
+   * `node dist/bin.js`, as installed (build it first: nothing here checks that it is fresh).
+   */
+  entry?: 'src' | 'dist';
+  /** Options for node itself, before the entry (e.g. `--max-semi-space-size=1`). */
+  nodeArgs?: readonly string[];
+}
 
 /** One pino line of the daemon's log. */
 export interface DaemonLine {
@@ -96,12 +111,14 @@ export class LabNode {
   }
 
   /**
-   * Starts this node's daemon (`mosquitto-failover run`, from the sources) and waits (bounded)
-   * until it has started and, as it supervises mosquitto, its broker accepts the daemon user.
+   * Starts this node's daemon (`mosquitto-failover run`, from the sources unless `entry` says
+   * `dist`) and waits (bounded) until it has started and, as it supervises mosquitto, its broker
+   * accepts the daemon user.
    */
-  async startDaemon(options: { logLevel?: string; env?: NodeJS.ProcessEnv } = {}): Promise<LabProcess> {
+  async startDaemon(options: DaemonStartOptions = {}): Promise<LabProcess> {
     if (this.daemonPids().length > 0) throw new Error(`${this.name}: the daemon is already running`);
-    const argv = [process.execPath, '--import', import.meta.resolve('tsx'), DAEMON_ENTRY, 'run', '--config', this.placed.clusterFile, '--env', this.placed.envFile, '--node', String(this.id), '--log-level', options.logLevel ?? 'debug'];
+    const entry = options.entry === 'dist' ? [DIST_ENTRY] : ['--import', import.meta.resolve('tsx'), SOURCE_ENTRY];
+    const argv = [process.execPath, ...(options.nodeArgs ?? []), ...entry, 'run', '--config', this.placed.clusterFile, '--env', this.placed.envFile, '--node', String(this.id), '--log-level', options.logLevel ?? 'debug'];
     const daemon = spawnIn(this.ns, argv, this.daemonLog, options.env);
     await this.waitForBroker('the daemon and its broker', daemon, () => this.daemonLines().some((line) => line.pid === daemon.pid && line.msg === 'started')).catch(async (error: unknown) => {
       await terminate([daemon.pid]);

@@ -10,9 +10,8 @@ import { DEFAULT_CONFIG, DEFAULT_ENV, loadConfig, type LoadedConfig } from './co
 import { loadEnv, NODE_ENV, type Env } from './config/secrets.js';
 import { ConfigError, ERROR_CODES, formatProblem, MqfoError, UsageError } from './errors.js';
 import { Controller } from './controller.js';
-import { checkUser, passwd } from './passwd.js';
 import { run } from './exec/runner.js';
-import { createTemplateEngine, renderNode, type RenderedFile } from './render/render.js';
+import type { RenderedFile } from './render/render.js';
 import { VERSION } from './version.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -92,6 +91,9 @@ function buildProgram(io: CliIo): Command {
     .option('-t, --templates <dir>', 'templates that override the built-in ones, by file name')
     .action(async (options: ConfigOptions & { node?: string; all?: boolean; out: string; templates?: string }) => {
       const loaded = await load(options, io);
+      // Imported here, not above: the daemon never renders, and the template engine (liquidjs) is
+      // memory it would hold for as long as it runs (see README, The footprint benchmark).
+      const { createTemplateEngine, renderNode } = await import('./render/render.js');
       const engine = createTemplateEngine(options.templates);
       const nodes = options.all
         ? loaded.config.nodes
@@ -150,6 +152,8 @@ function buildProgram(io: CliIo): Command {
     .option('--timeout <seconds>', 'how long to wait for the other nodes', '30')
     .action(async (user: string, options: ConfigOptions & { node?: string; delete?: boolean; wait: boolean; timeout: string }) => {
       const loaded = await load(options, io);
+      // Imported here for the same reason as the renderer: the daemon never needs it.
+      const { checkUser, passwd } = await import('./passwd.js');
       const node = resolveNode(loaded.config, { flag: options.node, env: loaded.env[NODE_ENV], localAddresses: io.localAddresses() });
       const timeout = Number(options.timeout);
       if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 3600) throw new UsageError(`--timeout ${JSON.stringify(options.timeout)} is not a number of seconds from 1 to 3600`);

@@ -1,6 +1,6 @@
 /** The truth, read from this machine: is the VIP on the interface, is the VRRP/CARP program alive. */
 import { networkInterfaces } from 'node:os';
-import { isRunning, commandLine, readPidFile } from '../exec/pids.js';
+import { isRunning, commandLine, readPidFileSync } from '../exec/pids.js';
 import type { DriverState } from './observe.js';
 
 export type AddressLister = () => ReturnType<typeof networkInterfaces>;
@@ -17,11 +17,13 @@ export function hasAddress(ifname: string, address: string, list: AddressLister 
 /**
  * Whether the program whose pid is in `pidFile` runs: `unknown` without a pid file (none
  * configured, or the program stopped cleanly and removed it); `dead` when the pid is gone or
- * has become another program.
+ * has become another program. It runs on every VIP poll, so the pid file is read synchronously,
+ * as /proc is: a few bytes from tmpfs, where an async read would take four trips through
+ * libuv's thread pool (open, fstat, read, close), each waking the event loop.
  */
 export async function driverState(pidFile: string | undefined, program: string): Promise<DriverState> {
   if (!pidFile) return 'unknown';
-  const pid = await readPidFile(pidFile);
+  const pid = readPidFileSync(pidFile);
   if (pid === undefined) return 'unknown';
   if (!isRunning(pid)) return 'dead';
   const argv0 = commandLine(pid)?.[0] ?? '';

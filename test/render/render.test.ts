@@ -136,6 +136,7 @@ test('higher VRRP priority means lower CARP skew', (t) => {
 test('the systemd unit runs the daemon for this node after the network, broker and keepalived', (t) => {
   const unit = files(example('two-node'), 1).get('mosquitto-failover.service')?.content ?? '';
   t.regex(unit, /^ExecStart=\/usr\/local\/bin\/mosquitto-failover run --config \/etc\/mosquitto-failover\/cluster.yaml --env \/etc\/mosquitto-failover\/.env --node 2$/m);
+  t.regex(unit, /^Environment=NODE_OPTIONS=--max-semi-space-size=1$/m);
   t.regex(unit, /^After=network-online.target mosquitto.service keepalived.service$/m);
   t.regex(unit, /^Restart=on-failure$/m);
 });
