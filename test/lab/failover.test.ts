@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { CHAIN } from '../../src/takeover/nat.js';
+import { holdDownMs } from '../../src/takeover/plan.js';
 import { Lab, type LabOptions } from '../../lab/lab.js';
 import type { DaemonLine, LabNode } from '../../lab/node.js';
 import { Probe } from '../../lab/probe.js';
@@ -156,10 +157,13 @@ const UCARP_CAPTURE_TIMEOUT_MS = 1_000;
 /**
  * Waits (bounded) until the start is over: node1 alone holds the VIP, and node2 has held still
  * as a BACKUP (no DNAT rule, its last role line not MASTER, no takeover begun after it) for one
- * advert and ucarp's capture timeout, by which time its ucarp has read node1's adverts.
+ * advert and ucarp's capture timeout, by which time its ucarp has read node1's adverts, and for
+ * the planner's hold-down, so that its next MASTER is a takeover of its own and not the tail of a
+ * start-up one (same epoch, no restart).
  */
 async function waitForUcarpSettled(current: Lab, backup: LabNode): Promise<void> {
-  const quietMs = backup.config.failover.advert_int * 1_000 + UCARP_CAPTURE_TIMEOUT_MS;
+  const advertMs = backup.config.failover.advert_int * 1_000;
+  const quietMs = Math.max(advertMs + UCARP_CAPTURE_TIMEOUT_MS, holdDownMs(backup.config.failover.advert_int));
   let quietSince: number | undefined;
   const still = async () => {
     const lines = backup.daemonLines();
@@ -188,12 +192,14 @@ lab('ucarp: the up and down scripts feed the same FIFO; takeover and release wor
   await waitForUcarpSettled(current, two);
   t.log(`node2 took over ${linesSince(two, 'restarting the broker for this takeover', 0).length} times while the two ucarps started`);
   const stopAt = Date.now();
+  const recent = (node: LabNode) => node.daemonLines().filter((line) => line.time >= stopAt).map((line) => `${line.time - stopAt} ${line.msg}${line.epoch === undefined ? '' : ` epoch ${line.epoch as number}`}`).join('; ');
   // SIGTERM: ucarp runs its down script (--shutdown) and exits, without a last advert (carp.c,
   // signal 15: spawn_handler(downscript), _exit); node2 takes over when its master-down wait ends.
   await one.stopFailover();
   await one.waitForRole('BACKUP', stopAt);
-  await two.waitForRole('MASTER', stopAt);
-  const recent = (node: LabNode) => node.daemonLines().filter((line) => line.time >= stopAt).map((line) => `${line.time - stopAt} ${line.msg}${line.epoch === undefined ? '' : ` epoch ${line.epoch as number}`}`).join('; ');
+  await two.waitForRole('MASTER', stopAt).catch((error: unknown) => {
+    throw new Error(`${(error as Error).message}; its lines since node1's ucarp stopped: ${recent(two)}`, { cause: error });
+  });
   await current.waitForVipOn(2, { timeoutMs: 20_000 });
   await waitFor('one DNAT rule on node2', async () => (await two.dnatRules()).length === 1, { timeoutMs: 15_000, intervalMs: 50 });
   t.deepEqual(await two.dnatRules(), [dnatTo(two)]);
