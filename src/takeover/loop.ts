@@ -17,7 +17,7 @@ import type { Runner } from '../exec/runner.js';
 import type { RuntimePaths } from '../paths.js';
 import type { Executed, Executor } from './execute.js';
 import { dnatLine, type DnatTarget } from './nat.js';
-import { plan, type TakeoverState } from './plan.js';
+import { holdDownMs, plan, type TakeoverState } from './plan.js';
 import type { DriverWatch } from './stale.js';
 import { loadState } from './state.js';
 
@@ -149,7 +149,7 @@ export class TakeoverLoop {
     if (reason === 'timer' && (!changed || Date.now() < this.retryAt)) return;
     const seenAt = Date.now();
     const nat = await executor.readNat();
-    const actions = plan({ observed, nat, state: this.takeover!, dnatLine: dnatLine(this.options.target), now: new Date(seenAt) });
+    const actions = plan({ observed, nat, state: this.takeover!, dnatLine: dnatLine(this.options.target), now: new Date(seenAt), holdDownMs: holdDownMs(this.options.config.failover.advert_int) });
     if (actions.length > 0) log.debug({ reason, actions: actions.map((action) => action.type) }, 'plan');
     const done = await executor.execute(actions);
     if (done.state) this.takeover = done.state;

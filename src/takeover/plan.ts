@@ -10,6 +10,8 @@
  *   after the restart: a client that reached the old broker process would be cut off again by
  *   the restart, while one refused meanwhile simply retries and connects once.
  * - anything else: our chain empty, no restart.
+ * - A MASTER given up to a BACKUP and regained within the hold-down (`holdDownMs`) is the same
+ *   takeover: same epoch, no second restart, the DNAT rule put back (see `heldDown`).
  */
 import { HOOKS, type Hook, type NatState } from './nat.js';
 import type { ObservedRole, Role } from '../role/observe.js';
@@ -22,6 +24,8 @@ export interface TakeoverState {
   restartedEpoch: number;
   /** When this role began (ISO time). */
   since: string;
+  /** When MASTER was last given up to a BACKUP (ISO time), for the hold-down. */
+  releasedAt?: string;
 }
 
 export const INITIAL_STATE: TakeoverState = { role: 'UNKNOWN', epoch: 0, restartedEpoch: 0, since: new Date(0).toISOString() };
@@ -43,6 +47,41 @@ export interface PlanInput {
   /** The DNAT rule as `iptables -S` prints it. */
   dnatLine: string;
   now: Date;
+  /** A MASTER regained this soon after it was given up to a BACKUP is the same takeover (0: never). */
+  holdDownMs?: number;
+}
+
+/**
+ * The hold-down for `advert_int` seconds: a BACKUP's master-down wait (3 adverts and a skew below
+ * one advert: RFC 5798 section 6.1, ucarp's dead_ratio 3 and advskew/256 s) from the advert that
+ * took MASTER away, one more advert and skew because ucarp looks at that timer only when its
+ * poll() returns, every advert and skew (ucarp carp.c, docarp), and 1 s for the scripts and our
+ * VIP poll. That covers the flap ucarp makes when it claims MASTER before it has read a
+ * preferred master's advert (libpcap hands ucarp packets up to 1 s late: CAPTURE_TIMEOUT 1000,
+ * no immediate mode): back to BACKUP when it reads it, MASTER again a master-down wait later if
+ * that master is gone by then (it stopped meanwhile). 6 s for advert_int 1.
+ */
+export function holdDownMs(advertIntSeconds: number): number {
+  return Math.round((4 * advertIntSeconds + 2) * 1000);
+}
+
+/**
+ * Whether MASTER, regained now, is the takeover of `state.epoch` still, not a new one: it was
+ * given up to a BACKUP less than `holdDownMs` ago, and the node has been a BACKUP since (a FAULT,
+ * our VRRP/CARP program dead, or a STOP in between makes the next MASTER a new takeover).
+ *
+ * Safe for clients even when the peer really took over meanwhile and restarted its broker: the
+ * VIP leaves the peer, so its clients' packets reach this node, which knows no such connection
+ * and refuses them; they reconnect through the VIP to this broker, which is all our restart
+ * would bring them. The restart would only cut off once more the clients that stayed on this
+ * broker throughout, and they are already where they belong. What was published on the peer
+ * meanwhile reaches this broker over the bridge, and a persistent session that moved to the peer
+ * keeps its queue there, as after any failover.
+ */
+function heldDown(state: TakeoverState, now: Date, holdDownMs: number): boolean {
+  if (holdDownMs <= 0 || state.epoch === 0 || state.role !== 'BACKUP' || state.releasedAt === undefined) return false;
+  const since = now.getTime() - Date.parse(state.releasedAt);
+  return since >= 0 && since < holdDownMs;
 }
 
 function natActions(nat: NatState, wanted: readonly string[], dnatLine: string): Action[] {
@@ -69,12 +108,24 @@ export function plan(input: PlanInput): Action[] {
 
   if (!master) {
     actions.push(...nats);
-    if (state.role !== observed.role) actions.push({ type: 'saveState', state: { ...state, role: observed.role, since: now.toISOString() } });
+    if (state.role !== observed.role) {
+      const released = state.role === 'MASTER' && observed.role === 'BACKUP' ? { releasedAt: now.toISOString() } : {};
+      actions.push({ type: 'saveState', state: { ...state, role: observed.role, since: now.toISOString(), ...released } });
+    }
     return actions;
   }
   const addDnat = nats.filter((action) => action.type === 'addDnat');
   actions.push(...nats.filter((action) => action.type !== 'addDnat'));
-  if (state.role !== 'MASTER') {
+  if (state.role !== 'MASTER' && heldDown(state, now, input.holdDownMs ?? 0)) {
+    const regained: TakeoverState = { ...state, role: 'MASTER', since: now.toISOString() };
+    actions.push({ type: 'saveState', state: regained });
+    if (state.restartedEpoch < state.epoch) {
+      actions.push({ type: 'restartBroker', epoch: state.epoch }, ...addDnat);
+      actions.push({ type: 'saveState', state: { ...regained, restartedEpoch: state.epoch } });
+    } else {
+      actions.push(...addDnat);
+    }
+  } else if (state.role !== 'MASTER') {
     const epoch = state.epoch + 1;
     actions.push({ type: 'saveState', state: { ...state, role: 'MASTER', epoch, since: now.toISOString() } });
     actions.push({ type: 'restartBroker', epoch }, ...addDnat);

@@ -10,6 +10,7 @@ const Stored = z.object({
   epoch: z.int().min(0),
   restartedEpoch: z.int().min(0),
   since: z.string(),
+  releasedAt: z.string().optional(),
 });
 
 export async function loadState(file: string): Promise<TakeoverState> {

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { CHAIN, dnatLine, type NatState } from '../../src/takeover/nat.js';
-import { INITIAL_STATE, plan, type Action, type TakeoverState } from '../../src/takeover/plan.js';
+import { holdDownMs, INITIAL_STATE, plan, type Action, type TakeoverState } from '../../src/takeover/plan.js';
 import type { ObservedRole } from '../../src/role/observe.js';
 
 const LINE = dnatLine({ vip: '10.0.0.10', port: 1883, address: '10.0.0.11', addressPort: 1883 });
@@ -108,4 +108,56 @@ test('a stale VIP is removed first, and the node is not MASTER', (t) => {
   const state: TakeoverState = { role: 'MASTER', epoch: 1, restartedEpoch: 1, since: NOW.toISOString() };
   const actions = plan({ observed: { role: 'FAULT', staleVip: true }, nat: { ...READY, rules: [LINE] }, state, dnatLine: LINE, now: NOW });
   t.deepEqual(types(actions), ['removeStaleVip', 'flushChain', 'saveState']);
+});
+
+/** Plans and applies each step at its time (ms after NOW); the restarts, the state and the nat chain at the end. */
+function run(steps: readonly (readonly [ObservedRole, number])[], hold = holdDownMs(1)) {
+  let nat = EMPTY;
+  let state = INITIAL_STATE;
+  let restarts = 0;
+  for (const [observed, at] of steps) {
+    const after = apply(nat, state, plan({ observed, nat, state, dnatLine: LINE, now: new Date(NOW.getTime() + at), holdDownMs: hold }));
+    ({ nat, state } = after);
+    restarts += after.restarts;
+  }
+  return { nat, state, restarts };
+}
+
+test('the hold-down is the master-down wait, one more advert and skew, and a second: 6 s for advert_int 1', (t) => {
+  t.is(holdDownMs(1), 6_000);
+  t.is(holdDownMs(3), 14_000);
+  t.is(holdDownMs(0.1), 2_400);
+});
+
+test('giving MASTER up to a BACKUP notes when', (t) => {
+  const state: TakeoverState = { role: 'MASTER', epoch: 2, restartedEpoch: 2, since: NOW.toISOString() };
+  t.like(plan({ observed: BACKUP, nat: { ...READY, rules: [LINE] }, state, dnatLine: LINE, now: NOW }).at(-1), { type: 'saveState', state: { role: 'BACKUP', epoch: 2, releasedAt: NOW.toISOString() } });
+});
+
+test('a MASTER given up to a BACKUP and regained within the hold-down is the same takeover: same epoch, no second restart, the DNAT rule back', (t) => {
+  // ucarp's flap, as in the lab: MASTER, back to BACKUP 100 ms later on a late advert, MASTER again 3.9 s after that.
+  const after = run([[MASTER, 0], [BACKUP, 100], [MASTER, 4_000]]);
+  t.is(after.restarts, 1);
+  t.like(after.state, { role: 'MASTER', epoch: 1, restartedEpoch: 1 });
+  t.deepEqual(after.nat.rules, [LINE]);
+  const state: TakeoverState = { role: 'BACKUP', epoch: 1, restartedEpoch: 1, since: NOW.toISOString(), releasedAt: NOW.toISOString() };
+  t.deepEqual(types(plan({ observed: MASTER, nat: READY, state, dnatLine: LINE, now: new Date(NOW.getTime() + 4_000), holdDownMs: holdDownMs(1) })), ['saveState', 'addDnat']);
+});
+
+test('a MASTER regained after the hold-down, or after a FAULT in between, is a new takeover with its own restart', (t) => {
+  t.like(run([[MASTER, 0], [BACKUP, 100], [MASTER, 6_100]]), { restarts: 2, state: { role: 'MASTER', epoch: 2, restartedEpoch: 2 } });
+  t.like(run([[MASTER, 0], [BACKUP, 100], [{ role: 'FAULT', staleVip: false }, 200], [MASTER, 1_000]]), { restarts: 2, state: { epoch: 2 } });
+  t.like(run([[MASTER, 0], [{ role: 'FAULT', staleVip: false }, 100], [MASTER, 1_000]]), { restarts: 2, state: { epoch: 2 } });
+  // No hold-down configured: every regain is a takeover.
+  t.like(run([[MASTER, 0], [BACKUP, 100], [MASTER, 200]], 0), { restarts: 2, state: { epoch: 2 } });
+  // A first MASTER (nothing given up before) is always a takeover.
+  t.like(run([[BACKUP, 0], [MASTER, 100]]), { restarts: 1, state: { epoch: 1 } });
+});
+
+test('a MASTER regained within the hold-down whose restart never finished restarts for that epoch, once', (t) => {
+  const state: TakeoverState = { role: 'BACKUP', epoch: 3, restartedEpoch: 2, since: NOW.toISOString(), releasedAt: NOW.toISOString() };
+  const actions = plan({ observed: MASTER, nat: READY, state, dnatLine: LINE, now: new Date(NOW.getTime() + 1_000), holdDownMs: holdDownMs(1) });
+  t.deepEqual(types(actions), ['saveState', 'restartBroker', 'addDnat', 'saveState']);
+  t.like(actions[1], { epoch: 3 });
+  t.like(apply(READY, state, actions).state, { role: 'MASTER', epoch: 3, restartedEpoch: 3 });
 });

@@ -12,6 +12,10 @@ test('a saved takeover state loads back; a missing file is the initial state', a
   await saveState(file, state);
   t.deepEqual(await loadState(file), state);
   t.deepEqual(JSON.parse(readFileSync(file, 'utf8')), state);
+  // When MASTER was given up (the planner's hold-down) survives a daemon restart.
+  const released = { ...state, role: 'BACKUP' as const, releasedAt: '2026-11-23T10:00:05.000Z' };
+  await saveState(file, released);
+  t.deepEqual(await loadState(file), released);
 });
 
 test('a state file that is not ours is an error that says what to do', async (t) => {
