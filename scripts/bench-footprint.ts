@@ -185,6 +185,8 @@ const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
 const daemons = results.filter((result) => result.kind === 'dist');
 const worstRss = Math.max(...daemons.map((result) => result.to.rssKiB));
 const worstCpu = Math.max(...daemons.map((result) => cpuShare(result.from, result.to, ticks)));
+// Said before the results, so that the footprint line is the last one, on the terminal too.
+progress(`bench-footprint: done in ${((Date.now() - started) / 60_000).toFixed(1)} min (the last line is the larger of the two nodes' figures, node by node)`);
 console.log(`machine: ${availableParallelism()} CPUs (nproc), Linux ${release()}, Node ${process.version}
 a 2-node lab (keepalived, advert 1 s, mosquitto supervised by the daemon), the daemon at ${logLevel}; ${settle} s to settle, then ${idle} s idle. RSS from /proc/PID/status (MB = MiB), at the end of the window and the most of the samples every 5 s; CPU = (utime + stime) over the window / wall time, as a share of one CPU.
 
@@ -193,4 +195,3 @@ ${line(header.map(() => '---'))}
 ${rows.map(line).join('\n')}
 
 footprint: rss ${mb(worstRss)} MB, cpu ${pct(worstCpu)} %`);
-progress(`bench-footprint: done in ${((Date.now() - started) / 60_000).toFixed(1)} min (the last line is the larger of the two nodes' figures, node by node)`);
