@@ -1,8 +1,10 @@
 /**
  * What `npm run lab` and `npm test` need from the machine, and the decision of what to do about
- * what is missing. Plain JavaScript without imports: scripts/setup-machine.mjs runs it before
- * `npm install`, when node_modules may not exist yet. lab/requirements.ts checks the same table.
+ * what is missing. Plain JavaScript with only node: imports: scripts/setup-machine.mjs runs it
+ * before `npm install`, when node_modules may not exist yet. lab/requirements.ts checks the same table.
  */
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 
 /** Programs the lab and the tests run, with the Debian package that has each. */
 export const PROGRAMS = Object.freeze({
@@ -24,6 +26,15 @@ export const PROGRAMS = Object.freeze({
  * as a user must say what root would find.
  */
 export const ROOT_PATH_DIRS = Object.freeze(['/usr/local/sbin', '/usr/sbin', '/sbin']);
+
+/**
+ * Whether `program` is on PATH or in root's directories (ROOT_PATH_DIRS).
+ * @param {string} program
+ */
+export function onPath(program) {
+  const dirs = [...(process.env['PATH'] ?? '').split(delimiter), ...ROOT_PATH_DIRS];
+  return dirs.some((dir) => dir !== '' && existsSync(join(dir, program)));
+}
 
 /** The delay fault builds lab/native/nfq-delay.c against this header. */
 export const NFQUEUE_HEADER = '/usr/include/libnetfilter_queue/libnetfilter_queue.h';

@@ -1,19 +1,6 @@
 /** What is missing here for the lab (the table of programs and packages: machine.mjs). */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { delimiter } from 'node:path';
-import { NFQUEUE_HEADER, PROGRAMS, ROOT_PATH_DIRS } from './machine.mjs';
-
-/** Also in root's directories, so that a user is told only what root lacks too. */
-function onPath(program: string): boolean {
-  const path = [process.env['PATH'] ?? '', ...ROOT_PATH_DIRS].join(delimiter);
-  try {
-    execFileSync('sh', ['-c', 'command -v "$1"', '_', program], { stdio: 'ignore', env: { ...process.env, PATH: path } });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { NFQUEUE_HEADER, onPath, PROGRAMS } from './machine.mjs';
 
 /**
  * What is missing for `programs` (default: all the lab's): "root", program names, headers. With

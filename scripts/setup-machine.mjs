@@ -10,20 +10,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NEEDS, NFQUEUE_HEADER, planDependencies, planMachine, ROOT_PATH_DIRS } from '../lab/machine.mjs';
+import { NEEDS, NFQUEUE_HEADER, onPath, planDependencies, planMachine } from '../lab/machine.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/**
- * Looks in root's directories too (ROOT_PATH_DIRS).
- * @param {string} program
- */
-function onPath(program) {
-  const dirs = [...(process.env['PATH'] ?? '').split(delimiter), ...ROOT_PATH_DIRS];
-  return dirs.some((dir) => dir !== '' && existsSync(join(dir, program)));
-}
 
 /** @param {string} file */
 function mtime(file) {

@@ -5,7 +5,7 @@
  * offline status goes out before the channel closes).
  */
 import type { Logger } from 'pino';
-import { brokerControl, type BrokerControl } from './broker/control.js';
+import { brokerControl } from './broker/control.js';
 import type { LoadedConfig } from './config/load.js';
 import type { NodeConfig } from './config/schema.js';
 import type { Component, DaemonContext } from './context.js';
@@ -18,15 +18,13 @@ import { PeerChannel } from './peer/channel.js';
 import { StatusPublisher } from './peer/publisher.js';
 import { offlineStatus } from './peer/status.js';
 import { createSyncer } from './sync/index.js';
-import { createTakeover, type TakeoverTuning } from './takeover/index.js';
+import { createTakeover } from './takeover/index.js';
 
-export interface ControllerOptions extends TakeoverTuning {
+export interface ControllerOptions {
   loaded: LoadedConfig;
   node: NodeConfig;
   log: Logger;
   run: Runner;
-  /** Instead of the adapter cluster.yaml asks for (tests). */
-  broker?: BrokerControl;
 }
 
 export class Controller {
@@ -44,7 +42,7 @@ export class Controller {
     const { loaded, node, log, run } = this.options;
     const { config } = loaded;
     const paths = runtimePaths(config);
-    const broker = this.options.broker ?? brokerControl(config, run, log.child({ component: 'broker' }), paths.brokerPidFile);
+    const broker = brokerControl(config, run, log.child({ component: 'broker' }), paths.brokerPidFile);
     const context: DaemonContext = { loaded, node, log, run, state: this.state, paths, topics: new Topics(config.cluster), broker };
     const { topics } = context;
     const channel = new PeerChannel({
@@ -65,8 +63,7 @@ export class Controller {
     });
     const syncer = createSyncer(context, (topic, payload) => channel.publish(topic, payload, { retain: true }));
     const status = new StatusPublisher({ self: node, state: this.state, channel, topics, log });
-    const { listAddresses, vipPollMs, repairMs } = this.options;
-    const takeover = createTakeover(context, { ...(listAddresses ? { listAddresses } : {}), ...(vipPollMs ? { vipPollMs } : {}), ...(repairMs ? { repairMs } : {}) });
+    const takeover = createTakeover(context);
     return [['takeover', takeover], ...(syncer ? [['sync', syncer] as [string, Component]] : []), ['peer', channel], ['status', status]];
   }
 

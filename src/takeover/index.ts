@@ -3,18 +3,11 @@ import type { DaemonContext } from '../context.js';
 import { waitAccepting } from '../broker/ready.js';
 import { daemonLogin } from '../mqtt/client.js';
 import { vrrpInstance } from '../paths.js';
-import type { AddressLister } from '../role/truth.js';
 import { Executor } from './execute.js';
 import { TakeoverLoop } from './loop.js';
 import { DriverWatch } from './stale.js';
 
-export interface TakeoverTuning {
-  listAddresses?: AddressLister;
-  vipPollMs?: number;
-  repairMs?: number;
-}
-
-export function createTakeover(context: DaemonContext, tuning: TakeoverTuning = {}): TakeoverLoop {
+export function createTakeover(context: DaemonContext): TakeoverLoop {
   const { loaded, node, log, run, broker, paths, state } = context;
   const { config } = loaded;
   const target = { vip: config.vip.address, port: config.broker.client_port, address: node.address, addressPort: config.broker.client_port };
@@ -30,5 +23,5 @@ export function createTakeover(context: DaemonContext, tuning: TakeoverTuning = 
     vip: config.vip,
     log,
   });
-  return new TakeoverLoop({ config, paths, instance: vrrpInstance(config), target, state, broker, executor, driver, run, log, ...tuning });
+  return new TakeoverLoop({ config, paths, instance: vrrpInstance(config), target, state, broker, executor, driver, run, log });
 }

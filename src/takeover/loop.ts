@@ -12,7 +12,7 @@ import type { NodeState, Transition } from '../node-state.js';
 import { FifoReader } from '../role/fifo.js';
 import { parseHint, type Hint } from '../role/hint.js';
 import { roleOf, type Role } from '../role/observe.js';
-import { hasAddress, type AddressLister } from '../role/truth.js';
+import { hasAddress } from '../role/truth.js';
 import type { Runner } from '../exec/runner.js';
 import type { RuntimePaths } from '../paths.js';
 import type { Executed, Executor } from './execute.js';
@@ -32,21 +32,21 @@ export interface TakeoverLoopOptions {
   driver: DriverWatch;
   run: Runner;
   log: Logger;
-  listAddresses?: AddressLister;
-  /** How often the VIP is looked at (milliseconds). */
-  vipPollMs?: number;
-  /** How often the nat chain is checked even when the role did not change. */
-  repairMs?: number;
 }
 
 type Reason = 'start' | 'hint' | 'timer' | 'repair';
 
 /** A failed reconcile is tried again after this long, not on every poll. */
 const RETRY_MS = 2_000;
+/** How often the VIP is looked at. */
+const VIP_POLL_MS = 200;
+/** How often the nat chain is checked even when the role did not change. */
+const REPAIR_MS = 10_000;
 
 export class TakeoverLoop {
   private readonly options: TakeoverLoopOptions;
   private readonly fifo: FifoReader;
+  private readonly holdDownMs: number;
   private takeover: TakeoverState | undefined;
   private lastHint: (Hint & { at: number }) | undefined;
   private lastRole: Role | undefined;
@@ -59,6 +59,7 @@ export class TakeoverLoop {
 
   constructor(options: TakeoverLoopOptions) {
     this.options = options;
+    this.holdDownMs = holdDownMs(options.config.failover.advert_int);
     this.fifo = new FifoReader({ path: options.paths.fifo, run: options.run, log: options.log, onLine: (line) => this.onLine(line) });
   }
 
@@ -83,8 +84,8 @@ export class TakeoverLoop {
     }
     await broker.start();
     if (this.pending) this.trigger(this.pending);
-    this.timers.push(setInterval(() => this.trigger('timer'), this.options.vipPollMs ?? 200));
-    this.timers.push(setInterval(() => this.trigger('repair'), this.options.repairMs ?? 10_000));
+    this.timers.push(setInterval(() => this.trigger('timer'), VIP_POLL_MS));
+    this.timers.push(setInterval(() => this.trigger('repair'), REPAIR_MS));
     log.debug({ fifo: paths.fifo }, 'takeover loop started');
   }
 
@@ -142,14 +143,14 @@ export class TakeoverLoop {
 
   private async reconcile(reason: Reason): Promise<void> {
     const { config, executor, driver, log } = this.options;
-    const vip = hasAddress(config.vip.interface, config.vip.address, this.options.listAddresses);
+    const vip = hasAddress(config.vip.interface, config.vip.address);
     const looked = await driver.look(vip);
     const observed = roleOf({ vip, driver: looked.driver, hint: this.lastHint?.state, driverDeadForMs: looked.deadForMs, staleAfterMs: driver.staleAfterMs });
     const changed = observed.role !== this.lastRole || observed.staleVip;
     if (reason === 'timer' && (!changed || Date.now() < this.retryAt)) return;
     const seenAt = Date.now();
     const nat = await executor.readNat();
-    const actions = plan({ observed, nat, state: this.takeover!, dnatLine: dnatLine(this.options.target), now: new Date(seenAt), holdDownMs: holdDownMs(this.options.config.failover.advert_int) });
+    const actions = plan({ observed, nat, state: this.takeover!, dnatLine: dnatLine(this.options.target), now: new Date(seenAt), holdDownMs: this.holdDownMs });
     if (actions.length > 0) log.debug({ reason, actions: actions.map((action) => action.type) }, 'plan');
     const done = await executor.execute(actions);
     if (done.state) this.takeover = done.state;

@@ -116,24 +116,18 @@ export function plan(input: PlanInput): Action[] {
   }
   const addDnat = nats.filter((action) => action.type === 'addDnat');
   actions.push(...nats.filter((action) => action.type !== 'addDnat'));
-  if (state.role !== 'MASTER' && heldDown(state, now, input.holdDownMs ?? 0)) {
-    const regained: TakeoverState = { ...state, role: 'MASTER', since: now.toISOString() };
-    actions.push({ type: 'saveState', state: regained });
-    if (state.restartedEpoch < state.epoch) {
-      actions.push({ type: 'restartBroker', epoch: state.epoch }, ...addDnat);
-      actions.push({ type: 'saveState', state: { ...regained, restartedEpoch: state.epoch } });
-    } else {
-      actions.push(...addDnat);
-    }
-  } else if (state.role !== 'MASTER') {
-    const epoch = state.epoch + 1;
-    actions.push({ type: 'saveState', state: { ...state, role: 'MASTER', epoch, since: now.toISOString() } });
-    actions.push({ type: 'restartBroker', epoch }, ...addDnat);
-    actions.push({ type: 'saveState', state: { ...state, role: 'MASTER', epoch, restartedEpoch: epoch, since: now.toISOString() } });
-  } else if (state.restartedEpoch < state.epoch) {
-    // A daemon that died between saving the takeover and finishing its restart.
-    actions.push({ type: 'restartBroker', epoch: state.epoch }, ...addDnat);
-    actions.push({ type: 'saveState', state: { ...state, restartedEpoch: state.epoch } });
+  // A takeover (a new epoch) unless MASTER was only lost for a moment (the hold-down).
+  let wanted = state;
+  if (state.role !== 'MASTER') {
+    const epoch = heldDown(state, now, input.holdDownMs ?? 0) ? state.epoch : state.epoch + 1;
+    wanted = { ...state, role: 'MASTER', epoch, since: now.toISOString() };
+    actions.push({ type: 'saveState', state: wanted });
+  }
+  // The epoch's restart is not done yet: a new takeover, or a daemon that died between saving
+  // the takeover and finishing its restart.
+  if (wanted.restartedEpoch < wanted.epoch) {
+    actions.push({ type: 'restartBroker', epoch: wanted.epoch }, ...addDnat);
+    actions.push({ type: 'saveState', state: { ...wanted, restartedEpoch: wanted.epoch } });
   } else {
     actions.push(...addDnat);
   }
