@@ -4,9 +4,11 @@
  * real mosquitto_pub from the client namespace to a node's own address.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunResult } from '../src/exec/runner.js';
+import { open, seal, sealKey } from '../src/peer/seal.js';
 import type { Lab } from './lab.js';
 import type { LabNode } from './node.js';
 import { waitFor } from './wait.js';
@@ -89,7 +91,7 @@ export async function dynsecCtrl(lab: Lab, node: LabNode, args: readonly string[
 }
 
 /** The peer channel's `topic` (relative to `mosquitto-failover/<cluster>/`) on `node`'s admin listener. */
-function channelTopic(node: LabNode, topic: string): string {
+export function channelTopic(node: LabNode, topic: string): string {
   return `mosquitto-failover/${node.config.cluster}/${topic}`;
 }
 
@@ -98,13 +100,40 @@ function daemonLogin(node: LabNode): string[] {
   return ['-h', node.address, '-p', String(config.broker.admin_port), '-u', config.daemon.user, '-P', secrets.daemonPassword];
 }
 
-/** Publishes `payload` retained on the peer channel's `topic` of `node`'s broker, as the daemon user (as a forger with its password would). */
-export async function publishAsDaemon(lab: Lab, node: LabNode, topic: string, payload: string): Promise<void> {
-  await lab.client.exec(['mosquitto_pub', ...daemonLogin(node), '-t', channelTopic(node, topic), '-q', '1', '-r', '-s'], { input: payload, timeout: 10_000 });
+/** Publishes `payload` (bytes) retained on `topic` of `node`'s broker with `login` (mosquitto_pub -f: binary-safe). */
+export async function publishRaw(lab: Lab, login: readonly string[], topic: string, payload: Buffer | string): Promise<void> {
+  const directory = mkdtempSync(join(tmpdir(), 'mqfo-payload-'));
+  try {
+    const file = join(directory, 'payload');
+    writeFileSync(file, payload);
+    await lab.client.exec(['mosquitto_pub', ...login, '-t', topic, '-q', '1', '-r', '-f', file], { timeout: 10_000 });
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
 }
 
-/** The retained message on the peer channel's `topic` of `node`'s broker, or undefined when there is none within 5 s. */
-export async function retainedOn(lab: Lab, node: LabNode, topic: string): Promise<string | undefined> {
-  const result = await lab.client.exec(['mosquitto_sub', ...daemonLogin(node), '-t', channelTopic(node, topic), '-C', '1', '-W', '5'], { reject: false, timeout: 10_000 });
-  return result.exitCode === 0 ? result.stdout : undefined;
+/** Publishes `payload` retained on the peer channel's `topic` of `node`'s broker, as the daemon user (as a forger with its password would). */
+export async function publishAsDaemon(lab: Lab, node: LabNode, topic: string, payload: Buffer | string): Promise<void> {
+  await publishRaw(lab, daemonLogin(node), channelTopic(node, topic), payload);
+}
+
+/** Seals `value` for the peer channel's `topic` with the cluster secret and publishes it there, as a holder of the secret could. */
+export async function publishSealed(lab: Lab, node: LabNode, topic: string, value: unknown): Promise<void> {
+  const { config, secrets } = node.placed.loaded;
+  await publishAsDaemon(lab, node, topic, seal(sealKey(secrets.clusterSecret, config.cluster), channelTopic(node, topic), value));
+}
+
+/** The retained message on `topic` of `node`'s broker read with `login`, as bytes (mosquitto_sub -F %x), or undefined when there is none within 5 s. */
+export async function retainedRaw(lab: Lab, login: readonly string[], topic: string): Promise<Buffer | undefined> {
+  const result = await lab.client.exec(['mosquitto_sub', ...login, '-t', topic, '-C', '1', '-W', '5', '-F', '%x'], { reject: false, timeout: 10_000 });
+  return result.exitCode === 0 ? Buffer.from(result.stdout.trim(), 'hex') : undefined;
+}
+
+/** The retained message on the peer channel's `topic` of `node`'s broker, opened with the cluster secret; undefined when there is none or it does not open. */
+export async function retainedOn(lab: Lab, node: LabNode, topic: string): Promise<unknown> {
+  const payload = await retainedRaw(lab, daemonLogin(node), channelTopic(node, topic));
+  if (!payload) return undefined;
+  const { config, secrets } = node.placed.loaded;
+  const opened = open(sealKey(secrets.clusterSecret, config.cluster), channelTopic(node, topic), payload, 16 * 1024 * 1024);
+  return opened.ok ? opened.value : undefined;
 }

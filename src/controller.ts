@@ -13,10 +13,11 @@ import type { Runner } from './exec/runner.js';
 import { daemonLogin } from './mqtt/client.js';
 import { Topics } from './mqtt/topics.js';
 import { NodeState } from './node-state.js';
-import { runtimePaths } from './paths.js';
+import { runtimePaths, type RuntimePaths } from './paths.js';
 import { PeerChannel } from './peer/channel.js';
 import { StatusPublisher } from './peer/publisher.js';
-import { offlineStatus } from './peer/status.js';
+import { startRun } from './peer/run.js';
+import { sealKey } from './peer/seal.js';
 import { createSyncer } from './sync/index.js';
 import { createTakeover } from './takeover/index.js';
 
@@ -38,31 +39,34 @@ export class Controller {
     this.state = new NodeState(options.log);
   }
 
-  private build(): [string, Component][] {
+  private build(paths: RuntimePaths, runNumber: number): [string, Component][] {
     const { loaded, node, log, run } = this.options;
-    const { config } = loaded;
-    const paths = runtimePaths(config);
+    const { config, secrets } = loaded;
     const broker = brokerControl(config, run, log.child({ component: 'broker' }), paths.brokerPidFile);
     const context: DaemonContext = { loaded, node, log, run, state: this.state, paths, topics: new Topics(config.cluster), broker };
     const { topics } = context;
-    const channel = new PeerChannel({
+    const channel: PeerChannel = new PeerChannel({
       self: node,
       nodes: config.nodes,
       loginTo: (peer) => daemonLogin(loaded, peer),
       topics,
-      will: { topic: topics.status(node.id), payload: JSON.stringify(offlineStatus(node)) },
+      key: sealKey(secrets.clusterSecret, config.cluster),
+      will: (connection) => status.will(connection),
       log: log.child({ component: 'peer' }),
-      onMessage: (from, topic, payload) => {
-        if (topic.type === 'sync') syncer?.receive(from, topic.kind, payload);
-        else if (topic.type === 'status') status.take(from, topic.node, payload);
+      onMessage: (from, topic, value) => {
+        if (topic.type === 'sync') syncer?.receive(from, topic.kind, value);
+        else if (topic.type === 'status') status.take(from, topic.node, value);
       },
       onOwnConnect: () => {
         status.publish();
         syncer?.publishAll();
       },
     });
-    const syncer = createSyncer(context, (topic, payload) => channel.publish(topic, payload, { retain: true }));
-    const status = new StatusPublisher({ self: node, state: this.state, channel, topics, log });
+    const syncer = createSyncer(context, {
+      publish: (topic, value) => channel.publish(topic, value, { retain: true }),
+      repair: (topic) => channel.repair(topic),
+    });
+    const status: StatusPublisher = new StatusPublisher({ self: node, state: this.state, channel, topics, log, run: runNumber });
     const takeover = createTakeover(context);
     return [['takeover', takeover], ...(syncer ? [['sync', syncer] as [string, Component]] : []), ['peer', channel], ['status', status]];
   }
@@ -70,7 +74,8 @@ export class Controller {
   /** Starts every component in order; if one fails, stops those started (it too), in reverse, and rethrows. */
   async start(): Promise<void> {
     try {
-      for (const [name, component] of this.build()) {
+      const paths = runtimePaths(this.options.loaded.config);
+      for (const [name, component] of this.build(paths, await startRun(paths.runState, Date.now()))) {
         this.started.push([name, component]);
         await component.start();
       }

@@ -14,6 +14,7 @@ import { MqfoError, UsageError } from './errors.js';
 import type { Runner } from './exec/runner.js';
 import { daemonLogin } from './mqtt/client.js';
 import { Topics } from './mqtt/topics.js';
+import { sealKey } from './peer/seal.js';
 import { StatusReader } from './peer/statuses.js';
 import { contentProblems } from './sync/content.js';
 import { sha256 } from './sync/envelope.js';
@@ -73,7 +74,7 @@ export async function passwd(options: PasswdOptions): Promise<number> {
   const { config } = loaded;
   checkUser(loaded, options.user);
   const path = config.broker.password_file;
-  const reader = new StatusReader({ nodes: config.nodes, loginTo: (peer) => daemonLogin(loaded, peer), topics: new Topics(config.cluster) });
+  const reader = new StatusReader({ nodes: config.nodes, loginTo: (peer) => daemonLogin(loaded, peer), topics: new Topics(config.cluster), key: sealKey(loaded.secrets.clusterSecret, config.cluster) });
   const waiting = options.wait && config.sync.password_file;
   if (waiting) reader.start();
   try {

@@ -2,7 +2,8 @@
  * The one seam through which the daemon and the CLI make MQTT clients (mqtt.js): every login,
  * client id and retry policy is decided here. Two shapes:
  * - `connectLasting`: a connection kept for the daemon's life (the peer channel), reconnecting
- *   with a growing delay, whatever ended the last one;
+ *   with a growing delay, whatever ended the last one; MQTT v5, so that it can tell the broker
+ *   the largest packet it takes;
  * - `connectOnce`: one short connection for a probe (readiness, health), no reconnect.
  */
 import { randomBytes } from 'node:crypto';
@@ -27,17 +28,29 @@ export function daemonLogin(loaded: LoadedConfig, node: Pick<NodeConfig, 'addres
   return { host: node.address, port: config.broker.admin_port, username: config.daemon.user, password: secrets.daemonPassword };
 }
 
-/** A client id that no other client of ours uses: `mqfo-<purpose>-<random>`. */
+/**
+ * A client id no one can guess: `mqfo-<purpose>-<64 random bits>`. A client that connects with the
+ * id of a connected one takes its place (MQTT 3.1.4-3), and mosquitto cannot reserve an id for a
+ * user; a logged-in user who could guess the daemons' ids could keep kicking them off.
+ */
 export function uniqueClientId(purpose: string): string {
-  return `mqfo-${purpose}-${randomBytes(4).toString('hex')}`;
+  return `mqfo-${purpose}-${randomBytes(8).toString('hex')}`;
 }
 
 const PEER_BACKOFF: Backoff = { minMs: 500, maxMs: 10_000 };
 
+export interface Will {
+  topic: string;
+  payload: Buffer;
+}
+
 export interface LastingOptions {
   clientId: string;
-  will?: { topic: string; payload: string };
+  /** The retained last-will, made again before each connection attempt. */
+  will?: () => Will;
   backoff?: Backoff;
+  /** The largest packet the broker may send this client (larger ones it drops for it). */
+  maxPacketBytes?: number;
 }
 
 /**
@@ -60,17 +73,22 @@ export function connectLasting(login: Login, options: LastingOptions): MqttClien
     reconnectOnConnackError: true,
     connectTimeout: 5_000,
     keepalive: 15,
-    ...(options.will ? { will: { topic: options.will.topic, payload: Buffer.from(options.will.payload), qos: 1, retain: true } } : {}),
+    protocolVersion: 5,
+    ...(options.maxPacketBytes === undefined ? {} : { properties: { maximumPacketSize: options.maxPacketBytes } }),
   };
+  const will = options.will;
+  const nextWill = (): IClientOptions['will'] => (will ? { ...will(), qos: 1, retain: true } : undefined);
+  if (will) clientOptions.will = nextWill();
   const client = mqtt.connect(`mqtt://${login.host}:${login.port}`, clientOptions);
   let failures = 0;
   client.on('connect', () => {
     failures = 0;
     client.options.reconnectPeriod = backoff.minMs;
   });
-  // mqtt.js reads reconnectPeriod at each attempt.
+  // mqtt.js reads reconnectPeriod and will from its options at each attempt (client.js, connect packet).
   client.on('close', () => {
     client.options.reconnectPeriod = backoffDelay(failures++, backoff);
+    if (will) client.options.will = nextWill();
   });
   return client;
 }

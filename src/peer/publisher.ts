@@ -2,26 +2,35 @@
  * Keeps this node's retained status true: published when the own broker's connection is made and
  * whenever the role or a synced file's version changes; on stop, the offline status the last-will
  * would have said, before the channel closes. Peers' statuses read on their brokers go into the
- * node state, and peers coming and going are logged.
+ * node state when they are later than the one held (status.ts: a replayed old one is not), and
+ * peers coming and going are logged. This node's own status read back as anything but what it
+ * last published (a replay, say) is published again.
  */
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/schema.js';
 import type { Topics } from '../mqtt/topics.js';
 import type { NodeState } from '../node-state.js';
 import type { PeerChannel } from './channel.js';
-import { offlineStatus, parseStatus, type NodeStatus } from './status.js';
+import { Throttle } from './limits.js';
+import { compareStatus, isNewer, LAST_SEQ, parseStatus, type NodeStatus } from './status.js';
 
 export interface StatusPublisherOptions {
   self: NodeConfig;
   state: NodeState;
-  channel: Pick<PeerChannel, 'isConnected' | 'publish'>;
+  channel: Pick<PeerChannel, 'isConnected' | 'publish' | 'repair' | 'connection'>;
   topics: Topics;
   log: Logger;
+  /** This daemon's run number (run.ts). */
+  run: number;
 }
 
 export class StatusPublisher {
   private readonly options: StatusPublisherOptions;
   private unsubscribe: (() => void) | undefined;
+  private seq = 0;
+  /** The last status this node published. */
+  private last: NodeStatus | undefined;
+  private readonly replays = new Throttle(60_000);
 
   constructor(options: StatusPublisherOptions) {
     this.options = options;
@@ -39,34 +48,57 @@ export class StatusPublisher {
     if (!this.unsubscribe) return;
     this.unsubscribe();
     this.unsubscribe = undefined;
-    await this.send(offlineStatus(this.options.self)).catch((error: unknown) => this.options.log.debug({ err: error }, 'could not publish the offline status before leaving'));
+    await this.send(this.offline(this.options.channel.connection, ++this.seq)).catch((error: unknown) =>
+      this.options.log.debug({ err: error }, 'could not publish the offline status before leaving'),
+    );
+  }
+
+  /** The last-will for the own broker's connection attempt `connection`: offline, after all that connection carried. */
+  will(connection: number): { topic: string; value: NodeStatus } {
+    return { topic: this.options.topics.status(this.options.self.id), value: this.offline(connection, LAST_SEQ) };
   }
 
   /** Publishes this node's status now, if its own broker's connection is up (it is published again when it is made). */
   publish(): void {
-    if (!this.unsubscribe || !this.options.channel.isConnected(this.options.self.id)) return;
-    const { self, state } = this.options;
+    const { self, state, channel, run } = this.options;
+    if (!this.unsubscribe || !channel.isConnected(self.id)) return;
     const { role, startedAt, versions } = state.current;
-    this.send({ node: self.id, name: self.name, online: true, role, since: startedAt, versions }).catch((error: unknown) => this.options.log.debug({ err: error }, 'status not published now'));
+    this.send({ node: self.id, name: self.name, online: true, role, since: startedAt, versions, run, connection: channel.connection, seq: ++this.seq }).catch((error: unknown) =>
+      this.options.log.debug({ err: error }, 'status not published now'),
+    );
   }
 
-  /** A status read on `from`'s broker: taken if it is `from`'s own (a node publishes only its own, on its own broker). */
-  take(from: NodeConfig, node: number, payload: Buffer): void {
+  /** A status read on `from`'s broker: taken if it is `from`'s own (a node publishes only its own, on its own broker) and later than the one held. */
+  take(from: NodeConfig, node: number, value: unknown): void {
     if (node !== from.id) return;
-    const status = parseStatus(payload);
-    if (!status) {
-      this.options.log.warn({ from: from.name }, 'ignored a status that is not one');
+    const { state, self, log, topics, channel } = this.options;
+    const status = parseStatus(value);
+    if (!status || status.node !== node) {
+      if (this.replays.pass(`bad ${node}`) !== undefined) log.warn({ from: from.name }, 'ignored a status that is not one');
       return;
     }
-    const { state, self, log } = this.options;
+    if (node === self.id && this.last && compareStatus(status, this.last) !== 0) channel.repair(topics.status(node));
     const before = state.current.peers[node];
+    if (!isNewer(status, before)) {
+      if (before && compareStatus(status, before) < 0) {
+        const suppressed = this.replays.pass(`old ${node}`);
+        if (suppressed !== undefined) log.warn({ from: from.name, suppressed }, `ignored an older status of ${status.name} (replayed)`);
+      }
+      return;
+    }
     state.update({ peers: { ...state.current.peers, [node]: status } });
     if (node !== self.id && before?.online !== status.online) {
       log.info({ peer: status.name, online: status.online, role: status.role }, `peer ${status.name} ${status.online ? 'online' : 'offline'}`);
     }
   }
 
+  private offline(connection: number, seq: number): NodeStatus {
+    const { self, run, state } = this.options;
+    return { node: self.id, name: self.name, online: false, since: state.current.startedAt, run, connection, seq };
+  }
+
   private async send(status: NodeStatus): Promise<void> {
-    await this.options.channel.publish(this.options.topics.status(this.options.self.id), JSON.stringify(status), { retain: true });
+    this.last = status;
+    await this.options.channel.publish(this.options.topics.status(this.options.self.id), status, { retain: true });
   }
 }

@@ -1,7 +1,13 @@
 /**
- * Node status on the peer channel: retained on the node's own broker (Topics.status), with a
- * last-will that says offline. Peers (and `mosquitto-failover passwd`) read it to know each
+ * Node status on the peer channel: retained on the node's own broker (Topics.status), sealed, with
+ * a last-will that says offline. Peers (and `mosquitto-failover passwd`) read it to know each
  * node's role and which version of each synced file it has.
+ *
+ * A sealed status cannot be forged, but a genuine old one can be published again by anyone who may
+ * write the topic. So every status carries its place in the node's sequence: the daemon's run
+ * (grows with every start, run.ts), the own broker's connection attempt (the will of an attempt
+ * comes after everything published on it, and before everything the next one publishes) and a
+ * counter; a reader takes only a status later than the one it has.
  */
 import { z } from 'zod';
 
@@ -15,19 +21,27 @@ export const NodeStatus = z.object({
   /** When this daemon started (ISO time). */
   since: z.string().optional(),
   versions: z.record(z.string(), FileVersion).optional(),
+  run: z.int().min(0),
+  connection: z.int().min(0),
+  seq: z.int().min(0),
 });
 
 export type NodeStatus = z.infer<typeof NodeStatus>;
 
-export function parseStatus(payload: Buffer | string): NodeStatus | undefined {
-  try {
-    const parsed = NodeStatus.safeParse(JSON.parse(payload.toString()));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+/** The will's place in its connection: after everything published on it. */
+export const LAST_SEQ = Number.MAX_SAFE_INTEGER;
+
+export function parseStatus(value: unknown): NodeStatus | undefined {
+  const parsed = NodeStatus.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
 }
 
-export function offlineStatus(node: { id: number; name: string }): NodeStatus {
-  return { node: node.id, name: node.name, online: false };
+/** < 0 when `a` was published before `b`, 0 when it is the same status, > 0 when after. */
+export function compareStatus(a: Pick<NodeStatus, 'run' | 'connection' | 'seq'>, b: Pick<NodeStatus, 'run' | 'connection' | 'seq'>): number {
+  return a.run - b.run || a.connection - b.connection || a.seq - b.seq;
+}
+
+/** Whether `status` should replace `held` (a reader's latest of that node). */
+export function isNewer(status: NodeStatus, held: NodeStatus | undefined): boolean {
+  return !held || compareStatus(status, held) > 0;
 }

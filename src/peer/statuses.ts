@@ -1,17 +1,21 @@
 /**
  * Reads every node's retained status for a command line tool (`passwd` waits on it): one MQTT
  * connection per node's admin listener as the daemon user, with client ids of its own so the
- * daemon's connections are left alone.
+ * daemon's connections are left alone. Statuses are opened and ordered as the daemon does
+ * (status.ts): a forged one does not open, a replayed older one is not taken.
  */
 import type { NodeConfig } from '../config/schema.js';
 import { connectLasting, uniqueClientId, type Login, type MqttClient } from '../mqtt/client.js';
 import type { Topics } from '../mqtt/topics.js';
-import { parseStatus, type NodeStatus } from './status.js';
+import { MAX_PAYLOAD_BYTES } from './limits.js';
+import { open, type SealKey } from './seal.js';
+import { isNewer, parseStatus, type NodeStatus } from './status.js';
 
 export interface StatusReaderOptions {
   nodes: readonly NodeConfig[];
   loginTo: (node: NodeConfig) => Login;
   topics: Topics;
+  key: SealKey;
 }
 
 export class StatusReader {
@@ -29,16 +33,18 @@ export class StatusReader {
   start(): void {
     const { topics } = this.options;
     for (const node of this.options.nodes) {
-      const client = connectLasting(this.options.loginTo(node), { clientId: uniqueClientId(`cli-${node.name}`), backoff: { minMs: 1_000, maxMs: 1_000 } });
+      const client = connectLasting(this.options.loginTo(node), { clientId: uniqueClientId(`cli-${node.id}`), backoff: { minMs: 1_000, maxMs: 1_000 }, maxPacketBytes: MAX_PAYLOAD_BYTES.status + 1024 });
       client.on('connect', () => {
         this.reached.add(node.id);
         client.subscribe(topics.status(node.id), { qos: 1 });
       });
       client.on('error', () => undefined);
       client.on('message', (topic, payload) => {
-        const status = parseStatus(payload);
         const about = topics.parse(topic);
-        if (status && about.type === 'status' && about.node === node.id) this.statuses.set(node.id, status);
+        if (about.type !== 'status' || about.node !== node.id) return;
+        const opened = open(this.options.key, topic, payload, MAX_PAYLOAD_BYTES.status);
+        const status = opened.ok ? parseStatus(opened.value) : undefined;
+        if (status && status.node === node.id && isNewer(status, this.statuses.get(node.id))) this.statuses.set(node.id, status);
       });
       this.clients.push(client);
     }

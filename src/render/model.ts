@@ -2,14 +2,17 @@
  * What the templates see for one node: the config, plus everything derived from it (peers,
  * bridges, file locations, ucarp arguments). Pure: no I/O, no clock.
  */
+import { createHmac } from 'node:crypto';
 import type { ClusterConfig, NodeConfig, TopicConfig } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
 import { peerPrefix } from '../mqtt/topics.js';
 import { runtimePaths, vrrpInstance, type RuntimePaths } from '../paths.js';
 
 export interface BridgeView {
-  /** Connection name, also the client id on the remote broker (mosquitto.conf(5) `connection`). */
+  /** Connection name (mosquitto.conf(5) `connection`), also in its state topic `$SYS/broker/connection/<name>/state`. */
   name: string;
+  /** Its client id on the remote broker: the name and a tag derived from the cluster secret (bridgeClientId). */
+  clientId: string;
   peer: NodeConfig;
   address: string;
   port: number;
@@ -39,17 +42,26 @@ export function hubOf(config: ClusterConfig): NodeConfig {
   return hub ?? [...config.nodes].sort((a, b) => a.id - b.id)[0]!;
 }
 
+/**
+ * A bridge's client id: its name and 64 bits of HMAC under the cluster secret. A client that
+ * connects with a connected client's id takes its place (MQTT 3.1.4-3) and mosquitto cannot
+ * reserve an id for the bridge user, so any logged-in user who knows the id can keep the bridge
+ * down; nobody without the secret can compute this one, and it is the same on every render.
+ * (mosquitto names the bridge's local client `local.<remote_clientid>`: that one is unguessable too.)
+ */
+export function bridgeClientId(clusterSecret: string, name: string): string {
+  return `${name}-${createHmac('sha256', clusterSecret).update(`bridge client id ${name}`).digest('hex').slice(0, 16)}`;
+}
+
 /** One bridge per pair, and only from the hub: two bridges between the same brokers would loop. */
-export function bridgesOf(config: ClusterConfig, node: NodeConfig): BridgeView[] {
+export function bridgesOf(config: ClusterConfig, secrets: Pick<Secrets, 'clusterSecret'>, node: NodeConfig): BridgeView[] {
   if (hubOf(config).id !== node.id) return [];
   return config.nodes
     .filter((peer) => peer.id !== node.id)
-    .map((peer) => ({
-      name: `mqfo-${config.cluster}-${node.name}-${peer.name}`,
-      peer,
-      address: peer.address,
-      port: config.broker.admin_port,
-    }));
+    .map((peer) => {
+      const name = `mqfo-${config.cluster}-${node.name}-${peer.name}`;
+      return { name, clientId: bridgeClientId(secrets.clusterSecret, name), peer, address: peer.address, port: config.broker.admin_port };
+    });
 }
 
 // The bridge user acts on the remote broker: it publishes there what goes out and reads what comes in.
@@ -87,7 +99,7 @@ export function nodeView(config: ClusterConfig, secrets: Secrets, node: NodeConf
     peers: config.nodes.filter((peer) => peer.id !== node.id),
     hub,
     isHub: hub.id === node.id,
-    bridges: bridgesOf(config, node),
+    bridges: bridgesOf(config, secrets, node),
     topics: config.bridge.topics.map((topic) => ({ ...topic, access: ACCESS[topic.direction] })),
     instance: vrrpInstance(config),
     peerPrefix: peerPrefix(config.cluster),

@@ -9,6 +9,7 @@ import { acl } from './content/acl.js';
 import type { Format } from './content/common.js';
 import { dynsec } from './content/dynsec.js';
 import { passwd } from './content/passwd.js';
+import { MAX_SYNCED_BYTES } from '../peer/limits.js';
 
 export type Kind = 'passwd' | 'acl' | 'dynsec';
 export const KINDS: readonly Kind[] = ['passwd', 'acl', 'dynsec'];
@@ -21,6 +22,9 @@ const FORMATS: Record<Kind, Format> = { passwd, acl, dynsec };
 
 /** Every problem in `text` for that kind, each as "line N: what is wrong" (dynsec: "path.to.field: what is wrong"); [] when valid. */
 export function contentProblems(kind: Kind, text: string): string[] {
+  const bytes = Buffer.byteLength(text);
+  // Larger ones would not fit the peer channel's bounds (peer/limits.ts); and checked whole, they would stall the daemon.
+  if (bytes > MAX_SYNCED_BYTES) return [`is ${bytes} bytes; at most ${MAX_SYNCED_BYTES} (1 MiB) are synced`];
   return FORMATS[kind].problems(text);
 }
 

@@ -4,8 +4,8 @@
  * owner and mode (write-file-atomic copies both from the file it replaces), then the directory
  * fsynced so the rename survives a power cut.
  */
-import { open, readFile, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 
 export interface FileText {
@@ -76,9 +76,30 @@ export async function rollBack(path: string): Promise<boolean> {
   return true;
 }
 
-/** Keeps a losing version's text beside the file, once; returns its path. */
+/**
+ * How many copies of each sort (`.conflict-…`, `.rejected-…`) are kept beside a file. They hold
+ * password hashes (of deleted users too), so they do not pile up: the oldest go.
+ */
+export const COPIES_KEPT = 5;
+
+/** The copies beside `file` (names in its directory, with their times) that go so that COPIES_KEPT of each sort stay. Pure. */
+export function copiesToRemove(file: string, entries: readonly { name: string; mtimeMs: number }[], keep = COPIES_KEPT): string[] {
+  return ['conflict-', 'rejected-'].flatMap((sort) =>
+    entries
+      .filter((entry) => entry.name.startsWith(`${file}.${sort}`))
+      .sort((a, b) => b.mtimeMs - a.mtimeMs || b.name.localeCompare(a.name))
+      .slice(keep)
+      .map((entry) => entry.name),
+  );
+}
+
+/** Keeps a losing version's text beside the file, once, and the newest COPIES_KEPT of its sort; returns its path. */
 export async function keepBeside(path: string, suffix: string, content: string): Promise<string> {
   const beside = `${path}.${suffix}`;
   if (!(await readText(beside))) await writeBeside(path, beside, content);
+  const directory = dirname(path);
+  const names = (await readdir(directory)).filter((name) => name.startsWith(`${basename(path)}.`));
+  const entries = await Promise.all(names.map(async (name) => ({ name, mtimeMs: (await stat(join(directory, name)).catch(() => undefined))?.mtimeMs ?? 0 })));
+  await Promise.all(copiesToRemove(basename(path), entries).map((name) => rm(join(directory, name), { force: true })));
   return beside;
 }

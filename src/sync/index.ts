@@ -9,7 +9,14 @@ import { Syncer, syncedFiles } from './syncer.js';
 /** After a SIGHUP, a moment for mosquitto's main loop to reread its files before the health check. */
 const RELOAD_SETTLE_MS = 50;
 
-export function createSyncer(context: DaemonContext, publish: (topic: string, payload: string) => Promise<void>): Syncer | undefined {
+/** How the syncer reaches the peer channel: sealed, retained on this node's broker. */
+export interface SyncChannel {
+  publish: (topic: string, value: unknown) => Promise<void>;
+  /** Publishes this node's last message on `topic` again (throttled). */
+  repair: (topic: string) => void;
+}
+
+export function createSyncer(context: DaemonContext, channel: SyncChannel): Syncer | undefined {
   const { loaded, node, log, broker, paths, topics, state } = context;
   const { config, secrets } = loaded;
   const files = syncedFiles(config);
@@ -22,7 +29,6 @@ export function createSyncer(context: DaemonContext, publish: (topic: string, pa
     files,
     users: { bridge: config.bridge.user, daemon: config.daemon.user },
     passwords: { bridge: secrets.bridgePassword, daemon: secrets.daemonPassword },
-    secret: secrets.clusterSecret,
     stateFile: paths.syncState,
     sweep: config.sync.sweep,
     log: log.child({ component: 'sync' }),
@@ -37,7 +43,8 @@ export function createSyncer(context: DaemonContext, publish: (topic: string, pa
         throw error;
       }
     },
-    publish: (kind, payload) => publish(topics.sync(kind), payload),
+    publish: (kind, envelope) => channel.publish(topics.sync(kind), envelope),
+    repair: (kind) => channel.repair(topics.sync(kind)),
     onVersion: () => state.update({ versions: syncer.versions() }),
   });
   return syncer;

@@ -78,7 +78,16 @@ export interface Received extends Credentials {
   /** Versions that failed validation or the health check here (refusalKey). */
   refused: ReadonlySet<string>;
   nodes: readonly Pick<NodeConfig, 'id' | 'name'>[];
+  /** This node's clock (epoch ms). */
+  now: number;
 }
+
+/**
+ * How far ahead of this node's clock a version may be. A peer whose clock is badly ahead would
+ * otherwise carry every node's hybrid logical clock with it, and their versions would stop
+ * following real time until the clocks caught up.
+ */
+export const MAX_AHEAD_MS = 5 * 60_000;
 
 /** A text kept beside the file as `<file>.<suffix>`. */
 export interface Beside {
@@ -109,6 +118,10 @@ export function planEnvelope(received: Received): EnvelopePlan {
   const { verified, own } = received;
   if (!verified.ok) return { type: 'reject', reason: verified.reason, republish: own };
   const { envelope } = verified;
+  const ahead = envelope.version.wall - received.now;
+  if (ahead > MAX_AHEAD_MS) {
+    return { type: 'reject', reason: `version ${formatVersion(envelope.version)} is ${Math.round(ahead / 1000)} s ahead of this node's clock (at most ${MAX_AHEAD_MS / 1000} s): is ${received.nodes.find((node) => node.id === envelope.version.node)?.name ?? `node ${envelope.version.node}`}'s clock wrong?`, republish: own };
+  }
   const decision = decide(received.current, envelope);
   const republish = own && decision.type !== 'same';
   switch (decision.type) {

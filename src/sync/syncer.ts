@@ -11,13 +11,14 @@ import type { BrokerControl } from '../broker/control.js';
 import type { NodeConfig } from '../config/schema.js';
 import type { Kind, ServiceUsers } from './content.js';
 import type { FileState } from './decide.js';
-import { sign, verify } from './envelope.js';
+import { parseEnvelope, type Envelope } from './envelope.js';
 import { Applier } from './apply.js';
 import { installFile, keepBeside, readText } from './files.js';
 import { advanceClock, formatVersion, type Version } from './hlc.js';
 import { localState, planEnvelope, planLocal, type EnvelopePlan } from './plan.js';
 import type { ServicePasswords } from './service.js';
 import { StepQueue } from './queue.js';
+import { Throttle } from '../peer/limits.js';
 import { loadSyncState, saveSyncState, type SyncState } from './state.js';
 import { LABEL, type SyncedFile } from './synced.js';
 import { FileWatch } from './watch.js';
@@ -31,15 +32,16 @@ export interface SyncerOptions {
   files: readonly SyncedFile[];
   users: ServiceUsers;
   passwords: ServicePasswords;
-  secret: string;
   stateFile: string;
   sweep: string;
   log: Logger;
   broker: Pick<BrokerControl, 'reload' | 'restart'>;
   /** Resolves when the broker is healthy, rejects (bounded) when it is not. */
   healthy: () => Promise<void>;
-  /** Publishes `kind`'s envelope, retained, on this node's broker (Topics.sync). */
-  publish: (kind: Kind, payload: string) => Promise<void>;
+  /** Publishes `kind`'s envelope, sealed and retained, on this node's broker (Topics.sync). */
+  publish: (kind: Kind, envelope: Envelope) => Promise<void>;
+  /** Publishes this node's last envelope of `kind` again, at most once a second (peer/channel.ts). */
+  repair: (kind: Kind) => void;
   /** Called when a file's version changed (for the node status). */
   onVersion?: () => void;
   now?: () => number;
@@ -59,6 +61,10 @@ export class Syncer {
   private readonly refused = new Set<string>();
   private clock: Version | undefined;
   private readonly queue: StepQueue;
+  /** The latest envelope from each broker and kind not yet taken. */
+  private readonly received = new Map<string, unknown>();
+  /** One log line a minute for each kind of rejection from each peer, however many there are. */
+  private readonly rejections = new Throttle(60_000);
   private watch: FileWatch | undefined;
 
   constructor(options: SyncerOptions) {
@@ -113,11 +119,20 @@ export class Syncer {
     for (const kind of this.kinds) this.queue.add(() => this.publish(kind));
   }
 
-  /** An envelope read on `from`'s broker at `sync/<kind>`. */
-  receive(from: NodeConfig, kind: string, payload: Buffer): void {
+  /**
+   * An envelope read (opened) on `from`'s broker at `sync/<kind>`. Only the latest one from each
+   * broker and kind waits to be taken: a burst of them makes one step, not a queue without end.
+   */
+  receive(from: NodeConfig, kind: string, value: unknown): void {
     const file = this.options.files.find((candidate) => candidate.kind === kind);
     if (!file) return;
-    this.queue.add(() => this.take(file, from, payload));
+    const key = `${from.id} ${kind}`;
+    this.received.set(key, value);
+    this.queue.addOnce(`receive ${key}`, async () => {
+      const latest = this.received.get(key);
+      this.received.delete(key);
+      await this.take(file, from, latest);
+    });
   }
 
   private now(): number {
@@ -157,18 +172,21 @@ export class Syncer {
   }
 
   /** A peer's envelope (or this node's own, read back from its broker). */
-  private async take(file: SyncedFile, from: NodeConfig, payload: Buffer): Promise<void> {
+  private async take(file: SyncedFile, from: NodeConfig, value: unknown): Promise<void> {
     const { kind, path } = file;
-    const { cluster, secret, self, users, passwords, nodes } = this.options;
-    const verified = verify(secret, payload, { cluster, kind });
+    const { cluster, self, users, passwords, nodes } = this.options;
+    const verified = parseEnvelope(value, { cluster, kind });
     const current = this.state[kind];
     const text = this.texts.get(kind);
     // Only a node that has no text of its own for the file (missing or invalid at start) reads it here.
     const onDisk = verified.ok && text === undefined ? (await readText(path))?.text : undefined;
-    const plan = planEnvelope({ kind, own: from.id === self.id, verified, current, text, onDisk, refused: this.refused, users, passwords, nodes });
-    if (plan.type === 'reject') this.log.warn({ kind, from: from.name, reason: plan.reason }, 'rejected an envelope');
-    if (plan.republish) await this.publish(kind);
-    if (!verified.ok) return;
+    const plan = planEnvelope({ kind, own: from.id === self.id, verified, current, text, onDisk, refused: this.refused, users, passwords, nodes, now: this.now() });
+    if (plan.republish) this.options.repair(kind);
+    if (plan.type === 'reject') {
+      const suppressed = this.rejections.pass(`${from.id} ${kind} ${plan.reason.slice(0, 20)}`);
+      if (suppressed !== undefined) this.log.warn({ kind, from: from.name, reason: plan.reason, suppressed }, 'rejected an envelope');
+    }
+    if (!verified.ok || plan.type === 'reject') return;
     const { envelope } = verified;
     this.clock = advanceClock(this.clock, envelope.version);
     const facts = { kind, from: from.name, origin: envelope.origin, version: formatVersion(envelope.version), current: current ? formatVersion(current.version) : undefined };
@@ -176,9 +194,11 @@ export class Syncer {
       this.log.warn({ ...facts, users: plan.restored }, 'kept this node\'s service users: a sync may not remove or change them');
     }
     switch (plan.type) {
-      case 'stale':
-        this.log.info(facts, 'rejected an older version (a replay or a late copy)');
+      case 'stale': {
+        const suppressed = this.rejections.pass(`${from.id} ${kind} stale`);
+        if (suppressed !== undefined) this.log.info({ ...facts, suppressed }, 'rejected an older version (a replay or a late copy)');
         return;
+      }
       case 'conflict': {
         const kept = await keepBeside(path, plan.keep.suffix, plan.keep.text);
         this.log.warn({ ...facts, kept }, `a concurrent edit of the ${LABEL[kind]} lost to this node's: kept its text beside the file`);
@@ -225,8 +245,8 @@ export class Syncer {
     const state = this.state[kind];
     const content = this.texts.get(kind);
     if (!state || content === undefined) return;
-    const envelope = sign(this.options.secret, { cluster: this.options.cluster, kind, origin: state.origin, version: state.version, history: state.history, sha256: state.sha256, content });
-    await this.options.publish(kind, JSON.stringify(envelope)).catch((error: unknown) =>
+    const envelope = { cluster: this.options.cluster, kind, origin: state.origin, version: state.version, history: state.history, sha256: state.sha256, content };
+    await this.options.publish(kind, envelope).catch((error: unknown) =>
       this.log.debug({ err: error, kind }, 'not published now; published again when the own broker is back'),
     );
   }

@@ -8,12 +8,12 @@
  */
 import { statSync } from 'node:fs';
 import test, { type ExecutionContext } from 'ava';
-import { canLogin, dynsecClients, dynsecCtrl, publishAsDaemon, readDynsecFile, retainedOn, syncState, waitForLogin, waitForSameVersion } from '../../lab/credentials.js';
+import { canLogin, dynsecClients, dynsecCtrl, publishSealed, readDynsecFile, retainedOn, syncState, waitForLogin, waitForSameVersion } from '../../lab/credentials.js';
 import { Lab } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
 import { mosquittoUser } from '../../lab/place.js';
 import { waitFor } from '../../lab/wait.js';
-import { sha256, sign } from '../../src/sync/envelope.js';
+import { sha256 } from '../../src/sync/envelope.js';
 import { missingRequirements } from '../helpers/real.js';
 
 const unavailable = missingRequirements();
@@ -63,7 +63,7 @@ async function oneFileEverywhere(): Promise<string> {
 }
 
 /** The status `node`'s daemon keeps retained on its own broker. */
-const statusOn = async (node: LabNode) => JSON.parse((await retainedOn(current!, node, `node/${node.id}/status`)) ?? '{}') as { online?: boolean; versions?: Record<string, { version: string }> };
+const statusOn = async (node: LabNode) => ((await retainedOn(current!, node, `node/${node.id}/status`)) ?? {}) as { online?: boolean; versions?: Record<string, { version: string }> };
 
 /** The service users log in on every node, the bridges are up, and each daemon reports itself online with the current version. */
 async function serviceUsersWork(t: ExecutionContext): Promise<void> {
@@ -147,7 +147,7 @@ lab('the service users survive: a sync keeps them, mosquitto_ctrl cannot delete 
   const without = `${JSON.stringify(document, null, '\t')}\n`;
   const version = { wall: Date.now() + 2_000, counter: 0, node: 1 };
   since = Date.now();
-  await publishAsDaemon(current!, one, 'sync/dynsec', JSON.stringify(sign(one.placed.loaded.secrets.clusterSecret, { cluster: 'lab', kind: 'dynsec', origin: 1, version, history: [version], sha256: sha256(without), content: without })));
+  await publishSealed(current!, one, 'sync/dynsec', { cluster: 'lab', kind: 'dynsec', origin: 1, version, history: [version], sha256: sha256(without), content: without });
   for (const node of [one, two]) {
     const kept = await node.waitForLine("kept this node's service users", since);
     t.deepEqual(kept.users, [config.bridge.user, config.daemon.user], `${node.name} kept both`);

@@ -11,9 +11,10 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { Lab } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
-import { canLogin, deleteUser, passwordFile, publishAsDaemon, readPasswordFile, retainedOn, setPassword, syncState, usersIn, waitForLogin, waitForSameVersion } from '../../lab/credentials.js';
+import { canLogin, channelTopic, deleteUser, passwordFile, publishAsDaemon, publishSealed, readPasswordFile, retainedOn, retainedRaw, setPassword, syncState, usersIn, waitForLogin, waitForSameVersion } from '../../lab/credentials.js';
 import { waitFor } from '../../lab/wait.js';
-import { sha256, sign } from '../../src/sync/envelope.js';
+import { seal, sealKey } from '../../src/peer/seal.js';
+import { sha256 } from '../../src/sync/envelope.js';
 import { missingRequirements } from '../helpers/real.js';
 
 const unavailable = missingRequirements();
@@ -41,7 +42,7 @@ const the = (id: number): LabNode => current!.node(id);
 /** Publishes `payload` as the daemon user on `node`'s broker, retained, on the peer channel's `topic`. */
 /** The retained envelope of `kind` on `node`'s broker. */
 /** The retained envelope of `kind` on `node`'s broker. */
-const envelopeOn = async (node: LabNode, kind: string) => JSON.parse((await retainedOn(current!, node, `sync/${kind}`)) ?? 'null') as Record<string, unknown>;
+const envelopeOn = async (node: LabNode, kind: string) => ((await retainedOn(current!, node, `sync/${kind}`)) ?? {}) as Record<string, unknown>;
 
 const snapshot = () => current!.nodes.map((node) => readPasswordFile(node));
 
@@ -85,31 +86,32 @@ lab('the bridge keeps working across a password sync: the brokers are reloaded, 
 
 lab('a forged envelope, a replayed older version and a broken password file are each rejected with a log line, and no file changes', async (t) => {
   const [one, two] = [the(1), the(2)];
-  const old = await envelopeOn(one, 'passwd');
+  const daemon = ['-h', one.address, '-p', '1885', '-u', one.config.daemon.user, '-P', one.placed.loaded.secrets.daemonPassword];
+  const old = await retainedRaw(current!, daemon, channelTopic(one, 'sync/passwd'));
   setPassword(one, 'carol', 'carol-pw');
   await waitForLogin(current!, two, 'carol', 'carol-pw');
   await waitForSameVersion(current!, 'passwd');
   const files = snapshot();
-  const { secrets } = one.placed.loaded;
 
-  // Forged: a user added to the current envelope, without the cluster secret.
+  // Forged: a user added to the current envelope, in plain JSON and sealed under another secret.
   const now = await envelopeOn(one, 'passwd');
   const content = `${String(now.content)}mallory:${String(now.content).split('\n')[0]!.split(':')[1]}\n`;
+  const forged = { ...now, content, sha256: sha256(content), version: { ...(now.version as object), wall: Date.now() }, history: [{ ...(now.version as object), wall: Date.now() }] };
   let since = Date.now();
-  await publishAsDaemon(current!, one, 'sync/passwd', JSON.stringify({ ...now, content, sha256: sha256(content), version: { ...(now.version as object), wall: Date.now() }, history: [{ ...(now.version as object), wall: Date.now() }] }));
-  for (const node of [one, two]) {
-    const line = await node.waitForLine('rejected an envelope', since);
-    t.regex(String(line.reason), /bad signature/);
-  }
-  // Replayed: the version before carol, signed and all.
+  await publishAsDaemon(current!, one, 'sync/passwd', JSON.stringify(forged));
+  for (const node of [one, two]) t.regex(String((await node.waitForLine('dropped a message on the peer channel', since)).reason), /^not sealed/);
   since = Date.now();
-  await publishAsDaemon(current!, two, 'sync/passwd', JSON.stringify(old));
+  await publishAsDaemon(current!, one, 'sync/passwd', seal(sealKey('not-the-cluster-secret-at-all', 'lab'), channelTopic(one, 'sync/passwd'), forged));
+  for (const node of [one, two]) t.regex(String((await node.waitForLine('dropped a message on the peer channel', since)).reason), /^does not open with the cluster key/);
+  // Replayed: the envelope before carol, the very bytes node1's broker held, on node2's broker.
+  since = Date.now();
+  await publishAsDaemon(current!, two, 'sync/passwd', old!);
   for (const node of [one, two]) await node.waitForLine('rejected an older version', since);
   // Broken, and signed with the right secret: receivers refuse it before installing.
   const broken = `${String(now.content)}this line is not a password line\n`;
   since = Date.now();
   const version = { wall: Date.now() + 1_000, counter: 0, node: 1 };
-  await publishAsDaemon(current!, one, 'sync/passwd', JSON.stringify(sign(secrets.clusterSecret, { cluster: 'lab', kind: 'passwd', origin: 1, version, history: [version], sha256: sha256(broken), content: broken })));
+  await publishSealed(current!, one, 'sync/passwd', { cluster: 'lab', kind: 'passwd', origin: 1, version, history: [version], sha256: sha256(broken), content: broken });
   for (const node of [one, two]) await node.waitForLine('rejected a version of the password file that is not valid', since);
   // Broken locally: the daemon on node1 refuses to sync it.
   since = Date.now();
@@ -198,7 +200,7 @@ lab('a sync cannot remove the bridge user or the daemon user', async (t) => {
   const without = readPasswordFile(one).split('\n').filter((line) => !service.some((user) => line.startsWith(`${user}:`))).join('\n');
   const version = { wall: Date.now() + 2_000, counter: 0, node: 1 };
   since = Date.now();
-  await publishAsDaemon(current!, one, 'sync/passwd', JSON.stringify(sign(one.placed.loaded.secrets.clusterSecret, { cluster: 'lab', kind: 'passwd', origin: 1, version, history: [version], sha256: sha256(without), content: without })));
+  await publishSealed(current!, one, 'sync/passwd', { cluster: 'lab', kind: 'passwd', origin: 1, version, history: [version], sha256: sha256(without), content: without });
   await two.waitForLine("installed a peer's version", since);
   for (const node of [one, two]) t.deepEqual(service.filter((user) => !usersIn(node).includes(user)), [], `${node.name} still has both`);
   await current!.waitForBridges();
@@ -267,7 +269,7 @@ lab('an edit that leaves a broker unhealthy is rolled back, locally and on a pee
   // The same file from a peer, signed: installed, found unhealthy, rolled back to .bak.
   since = Date.now();
   const version = { wall: Date.now() + 5_000, counter: 0, node: 1 };
-  await publishAsDaemon(current!, one, 'sync/acl', JSON.stringify(sign(one.placed.loaded.secrets.clusterSecret, { cluster: 'lab', kind: 'acl', origin: 1, version, history: [version], sha256: sha256(locking), content: locking })));
+  await publishSealed(current!, one, 'sync/acl', { cluster: 'lab', kind: 'acl', origin: 1, version, history: [version], sha256: sha256(locking), content: locking });
   await two.waitForLine('the broker is not healthy with the new ACL file: rolling back', since, 30_000);
   await waitFor('node2\'s ACL back as it was', () => readFileSync(acl(two), 'utf8') === before[1], { timeoutMs: 10_000 });
   await one.waitForLine('the broker is not healthy with the new ACL file: rolling back', since, 30_000);
@@ -295,7 +297,7 @@ lab('the peer channel: retained status with a last-will, and reconnection when a
   const back = await one.waitForLine('peer channel connected', since);
   t.is(back.peer, 'node2');
   await one.waitForLine('peer node2 online', since);
-  const status = JSON.parse((await retainedOn(current!, two, 'node/2/status')) ?? '{}') as { online?: boolean; versions?: Record<string, unknown> };
+  const status = ((await retainedOn(current!, two, 'node/2/status')) ?? {}) as { online?: boolean; versions?: Record<string, unknown> };
   t.true(status.online);
   t.deepEqual(Object.keys(status.versions ?? {}).sort(), ['acl', 'passwd']);
 });

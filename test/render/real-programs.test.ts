@@ -150,7 +150,7 @@ real('a two-node bridge from rendered configs replicates both ways, once each, w
     const [brokerB, brokerA] = brokers as [Broker, Broker];
 
     // The hub's bridge reports itself connected ($SYS notification, notifications true).
-    const bridgeName = bridgesOf(loaded.config, a)[0]!.name;
+    const bridgeName = bridgesOf(loaded.config, loaded.secrets, a)[0]!.name;
     let state = '';
     for (let attempt = 0; attempt < 30 && state !== '1'; attempt++) {
       const result = await ns.exec(['mosquitto_sub', '-h', a.address, '-p', '1883', '-u', auth.user, '-P', auth.password, '-t', `$SYS/broker/connection/${bridgeName}/state`, '-C', '1', '-W', '2'], { reject: false, timeout: 10_000 });

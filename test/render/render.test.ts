@@ -20,9 +20,9 @@ function lines(text: string | undefined): string[] {
 test('the hub bridges to every other node and the others to none: a star', (t) => {
   const { config } = example('three-node');
   t.is(hubOf(config).id, 1);
-  t.deepEqual(bridgesOf(config, config.nodes[0]!).map((bridge) => bridge.peer.id), [2, 3]);
-  t.deepEqual(bridgesOf(config, config.nodes[1]!), []);
-  t.deepEqual(bridgesOf(config, config.nodes[2]!), []);
+  t.deepEqual(bridgesOf(config, { clusterSecret: 's' }, config.nodes[0]!).map((bridge) => bridge.peer.id), [2, 3]);
+  t.deepEqual(bridgesOf(config, { clusterSecret: 's' }, config.nodes[1]!), []);
+  t.deepEqual(bridgesOf(config, { clusterSecret: 's' }, config.nodes[2]!), []);
   const document = { ...baseDocument(), bridge: { hub: 2, topics: [{ pattern: 'a/#' }] } };
   const configured = parseConfig(yamlOf(document), EXAMPLE_ENV).config;
   t.is(hubOf(configured).id, 2);
@@ -44,6 +44,7 @@ test('mosquitto.conf on the hub: listeners, persistence, auth files and one brid
     'try_private true',
     'cleansession false',
     'notifications true',
+    'notification_topic $SYS/broker/connection/mqfo-home-mqtt-a-mqtt-b/state',
     'topic home/# both 1 "" ""',
     'topic zigbee2mqtt/# both 1 "" ""',
   ]) {
@@ -51,6 +52,15 @@ test('mosquitto.conf on the hub: listeners, persistence, auth files and one brid
   }
   t.is(conf.filter((line) => line.startsWith('connection ')).length, 1);
   t.false(lines(files(example('two-node'), 1).get('mosquitto.conf')?.content).some((line) => line.startsWith('connection ')));
+});
+
+test('a bridge\'s client id is its name and a tag only the cluster secret gives: the same on every render, another under another secret', (t) => {
+  const clientId = (loaded: ReturnType<typeof example>) => lines(files(loaded).get('mosquitto.conf')?.content).find((line) => line.startsWith('remote_clientid '));
+  const id = clientId(example('two-node'));
+  t.regex(id ?? '', /^remote_clientid mqfo-home-mqtt-a-mqtt-b-[0-9a-f]{16}$/);
+  t.is(clientId(example('two-node')), id);
+  const other = example('two-node');
+  t.not(clientId({ ...other, secrets: { ...other.secrets, clusterSecret: 'another-secret-of-some-length' } }), id);
 });
 
 test('dynsec replaces the password and ACL files; client_bind all listens everywhere', (t) => {

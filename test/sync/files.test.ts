@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import test from 'ava';
-import { installFile, keepBeside, readText, rollBack } from '../../src/sync/files.js';
+import { COPIES_KEPT, copiesToRemove, installFile, keepBeside, readText, rollBack } from '../../src/sync/files.js';
 import { missingRequirements } from '../helpers/real.js';
 import { scratchDir } from '../helpers/scratch.js';
 
@@ -107,6 +107,39 @@ real('keepBeside writes FILE.SUFFIX once, with the owner and mode of the file', 
   t.is(await keepBeside(path, 'conflict-b-1', 'other\n'), kept);
   t.is(readFileSync(kept, 'utf8'), 'theirs\n', 'the first text kept stays');
   t.is(readFileSync(path, 'utf8'), 'current\n', 'the file itself is not touched');
+});
+
+real('keepBeside keeps the newest five copies of each sort and removes older ones, and nothing else beside the file', async (t) => {
+  const path = brokerFile('current\n');
+  const directory = dirname(path);
+  writeFileSync(`${path}.bak`, 'previous\n');
+  writeFileSync(join(directory, 'passwd-other.conflict-x'), 'not this file\'s\n');
+  for (let index = 0; index < 7; index++) {
+    await keepBeside(path, `conflict-node2-${index}`, `theirs ${index}\n`);
+    await keepBeside(path, `rejected-${index}`, `refused ${index}\n`);
+  }
+  const names = readdirSync(directory).sort();
+  t.deepEqual(names, [
+    'passwd',
+    'passwd-other.conflict-x',
+    'passwd.bak',
+    ...[2, 3, 4, 5, 6].map((index) => `passwd.conflict-node2-${index}`),
+    ...[2, 3, 4, 5, 6].map((index) => `passwd.rejected-${index}`),
+  ]);
+  t.is(COPIES_KEPT, 5);
+});
+
+test('copiesToRemove picks the oldest of each sort beyond the number kept', (t) => {
+  const entries = [
+    { name: 'acl.conflict-a', mtimeMs: 1 },
+    { name: 'acl.conflict-b', mtimeMs: 3 },
+    { name: 'acl.conflict-c', mtimeMs: 2 },
+    { name: 'acl.rejected-1', mtimeMs: 1 },
+    { name: 'acl.bak', mtimeMs: 0 },
+    { name: 'acl', mtimeMs: 0 },
+  ];
+  t.deepEqual(copiesToRemove('acl', entries, 2), ['acl.conflict-a']);
+  t.deepEqual(copiesToRemove('acl', entries, 0), ['acl.conflict-b', 'acl.conflict-c', 'acl.conflict-a', 'acl.rejected-1']);
 });
 
 real('readText gives the text and mtime of a file, undefined for a missing one', async (t) => {

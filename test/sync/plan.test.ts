@@ -3,7 +3,7 @@ import test from 'ava';
 import type { FileState } from '../../src/sync/decide.js';
 import { sha256, type Envelope, type Verified } from '../../src/sync/envelope.js';
 import type { Version } from '../../src/sync/hlc.js';
-import { localState, planEnvelope, planLocal, type LocalText, type Received } from '../../src/sync/plan.js';
+import { localState, MAX_AHEAD_MS, planEnvelope, planLocal, type LocalText, type Received } from '../../src/sync/plan.js';
 import { repairServiceUsers } from '../../src/sync/service.js';
 
 const users = { bridge: 'mqfo-bridge', daemon: 'mqfo-daemon' };
@@ -105,11 +105,11 @@ test('a new local version is later than anything seen, whatever the clock says, 
 // ------------------------------------------------------------------ an envelope
 
 function envelope(content: string, version: Version, history: Version[] = [version], origin = version.node): Verified {
-  const body: Envelope = { cluster: 'home', kind: 'passwd', origin, version, history, sha256: sha256(content), content, hmac: '' };
+  const body: Envelope = { cluster: 'home', kind: 'passwd', origin, version, history, sha256: sha256(content), content };
   return { ok: true, envelope: body };
 }
 const received = (verified: Verified, over: Partial<Received> = {}): Received => ({
-  kind: 'passwd', own: false, verified, current: CURRENT, text: MINE, onDisk: undefined, refused: new Set(), users, passwords, nodes, ...over,
+  kind: 'passwd', own: false, verified, current: CURRENT, text: MINE, onDisk: undefined, refused: new Set(), users, passwords, nodes, now: 1_000_000, ...over,
 });
 const NEWER = lines(BRIDGE, DAEMON, ALICE, BOB);
 
@@ -117,6 +117,14 @@ test('a bad envelope is rejected with its reason; on this node\'s own broker, th
   const bad: Verified = { ok: false, reason: 'bad signature' };
   t.deepEqual(planEnvelope(received(bad)), { type: 'reject', reason: 'bad signature', republish: false });
   t.deepEqual(planEnvelope(received(bad, { own: true })), { type: 'reject', reason: 'bad signature', republish: true });
+});
+
+test('a version more than five minutes ahead of this node\'s clock is rejected, naming the node whose clock it is', (t) => {
+  const ahead = envelope(NEWER, v(1_000_000 + MAX_AHEAD_MS + 1_000, 2));
+  const plan = planEnvelope(received(ahead));
+  t.is(plan.type, 'reject');
+  t.regex((plan as { reason: string }).reason, /is 301 s ahead of this node's clock \(at most 300 s\): is node2's clock wrong\?/);
+  t.is(planEnvelope(received(envelope(NEWER, v(1_000_000 + MAX_AHEAD_MS, 2)))).type, 'install', 'five minutes ahead is still taken');
 });
 
 test('this node\'s version is nothing to do, on its own broker too', (t) => {
