@@ -9,7 +9,9 @@
  * Ordinary users may be able to write the channel's topics (seal.ts says why): a payload that does
  * not open is dropped with a log line (one a minute per peer and topic), and when it replaced one
  * of this node's own retained messages, that message is published again (at most once a second
- * per topic), so a forgery or a deletion does not stay.
+ * per topic), so a forgery or a deletion does not stay. A payload larger than a daemon accepts
+ * never reaches it (the broker drops it for that client: limits.ts), so such an overwrite goes
+ * unseen; every retained message of this node is therefore published again each REFRESH_MS too.
  */
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/schema.js';
@@ -22,6 +24,8 @@ import { open, seal, type SealKey } from './seal.js';
 /** How often one of this node's retained messages may be published again after a tampering. */
 export const REPAIR_INTERVAL_MS = 1_000;
 const LOG_INTERVAL_MS = 60_000;
+/** How often this node's retained messages are published again, seen tampered with or not. */
+export const REFRESH_MS = 60_000;
 
 export interface PeerChannelOptions {
   self: NodeConfig;
@@ -54,6 +58,7 @@ export class PeerChannel {
   private readonly published = new Map<string, Buffer>();
   private readonly repairs = new Map<string, { at: number; timer?: NodeJS.Timeout }>();
   private readonly rejections: Throttle;
+  private refresh: NodeJS.Timeout | undefined;
 
   constructor(options: PeerChannelOptions) {
     this.options = options;
@@ -72,6 +77,9 @@ export class PeerChannel {
   /** Starts connecting to every node; does not wait (a peer may be down for hours). */
   async start(): Promise<void> {
     this.links = this.options.nodes.map((node) => this.connect(node));
+    this.refresh = setInterval(() => {
+      for (const [topic, payload] of this.published) this.send(topic, payload, true).catch(() => undefined);
+    }, REFRESH_MS);
   }
 
   /** Whether the connection to `nodeId`'s broker is up. */
@@ -106,6 +114,7 @@ export class PeerChannel {
 
   /** Ends every connection. Idempotent. */
   async stop(): Promise<void> {
+    clearInterval(this.refresh);
     for (const repair of this.repairs.values()) clearTimeout(repair.timer);
     this.repairs.clear();
     const links = this.links;
