@@ -46,7 +46,7 @@ interface Loaded {
 
 async function load(options: ConfigOptions, io: CliIo): Promise<Loaded> {
   const envFile = await readEnvFile(options.env ?? DEFAULT_ENV, { required: options.env !== undefined, processEnv: io.env });
-  const loaded = await loadConfig(options.config, envFile.env, envFile.problems);
+  const loaded = await loadConfig(options.config, envFile.env, envFile.source);
   return { loaded, ...(envFile.read ? { envRead: envFile.read } : {}) };
 }
 

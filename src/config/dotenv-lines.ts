@@ -9,6 +9,16 @@ import type { Env } from './secrets.js';
 
 const ASSIGNMENT = /^\s*(?:export\s+)?(MQFO_[\w.-]*)(?:\s*=\s*|:\s+)(.*)$/;
 
+/** The line (1-based) of each MQFO_ variable's last assignment, the one dotenv keeps. */
+export function assignmentLines(text: string, skip: ReadonlySet<string> = new Set()): Record<string, number> {
+  const lines: Record<string, number> = {};
+  for (const [index, line] of text.split(/\r?\n/).entries()) {
+    const name = ASSIGNMENT.exec(line)?.[1];
+    if (name !== undefined && !skip.has(name)) lines[name] = index + 1;
+  }
+  return lines;
+}
+
 /**
  * The lines of an env file whose unquoted value dotenv cut at a `#`. `parsed` is what dotenv read
  * from `text`; `skip` names variables the process environment sets (the file's value is unused).

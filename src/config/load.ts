@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { ConfigError, MqfoError, quoted, type ConfigProblem } from '../errors.js';
 import { ruleProblems } from './rules.js';
 import { Bridge, Broker, Cluster, Daemon, Failover, Node, Sync, Topic, Vip, type ClusterConfig } from './schema.js';
-import { secretsFrom, type Env, type Secrets } from './secrets.js';
+import { secretsFrom, type Env, type EnvSource, type Secrets } from './secrets.js';
 
 export const DEFAULT_CONFIG = '/etc/mosquitto-failover/cluster.yaml';
 export const DEFAULT_ENV = '/etc/mosquitto-failover/.env';
@@ -107,10 +107,12 @@ function yamlFailure(error: unknown): ConfigProblem {
 }
 
 /**
- * Parses YAML text and validates it. Problems carry the YAML line where the path can be found.
- * `envProblems` (lines of the env file that dotenv would read wrong) are reported with the rest.
+ * Parses YAML text and validates it. Problems carry the YAML line where the path can be found,
+ * and an env variable's problem the env file's line (from `envSource`, when the file set it);
+ * the env file's own problems (values dotenv cut short) are reported with the rest.
  */
-export function parseConfig(text: string, env: Env, envProblems: readonly ConfigProblem[] = []): LoadedConfig {
+export function parseConfig(text: string, env: Env, envSource?: EnvSource): LoadedConfig {
+  const envProblems = envSource?.problems ?? [];
   const lineCounter = new LineCounter();
   const { document, problems: yamlProblems } = parseYaml(text, lineCounter);
   if (!document) throw new ConfigError([...yamlProblems, ...envProblems]);
@@ -141,6 +143,10 @@ export function parseConfig(text: string, env: Env, envProblems: readonly Config
     const located = problems
       .filter((problem) => !envPaths.has(problem.path))
       .map((problem) => {
+        if (problem.path.startsWith('env.')) {
+          const line = envSource?.lines[problem.path.slice('env.'.length)];
+          return line === undefined || !envSource ? problem : { ...problem, line, file: envSource.file };
+        }
         const line = lineOf(problemPath(problem.path));
         return line === undefined ? problem : { ...problem, line };
       });
@@ -159,12 +165,12 @@ function problemPath(path: string): (string | number)[] {
   return [...path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((match) => (match[2] === undefined ? (match[1] ?? '') : Number(match[2])));
 }
 
-export async function loadConfig(file: string, env: Env, envProblems: readonly ConfigProblem[] = []): Promise<LoadedConfig> {
+export async function loadConfig(file: string, env: Env, envSource?: EnvSource): Promise<LoadedConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
     throw new MqfoError('ECONFIGFILE', `cannot read config file ${file}: ${(error as Error).message}`, { cause: error });
   }
-  return parseConfig(text, env, envProblems);
+  return parseConfig(text, env, envSource);
 }

@@ -22,8 +22,12 @@ const USER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const PATH_CHAR = /[A-Za-z0-9._+@/-]/;
 const PATH_CHARS_TEXT = 'letters, digits and . _ + @ - /';
 
+// Linux PATH_MAX, NUL included (limits.h).
+const PATH_MAX = 4096;
+
 export function pathProblem(path: string): string | undefined {
   if (!path.startsWith('/')) return `${quoted(path)} is not an absolute path`;
+  if (path.length >= PATH_MAX) return `${quoted(path)} is longer than a path can be (at most ${PATH_MAX - 1} characters)`;
   const bad = [...new Set([...path].filter((char) => !PATH_CHAR.test(char)))];
   if (bad.length === 0) return undefined;
   const shown = bad.slice(0, 8).map(visible).join(' ');

@@ -2,7 +2,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { parse } from 'dotenv';
 import { MqfoError, type ConfigProblem } from '../errors.js';
-import { truncatedLines } from './dotenv-lines.js';
+import { assignmentLines, truncatedLines } from './dotenv-lines.js';
 
 export const SECRET_NAMES = {
   clusterSecret: 'MQFO_CLUSTER_SECRET',
@@ -23,11 +23,20 @@ export interface Secrets {
   vrrpPassword?: string;
 }
 
+/** An env file as config problems point into it. */
+export interface EnvSource {
+  file: string;
+  /** The line of each variable the file set (and the process environment did not). */
+  lines: Readonly<Record<string, number>>;
+  /** Lines dotenv read wrong: config problems of their own. */
+  problems: readonly ConfigProblem[];
+}
+
 export interface EnvFile {
   /** The env file's variables, with those of the process environment over them. */
   env: Env;
-  /** Lines dotenv read wrong (a value cut at #): reported with cluster.yaml's problems. */
-  problems: ConfigProblem[];
+  /** Where the env file's problems are: its name, the line of each variable read from it, and the lines dotenv read wrong (a value cut at #). */
+  source?: EnvSource;
   /** The file and its permission bits, when it was read. */
   read?: { file: string; mode: number };
 }
@@ -47,13 +56,14 @@ export async function readEnvFile(file: string, options: { required: boolean; pr
     if (options.required || !missing) {
       throw new MqfoError('EENVFILE', `cannot read env file ${file}: ${(error as Error).message}`, { cause: error });
     }
-    return { env: fromProcess(options.processEnv), problems: [] };
+    return { env: fromProcess(options.processEnv) };
   }
   const fromEnv = fromProcess(options.processEnv);
   const parsed = parse(text);
+  const overridden = new Set(Object.keys(fromEnv));
   return {
     env: { ...parsed, ...fromEnv },
-    problems: truncatedLines(text, parsed, file, new Set(Object.keys(fromEnv))),
+    source: { file, lines: assignmentLines(text, overridden), problems: truncatedLines(text, parsed, file, overridden) },
     read: { file, mode },
   };
 }
