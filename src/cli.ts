@@ -1,17 +1,15 @@
 /** Argument parsing into commands. Everything the commands touch comes in through `CliIo`. */
-import { mkdir } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { destination, pino, type DestinationStream, type Level } from 'pino';
-import writeFileAtomic from 'write-file-atomic';
 import { resolveNode } from './config/identity.js';
 import { DEFAULT_CONFIG, DEFAULT_ENV, loadConfig, type LoadedConfig } from './config/load.js';
-import { loadEnv, NODE_ENV, type Env } from './config/secrets.js';
+import { NODE_ENV, readableEnvProblem, readEnvFile, type Env } from './config/secrets.js';
 import { ConfigError, ERROR_CODES, formatProblem, MqfoError, UsageError } from './errors.js';
 import { Controller } from './controller.js';
 import { run } from './exec/runner.js';
-import type { RenderedFile } from './render/render.js';
 import { VERSION } from './version.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -40,18 +38,33 @@ interface ConfigOptions {
   env?: string;
 }
 
-async function load(options: ConfigOptions, io: CliIo): Promise<LoadedConfig> {
-  const env = await loadEnv(options.env ?? DEFAULT_ENV, { required: options.env !== undefined, processEnv: io.env });
-  return loadConfig(options.config, env);
+interface Loaded {
+  loaded: LoadedConfig;
+  /** The env file and its mode, when one was read. */
+  envRead?: { file: string; mode: number };
 }
 
-async function writeRendered(dir: string, files: readonly RenderedFile[], io: CliIo): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  for (const file of files) {
-    const path = join(dir, file.name);
-    await writeFileAtomic(path, file.content, { mode: file.mode });
-    io.stdout(`${path} (${file.mode.toString(8).padStart(4, '0')}) -> ${file.target}\n`);
+async function load(options: ConfigOptions, io: CliIo): Promise<Loaded> {
+  const envFile = await readEnvFile(options.env ?? DEFAULT_ENV, { required: options.env !== undefined, processEnv: io.env });
+  const loaded = await loadConfig(options.config, envFile.env, envFile.source);
+  return { loaded, ...(envFile.read ? { envRead: envFile.read } : {}) };
+}
+
+/** Everything but the daemon only warns about a readable env file: they run once, by hand. */
+function warnReadableEnv({ envRead }: Loaded, io: CliIo): void {
+  const problem = envRead && readableEnvProblem(envRead);
+  if (problem) io.stderr(`warning: ${problem}\n`);
+}
+
+/** A directory the user named for reading (--templates): missing is a usage error, not "use the built-in ones". */
+async function existingDir(flag: string, dir: string): Promise<void> {
+  let isDir: boolean;
+  try {
+    isDir = (await stat(dir)).isDirectory();
+  } catch (error) {
+    throw new UsageError(`${flag} ${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (error as Error).message}`, { cause: error });
   }
+  if (!isDir) throw new UsageError(`${flag} ${dir}: not a directory`);
 }
 
 function buildProgram(io: CliIo): Command {
@@ -71,7 +84,9 @@ function buildProgram(io: CliIo): Command {
     .addOption(configOption)
     .addOption(envOption)
     .action(async (options: ConfigOptions) => {
-      const { config } = await load(options, io);
+      const loaded = await load(options, io);
+      warnReadableEnv(loaded, io);
+      const { config } = loaded.loaded;
       const { failover, vip } = config;
       const driver = failover.driver === 'keepalived' ? `keepalived VRRPv${failover.vrrp_version}` : 'ucarp';
       io.stdout(
@@ -90,10 +105,14 @@ function buildProgram(io: CliIo): Command {
     .requiredOption('-o, --out <dir>', 'output directory')
     .option('-t, --templates <dir>', 'templates that override the built-in ones, by file name')
     .action(async (options: ConfigOptions & { node?: string; all?: boolean; out: string; templates?: string }) => {
-      const loaded = await load(options, io);
+      if (options.templates !== undefined) await existingDir('--templates', options.templates);
+      const found = await load(options, io);
+      warnReadableEnv(found, io);
+      const { loaded } = found;
       // Imported here, not above: the daemon never renders, and the template engine (liquidjs) is
       // memory it would hold for as long as it runs (see README, The footprint benchmark).
       const { createTemplateEngine, renderNode } = await import('./render/render.js');
+      const { writeOutputs } = await import('./render/write.js');
       const engine = createTemplateEngine(options.templates);
       const nodes = options.all
         ? loaded.config.nodes
@@ -103,7 +122,10 @@ function buildProgram(io: CliIo): Command {
         dir: options.all ? join(options.out, node.name) : options.out,
         files: renderNode(engine, loaded, node, VERSION),
       }));
-      for (const output of outputs) await writeRendered(output.dir, output.files, io);
+      await writeOutputs(options.out, outputs);
+      for (const output of outputs) {
+        for (const file of output.files) io.stdout(`${join(output.dir, file.name)} (${file.mode.toString(8).padStart(4, '0')}) -> ${file.target}\n`);
+      }
     });
 
   program
@@ -113,11 +135,17 @@ function buildProgram(io: CliIo): Command {
     .addOption(envOption)
     .option('-n, --node <id|name>', `this node (default: ${NODE_ENV}, else the node with a local address)`)
     .addOption(new Option('--log-level <level>', 'least severe level logged').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
-    .action(async (options: ConfigOptions & { node?: string; logLevel: Level }) => {
+    .option('--allow-readable-env', 'start even when the env file is readable by its group or others')
+    .action(async (options: ConfigOptions & { node?: string; logLevel: Level; allowReadableEnv?: boolean }) => {
       // Listen before starting, so that a SIGTERM during start still ends in a graceful stop.
       const stop = (io.stopSignal ?? (() => new Promise<string>(() => undefined)))();
-      const loaded = await load(options, io);
+      const found = await load(options, io);
+      const { loaded } = found;
       const node = resolveNode(loaded.config, { flag: options.node, env: loaded.env[NODE_ENV], localAddresses: io.localAddresses() });
+      // The daemon runs for good, as root: a readable secret is refused, not just warned about.
+      const readable = found.envRead && readableEnvProblem(found.envRead);
+      if (readable && !options.allowReadableEnv) throw new MqfoError('EENVFILE', `${readable} (or start with --allow-readable-env)`);
+      if (readable) io.stderr(`warning: ${readable}\n`);
       const log = pino(
         {
           name: 'mosquitto-failover',
@@ -151,7 +179,9 @@ function buildProgram(io: CliIo): Command {
     .option('--no-wait', 'do not wait for the other nodes')
     .option('--timeout <seconds>', 'how long to wait for the other nodes', '30')
     .action(async (user: string, options: ConfigOptions & { node?: string; delete?: boolean; wait: boolean; timeout: string }) => {
-      const loaded = await load(options, io);
+      const found = await load(options, io);
+      warnReadableEnv(found, io);
+      const { loaded } = found;
       // Imported here for the same reason as the renderer: the daemon never needs it.
       const { checkUser, passwd } = await import('./passwd.js');
       const node = resolveNode(loaded.config, { flag: options.node, env: loaded.env[NODE_ENV], localAddresses: io.localAddresses() });

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   EUSAGE: 2,
   ECOMMAND: 1,
   ETEMPLATE: 1,
+  EWRITE: 1,
   ESTATE: 1,
   EFIFO: 1,
   EPASSWD: 1,
@@ -39,13 +40,41 @@ export interface ConfigProblem {
   path: string;
   message: string;
   hint?: string;
-  /** The line of cluster.yaml the path points at, when it is there. */
+  /** The line the path points at, when it is there: of cluster.yaml, unless `file` says otherwise. */
   line?: number;
+  /** The file the line is in when it is not cluster.yaml (the env file). */
+  file?: string;
 }
 
+// A message is one line of a terminal, not a copy of the input: an echoed 10 MB value would bury
+// every other problem.
+const MAX_MESSAGE = 300;
+
 export function formatProblem(problem: ConfigProblem): string {
-  const where = problem.line === undefined ? problem.path : `${problem.path} (line ${problem.line})`;
-  return `${where}: ${problem.message}${problem.hint ? ` (hint: ${problem.hint})` : ''}`;
+  const where =
+    problem.line === undefined ? problem.path : `${problem.path} (${problem.file ? `line ${problem.line} of ${problem.file}` : `line ${problem.line}`})`;
+  return `${where}: ${cut(problem.message, MAX_MESSAGE)}${problem.hint ? ` (hint: ${problem.hint})` : ''}`;
+}
+
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/**
+ * A value as a message quotes it: JSON, cut to about `max` characters (a whole 10 MB value on
+ * stderr hides everything else), with the full length said when it was cut.
+ */
+export function quoted(value: unknown, max = 80): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    // Nested too deeply for JSON.stringify's recursion: say what it is instead.
+    text = Array.isArray(value) ? '[a deeply nested list]' : '{a deeply nested mapping}';
+  }
+  if (text.length <= max) return text;
+  const length = typeof value === 'string' ? ` (${value.length} characters)` : '';
+  return `${text.slice(0, max - 1)}…${length}`;
 }
 
 /** Every problem of a config at once; the CLI prints them one per line and exits 2. */

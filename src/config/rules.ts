@@ -5,8 +5,8 @@
 import ipaddr from 'ipaddr.js';
 import cron from 'node-cron';
 import { z } from 'zod';
-import type { ConfigProblem } from '../errors.js';
-import { Bridge, Broker, Failover, Node, Sync, Topic, Vip } from './schema.js';
+import { quoted, type ConfigProblem } from '../errors.js';
+import { Bridge, Broker, Daemon, Failover, MQTT_STRING_BYTES, Node, Sync, Topic, Vip } from './schema.js';
 import { SECRET_NAMES, type Env } from './secrets.js';
 
 type Raw = Record<string, unknown>;
@@ -37,6 +37,7 @@ export function ruleProblems(raw: unknown, env: Env): ConfigProblem[] {
     ...failoverProblems(failover),
     ...brokerProblems(broker),
     ...bridgeProblems(raw, nodes),
+    ...serviceUserProblems(raw),
     ...syncProblems(sync, broker),
     ...secretProblems(env, failover),
   ];
@@ -68,7 +69,7 @@ function uniqueNodeFields(nodes: PartialNode[]): ConfigProblem[] {
       }
       problems.push({
         path: `nodes[${index}].${key}`,
-        message: `${JSON.stringify(value)} is also the ${key} of nodes[${first}]`,
+        message: `${quoted(value)} is also the ${key} of nodes[${first}]`,
         hint:
           key === 'priority'
             ? 'give every node its own priority; to keep a master when a higher one returns, set failover.preempt: false'
@@ -94,6 +95,19 @@ function vipProblems(vip: z.infer<typeof Vip> | undefined, nodes: PartialNode[])
     const broadcast = ipaddr.IPv4.broadcastAddressFromCIDR(`${vip.address}/${vip.prefix}`).toString();
     if (vip.address === network || vip.address === broadcast) {
       problems.push({ path: 'vip.address', message: `${vip.address} is the ${vip.address === network ? 'network' : 'broadcast'} address of /${vip.prefix}` });
+    }
+  }
+  // A host cannot hold its subnet's network or broadcast address (RFC 919, 922); /31 and /32 have neither (RFC 3021).
+  for (const node of vip.prefix <= 30 ? located : []) {
+    const cidr = `${node.address.toString()}/${vip.prefix}`;
+    const network = ipaddr.IPv4.networkAddressFromCIDR(cidr).toString();
+    const broadcast = ipaddr.IPv4.broadcastAddressFromCIDR(cidr).toString();
+    if (node.address.toString() === network || node.address.toString() === broadcast) {
+      problems.push({
+        path: `nodes[${node.index}].address`,
+        message: `${node.address.toString()} is the ${node.address.toString() === network ? 'network' : 'broadcast'} address of ${network}/${vip.prefix}`,
+        hint: "use the node's own address, one between the subnet's first and last",
+      });
     }
   }
   const outside = located.filter((node) => !node.address.match(address, vip.prefix));
@@ -162,16 +176,28 @@ function bridgeProblems(raw: unknown, nodes: PartialNode[]): ConfigProblem[] {
     if (pattern === undefined) continue;
     const first = seen.get(pattern);
     if (first === undefined) seen.set(pattern, index);
-    else problems.push({ path: `bridge.topics[${index}].pattern`, message: `${JSON.stringify(pattern)} is also bridge.topics[${first}]`, hint: 'list each pattern once' });
+    else problems.push({ path: `bridge.topics[${index}].pattern`, message: `${quoted(pattern)} is also bridge.topics[${first}]`, hint: 'list each pattern once' });
   }
   return problems;
+}
+
+/** The two service users get different ACLs (service-users.acl): one name would merge them. */
+function serviceUserProblems(raw: unknown): ConfigProblem[] {
+  const bridgeUser = valid(Bridge.shape.user, field(field(raw, 'bridge'), 'user'));
+  const daemonUser = valid(Daemon.shape.user, field(field(raw, 'daemon'), 'user'));
+  if (bridgeUser === undefined || bridgeUser !== daemonUser) return [];
+  return [{
+    path: 'bridge.user',
+    message: `${quoted(bridgeUser)} is also daemon.user`,
+    hint: "the bridges and the daemons need users of their own: the bridge user is denied the daemons' topics",
+  }];
 }
 
 function syncProblems(sync: z.infer<typeof Sync> | undefined, broker: z.infer<typeof Broker> | undefined): ConfigProblem[] {
   if (!sync) return [];
   const problems: ConfigProblem[] = [];
   if (!cron.validate(sync.sweep)) {
-    problems.push({ path: 'sync.sweep', message: `${JSON.stringify(sync.sweep)} is not a cron expression`, hint: 'e.g. "*/5 * * * *" for every five minutes' });
+    problems.push({ path: 'sync.sweep', message: `${quoted(sync.sweep)} is not a cron expression`, hint: 'e.g. "*/5 * * * *" for every five minutes' });
   }
   if (broker && sync.dynsec && broker.auth !== 'dynsec') {
     problems.push({ path: 'sync.dynsec', message: 'needs broker.auth: dynsec', hint: 'set broker.auth: dynsec or sync.dynsec: false' });
@@ -180,7 +206,13 @@ function syncProblems(sync: z.infer<typeof Sync> | undefined, broker: z.infer<ty
 }
 
 // Secrets go into mosquitto.conf and keepalived.conf lines, which neither quote nor escape.
+// mosquitto 2.0 (conf.c, conf__parse_string) takes the rest of the line after `remote_password`
+// with leading and trailing white space dropped and # kept (checked with the real broker in
+// test/render/real-programs.test.ts): printable ASCII without spaces survives it whole.
 const SECRET_CHARS = /^[\x21-\x7e]+$/;
+// keepalived.conf(5): # and ! start a comment anywhere in a line, { } open and close blocks, and
+// $NAME / ${NAME} are its parameters (${_PWD} is predefined): any of them in auth_pass changes it.
+const KEEPALIVED_SPECIAL = /[#!{}$]/g;
 
 function secretProblems(env: Env, failover: z.infer<typeof Failover> | undefined): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -197,6 +229,12 @@ function secretProblems(env: Env, failover: z.infer<typeof Failover> | undefined
       problems.push({ path, message: 'holds spaces, quotes, backslashes or non-ASCII characters', hint: 'use letters, digits and punctuation such as -_.:+=' });
     }
   }
+  for (const name of [SECRET_NAMES.bridgePassword, SECRET_NAMES.daemonPassword]) {
+    const bytes = Buffer.byteLength(env[name] ?? '', 'utf8');
+    if (bytes > MQTT_STRING_BYTES) {
+      problems.push({ path: `env.${name}`, message: `is ${bytes} bytes long; an MQTT password is at most ${MQTT_STRING_BYTES}`, hint: 'use 16 to 64 random characters, e.g. openssl rand -hex 24' });
+    }
+  }
   const secret = env[SECRET_NAMES.clusterSecret];
   if (secret && secret.length < 16) {
     problems.push({ path: `env.${SECRET_NAMES.clusterSecret}`, message: `is ${secret.length} characters long, too short to sign with`, hint: 'use at least 16 random characters, e.g. openssl rand -hex 32' });
@@ -204,6 +242,14 @@ function secretProblems(env: Env, failover: z.infer<typeof Failover> | undefined
   const vrrp = env[SECRET_NAMES.vrrpPassword];
   if (vrrp && failover?.driver === 'ucarp' && vrrp.length > 20) {
     problems.push({ path: `env.${SECRET_NAMES.vrrpPassword}`, message: `is ${vrrp.length} characters long; ucarp takes at most 20`, hint: 'ucarp(8): "Maximum length of the password used must be 20 characters"' });
+  }
+  const special = vrrp && failover?.driver === 'keepalived' && failover.vrrp_version === 2 ? [...new Set(vrrp.match(KEEPALIVED_SPECIAL))] : [];
+  if (special.length > 0) {
+    problems.push({
+      path: `env.${SECRET_NAMES.vrrpPassword}`,
+      message: `holds ${special.join(' ')}, which keepalived.conf reads as a comment, a block or a parameter, not as part of auth_pass`,
+      hint: 'use letters, digits and - _ . : + = (keepalived.conf(5))',
+    });
   }
   if (vrrp && failover?.driver === 'keepalived' && failover.vrrp_version === 2 && vrrp.length > 8) {
     problems.push({ path: `env.${SECRET_NAMES.vrrpPassword}`, message: `is ${vrrp.length} characters long; VRRPv2 PASS authentication uses only the first 8`, hint: 'use at most 8 characters' });

@@ -4,35 +4,81 @@
  * when some field is wrong: the user sees every problem at once.
  */
 import { z } from 'zod';
+import { quoted } from '../errors.js';
+import { peerPrefix } from '../mqtt/topics.js';
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 // Linux IFNAMSIZ is 16 including the terminating NUL.
 const INTERFACE = /^[A-Za-z0-9_.:@-]{1,15}$/;
-// Paths go into mosquitto.conf, keepalived.conf and ExecStart= lines, none of which quote.
-const PATH = /^\/[^\s"'\\]*$/;
 const USER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-const absolutePath = z
-  .string()
-  .regex(PATH, { error: (issue) => `${JSON.stringify(issue.input)} is not an absolute path without spaces or quotes` });
+/**
+ * Paths go unquoted into mosquitto.conf, keepalived.conf, systemd units, tmpfiles.d and the
+ * ucarp scripts (which ucarp runs as root), and no one quoting covers all of them: keepalived
+ * takes # and ! as comments anywhere in a line, { } as blocks and ${...} as its own parameters
+ * (keepalived.conf(5)); systemd expands % specifiers and $VARIABLES (systemd.service(5),
+ * systemd.unit(5)); a shell runs ; $( ) and backquotes. So one plain set for every path.
+ */
+const PATH_CHAR = /[A-Za-z0-9._+@/-]/;
+const PATH_CHARS_TEXT = 'letters, digits and . _ + @ - /';
+
+// Linux PATH_MAX, NUL included (limits.h).
+const PATH_MAX = 4096;
+
+export function pathProblem(path: string): string | undefined {
+  if (!path.startsWith('/')) return `${quoted(path)} is not an absolute path`;
+  if (path.length >= PATH_MAX) return `${quoted(path)} is longer than a path can be (at most ${PATH_MAX - 1} characters)`;
+  const bad = [...new Set([...path].filter((char) => !PATH_CHAR.test(char)))];
+  if (bad.length === 0) return undefined;
+  const shown = bad.slice(0, 8).map(visible).join(' ');
+  return `${quoted(path)} holds characters a path here cannot have (${shown}${bad.length > 8 ? ' …' : ''}): use ${PATH_CHARS_TEXT} only`;
+}
+
+/** A character as a message can show it: itself when it is visible, else its name or code point. */
+function visible(char: string): string {
+  if (char === ' ') return 'space';
+  if (/^[\p{L}\p{N}\p{P}\p{S}]$/u.test(char)) return char;
+  return `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+const absolutePath = z.string().superRefine((path, ctx) => {
+  const problem = pathProblem(path);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem, input: path });
+});
 
 const port = z.int({ error: 'must be a whole number' }).min(1, { error: 'must be a port from 1 to 65535' }).max(65535, {
   error: 'must be a port from 1 to 65535',
 });
 
-export const ipv4 = z.ipv4({ error: (issue) => `${JSON.stringify(issue.input)} is not an IPv4 address` });
+export const ipv4 = z.ipv4({ error: (issue) => `${quoted(issue.input)} is not an IPv4 address` });
 
 export const TopicPattern = z.string().superRefine((pattern, ctx) => {
   const problem = topicPatternProblem(pattern);
-  if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(pattern)} ${problem}`, input: pattern });
+  if (problem) ctx.addIssue({ code: 'custom', message: `${quoted(pattern)} ${problem}`, input: pattern });
 });
+
+// The daemons' own topics (src/mqtt/topics.ts): a bridge that carries them would hand one node's
+// peer channel to another's broker under the wrong origin.
+const OWN_PREFIX = peerPrefix('');
+
+/** An MQTT string is at most 65535 bytes of UTF-8 (MQTT 3.1.1, 1.5.3; MQTT 5, 1.5.4). */
+export const MQTT_STRING_BYTES = 65_535;
 
 /** Why an MQTT subscription pattern is unusable in a bridge `topic` line, or undefined if it is fine. */
 export function topicPatternProblem(pattern: string): string | undefined {
   if (pattern.length === 0) return 'is empty';
-  if (/\s/.test(pattern)) return 'contains white space, which a mosquitto.conf topic line cannot hold';
+  const bytes = Buffer.byteLength(pattern, 'utf8');
+  if (bytes > MQTT_STRING_BYTES) return `is ${bytes} bytes long; an MQTT topic is at most ${MQTT_STRING_BYTES}`;
   if (pattern.includes('\u0000')) return 'contains a NUL character';
+  // MQTT 3.1.1, 1.5.3: control characters U+0001..U+001F and U+007F..U+009F SHOULD NOT appear,
+  // and a broker may close the connection of a client that sends them.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0001-\u001f\u007f-\u009f]/.test(pattern)) return 'contains a control character';
+  if (/\s/.test(pattern)) return 'contains white space, which a mosquitto.conf topic line cannot hold';
   if (pattern.startsWith('$')) return 'starts with $, and $-topics belong to the broker itself';
+  if (`${pattern}/`.startsWith(OWN_PREFIX)) {
+    return `is under ${OWN_PREFIX}, the daemons' own topics, which the bridges must not carry`;
+  }
   const levels = pattern.split('/');
   for (const [index, level] of levels.entries()) {
     if (level.includes('#') && (level !== '#' || index !== levels.length - 1)) {
@@ -50,7 +96,7 @@ export const Node = z.strictObject({
     error: 'must be from 1 to 255',
   }),
   name: z.string().regex(NAME, {
-    error: (issue) => `${JSON.stringify(issue.input)} is not a valid name: lower-case letters, digits and -, up to 32`,
+    error: (issue) => `${quoted(issue.input)} is not a valid name: lower-case letters, digits and -, up to 32`,
   }),
   address: ipv4,
   // 255 means "address owner" to VRRP and cannot be lowered by a track_file (keepalived.conf(5)).
@@ -71,7 +117,7 @@ export const Vip = z.strictObject({
     error: 'must be from 1 to 32',
   }).default(24),
   interface: z.string().regex(INTERFACE, {
-    error: (issue) => `${JSON.stringify(issue.input)} is not a network interface name (up to 15 characters)`,
+    error: (issue) => `${quoted(issue.input)} is not a network interface name (up to 15 characters)`,
   }),
 });
 
@@ -94,7 +140,23 @@ export const Failover = z.strictObject({
   pid_file: absolutePath.optional(),
 });
 
-const argv = z.array(z.string().min(1), { error: 'must be a list of arguments, e.g. [/usr/bin/systemctl, restart, mosquitto]' });
+// The command runs without a shell (src/exec/runner.ts): "systemctl reload mosquitto" as one
+// element is a program of that name, which does not exist, found only at the first takeover.
+const argv = z
+  .array(z.string().min(1), { error: 'must be a list of arguments, e.g. [/usr/bin/systemctl, restart, mosquitto]' })
+  .min(1, { error: 'must name a program, e.g. [/usr/bin/systemctl, restart, mosquitto]' })
+  .superRefine((args, ctx) => {
+    const [program] = args;
+    if (program !== undefined && /\s/.test(program)) {
+      const split = program.trim().split(/\s+/).slice(0, 6).map((arg) => arg.slice(0, 40));
+      ctx.addIssue({
+        code: 'custom',
+        path: [0],
+        input: program,
+        message: `${quoted(program)} is a program name with spaces: the command runs without a shell, so write one argument per element, e.g. [${split.join(', ')}]`,
+      });
+    }
+  });
 
 export const Broker = z.strictObject({
   client_port: port.default(1883),
@@ -149,7 +211,7 @@ export const Sync = z.strictObject({
 
 export const Cluster = z.strictObject({
   cluster: z.string().regex(NAME, {
-    error: (issue) => `${JSON.stringify(issue.input)} is not a valid cluster name: lower-case letters, digits and -, up to 32`,
+    error: (issue) => `${quoted(issue.input)} is not a valid cluster name: lower-case letters, digits and -, up to 32`,
   }),
   vip: Vip,
   failover: Failover.prefault({}),

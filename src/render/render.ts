@@ -21,8 +21,17 @@ export interface RenderedFile {
   content: string;
 }
 
+/**
+ * A value as one word of a POSIX shell: single quotes, in which nothing is special, and a single
+ * quote itself as '\''. The config already refuses anything odd in what the scripts use; this is
+ * the second wall, for a template or a field that changes later.
+ */
+export function shellQuote(value: unknown): string {
+  return `'${String(value).replaceAll("'", "'\\''")}'`;
+}
+
 export function createTemplateEngine(overrideDir?: string): Liquid {
-  return new Liquid({
+  const engine = new Liquid({
     root: overrideDir ? [overrideDir, BUILTIN_TEMPLATES] : [BUILTIN_TEMPLATES],
     // A typo in a template must fail the render, not produce an empty value in a config file.
     strictVariables: true,
@@ -33,6 +42,8 @@ export function createTemplateEngine(overrideDir?: string): Liquid {
     trimTagRight: true,
     greedy: false,
   });
+  engine.registerFilter('shell_quote', shellQuote);
+  return engine;
 }
 
 interface FileSpec {
