@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunResult } from '../src/exec/runner.js';
 import { open, seal, sealKey } from '../src/peer/seal.js';
-import type { Lab } from './lab.js';
+import { Lab } from './lab.js';
 import type { LabNode } from './node.js';
 import { waitFor } from './wait.js';
 
@@ -71,6 +71,20 @@ export async function waitForSameVersion(lab: Lab, kind: string, timeoutMs = 20_
     },
     { timeoutMs, intervalMs: 50 },
   );
+}
+
+/**
+ * A two-node lab with the daemon on both and the password and ACL files synced: node1 has taken
+ * the VIP (which restarts its broker) and both nodes have the same version of each file (at the
+ * first start their files differ, other salts: one wins everywhere).
+ */
+export async function startSyncedLab(): Promise<Lab> {
+  const lab = await Lab.start({ daemon: true });
+  await lab.waitForVipOn(1);
+  await lab.node(1).waitForRole('MASTER', 0);
+  await waitForSameVersion(lab, 'passwd');
+  await waitForSameVersion(lab, 'acl');
+  return lab;
 }
 
 /** The node's dynamic-security JSON (`broker.auth: dynsec`), as its plugin or daemon last wrote it. */

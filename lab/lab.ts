@@ -8,6 +8,7 @@
 import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import type { LoadedConfig } from '../src/config/load.js';
 import { hubOf } from '../src/render/model.js';
@@ -209,6 +210,21 @@ export class Lab {
       if (match) states.set(match[1]!, match[2]!);
     }
     return states;
+  }
+
+  /**
+   * What a subscriber on `to`'s client listener receives when the lab's client user publishes
+   * `message` (QoS 1) on `topic` at `from`'s: `message` when the bridge carried it, '' when nothing
+   * came within 10 s.
+   */
+  async carry(from: LabNode, to: LabNode, topic: string, message: string): Promise<string> {
+    const { user, password } = this.clientUser;
+    const login = (node: LabNode) => ['-h', node.address, '-p', String(this.loaded.config.broker.client_port), '-u', user, '-P', password];
+    const sub = this.client.exec(['mosquitto_sub', ...login(to), '-t', topic, '-C', '1', '-W', '10'], { timeout: 15_000, reject: false });
+    // mosquitto_sub has no "subscribed" signal: give it a moment to be there before the publish.
+    await sleep(500);
+    await this.client.exec(['mosquitto_pub', ...login(from), '-t', topic, '-m', message, '-q', '1'], { timeout: 10_000 });
+    return (await sub).stdout.trim();
   }
 
   /** Waits (bounded) until every bridge of the hub reports itself connected. */

@@ -8,9 +8,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
-import { Lab } from '../../lab/lab.js';
+import type { Lab } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
-import { channelTopic, publishRaw, readPasswordFile, retainedOn, retainedRaw, setPassword, waitForLogin, waitForSameVersion } from '../../lab/credentials.js';
+import { channelTopic, publishRaw, readPasswordFile, retainedOn, retainedRaw, setPassword, startSyncedLab, waitForLogin, waitForSameVersion } from '../../lab/credentials.js';
 import { waitFor } from '../../lab/wait.js';
 import { sha256 } from '../../src/sync/envelope.js';
 import { missingRequirements } from '../helpers/real.js';
@@ -24,11 +24,7 @@ const EVE = { user: 'eve', password: 'eve-pw' };
 
 test.before(async () => {
   if (unavailable) return;
-  current = await Lab.start({ daemon: true });
-  await current.waitForVipOn(1);
-  await current.node(1).waitForRole('MASTER', 0);
-  await waitForSameVersion(current, 'passwd');
-  await waitForSameVersion(current, 'acl');
+  current = await startSyncedLab();
   // Eve may do anything with any topic, as many home-lab ACLs allow.
   const one = current.node(1);
   setPassword(one, EVE.user, EVE.password);
@@ -133,11 +129,7 @@ lab('she cannot kick a daemon or a bridge off with the client ids she can guess'
   t.true(takeovers(one).some((line) => line.includes('eve-control')), 'her own takeover was logged');
   for (const node of [one, two]) t.deepEqual(takeovers(node).filter((line) => !line.includes('eve-control')), [], `no other client was taken over on ${node.name}'s broker`);
   // And a message still crosses the bridge.
-  const { user, password } = current!.clientUser;
-  const sub = current!.client.exec(['mosquitto_sub', '-h', one.address, '-p', '1883', '-u', user, '-P', password, '-t', 'lab/kick-check', '-C', '1', '-W', '10'], { timeout: 15_000, reject: false });
-  await sleep(500);
-  await current!.client.exec(['mosquitto_pub', '-h', two.address, '-p', '1883', '-u', user, '-P', password, '-t', 'lab/kick-check', '-m', 'crossed', '-q', '1'], { timeout: 10_000 });
-  t.is((await sub).stdout.trim(), 'crossed');
+  t.is(await current!.carry(two, one, 'lab/kick-check', 'crossed'), 'crossed');
 });
 
 lab('a payload larger than a daemon takes never reaches it: the broker drops it for the daemon, whose memory and connections stay as they were', async (t) => {

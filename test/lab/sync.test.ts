@@ -9,9 +9,9 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import { Lab } from '../../lab/lab.js';
+import type { Lab } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
-import { canLogin, channelTopic, deleteUser, passwordFile, publishAsDaemon, publishSealed, readPasswordFile, retainedOn, retainedRaw, setPassword, syncState, usersIn, waitForLogin, waitForSameVersion } from '../../lab/credentials.js';
+import { canLogin, channelTopic, deleteUser, passwordFile, publishAsDaemon, publishSealed, readPasswordFile, retainedOn, retainedRaw, setPassword, startSyncedLab, syncState, usersIn, waitForLogin, waitForSameVersion } from '../../lab/credentials.js';
 import { waitFor } from '../../lab/wait.js';
 import { seal, sealKey } from '../../src/peer/seal.js';
 import { sha256 } from '../../src/sync/envelope.js';
@@ -25,13 +25,7 @@ let current: Lab | undefined;
 
 test.before(async () => {
   if (unavailable) return;
-  current = await Lab.start({ daemon: true });
-  // Node1 takes the VIP a moment after the start, which restarts its broker: let that happen first.
-  await current.waitForVipOn(1);
-  await current.node(1).waitForRole('MASTER', 0);
-  // At the first start, the files of the nodes differ (other salts): one wins everywhere.
-  await waitForSameVersion(current, 'passwd');
-  await waitForSameVersion(current, 'acl');
+  current = await startSyncedLab();
 });
 
 test.after.always(() => {
@@ -77,11 +71,7 @@ lab('the bridge keeps working across a password sync: the brokers are reloaded, 
   t.is(bridgeConnects(), connectsBefore, 'the hub did not connect its bridge again');
   t.deepEqual([...(await current!.bridgeStates()).values()], ['1']);
   // A message still crosses the bridge, from node2 to node1.
-  const { user, password } = current!.clientUser;
-  const sub = current!.client.exec(['mosquitto_sub', '-h', one.address, '-p', '1883', '-u', user, '-P', password, '-t', 'lab/bridge-check', '-C', '1', '-W', '10'], { timeout: 15_000, reject: false });
-  await sleep(500);
-  await current!.client.exec(['mosquitto_pub', '-h', two.address, '-p', '1883', '-u', user, '-P', password, '-t', 'lab/bridge-check', '-m', 'crossed', '-q', '1'], { timeout: 10_000 });
-  t.is((await sub).stdout.trim(), 'crossed');
+  t.is(await current!.carry(two, one, 'lab/bridge-check', 'crossed'), 'crossed');
 });
 
 lab('a forged envelope, a replayed older version and a broken password file are each rejected with a log line, and no file changes', async (t) => {
