@@ -8,6 +8,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { resolveNode } from './config/identity.js';
 import { DEFAULT_CONFIG, DEFAULT_ENV, loadConfig, type LoadedConfig } from './config/load.js';
 import { loadEnv, NODE_ENV, type Env } from './config/secrets.js';
+import { withTls } from './config/tls.js';
 import { ConfigError, ERROR_CODES, formatProblem, MqfoError, UsageError } from './errors.js';
 import { Controller } from './controller.js';
 import { run } from './exec/runner.js';
@@ -116,7 +117,7 @@ function buildProgram(io: CliIo): Command {
     .action(async (options: ConfigOptions & { node?: string; logLevel: Level }) => {
       // Listen before starting, so that a SIGTERM during start still ends in a graceful stop.
       const stop = (io.stopSignal ?? (() => new Promise<string>(() => undefined)))();
-      const loaded = await load(options, io);
+      const loaded = await withTls(await load(options, io));
       const node = resolveNode(loaded.config, { flag: options.node, env: loaded.env[NODE_ENV], localAddresses: io.localAddresses() });
       const log = pino(
         {
@@ -151,7 +152,7 @@ function buildProgram(io: CliIo): Command {
     .option('--no-wait', 'do not wait for the other nodes')
     .option('--timeout <seconds>', 'how long to wait for the other nodes', '30')
     .action(async (user: string, options: ConfigOptions & { node?: string; delete?: boolean; wait: boolean; timeout: string }) => {
-      const loaded = await load(options, io);
+      const loaded = await withTls(await load(options, io));
       // Imported here for the same reason as the renderer: the daemon never needs it.
       const { checkUser, passwd } = await import('./passwd.js');
       const node = resolveNode(loaded.config, { flag: options.node, env: loaded.env[NODE_ENV], localAddresses: io.localAddresses() });
