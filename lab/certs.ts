@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ClusterConfig } from '../src/config/schema.js';
 
 export interface Issued {
   /** PEM certificate. */
@@ -43,4 +44,9 @@ export function issueCert(ca: Issued, dir: string, name: string, address: string
   openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', DAYS, '-extfile', ext, '-out', issued.cert]);
   chmodSync(issued.key, 0o600);
   return issued;
+}
+
+/** What mosquitto_pub, _sub and _ctrl need to reach an admin listener: the CA, when it speaks TLS. */
+export function adminTlsArgs(config: Pick<ClusterConfig, 'tls'>): string[] {
+  return config.tls ? ['--cafile', config.tls.cafile] : [];
 }

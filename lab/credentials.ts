@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunResult } from '../src/exec/runner.js';
+import { adminTlsArgs } from './certs.js';
 import type { Lab } from './lab.js';
 import type { LabNode } from './node.js';
 import { waitFor } from './wait.js';
@@ -85,7 +86,7 @@ export function dynsecClients(node: LabNode): string[] {
 /** `mosquitto_ctrl dynsec ARGS` as the lab's admin against `node`'s admin listener, from the client namespace (lab passwords only, so argv is fine). */
 export async function dynsecCtrl(lab: Lab, node: LabNode, args: readonly string[]): Promise<RunResult> {
   const { user, password } = lab.adminUser;
-  return lab.client.exec(['mosquitto_ctrl', '-h', node.address, '-p', String(node.config.broker.admin_port), '-u', user, '-P', password, 'dynsec', ...args], { reject: false, timeout: 15_000 });
+  return lab.client.exec(['mosquitto_ctrl', '-h', node.address, '-p', String(node.config.broker.admin_port), ...adminTlsArgs(node.config), '-u', user, '-P', password, 'dynsec', ...args], { reject: false, timeout: 15_000 });
 }
 
 /** The peer channel's `topic` (relative to `mosquitto-failover/<cluster>/`) on `node`'s admin listener. */
@@ -95,7 +96,7 @@ function channelTopic(node: LabNode, topic: string): string {
 
 function daemonLogin(node: LabNode): string[] {
   const { config, secrets } = node.placed.loaded;
-  return ['-h', node.address, '-p', String(config.broker.admin_port), '-u', config.daemon.user, '-P', secrets.daemonPassword];
+  return ['-h', node.address, '-p', String(config.broker.admin_port), ...adminTlsArgs(config), '-u', config.daemon.user, '-P', secrets.daemonPassword];
 }
 
 /** Publishes `payload` retained on the peer channel's `topic` of `node`'s broker, as the daemon user (as a forger with its password would). */

@@ -9,7 +9,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { withTls } from '../../src/config/tls.js';
 import { MqfoError } from '../../src/errors.js';
 import { daemonLogin, endpoint } from '../../src/mqtt/client.js';
-import { baseDocument, EXAMPLE_ENV, example, yamlOf } from '../helpers/config.js';
+import { baseDocument, EXAMPLE_ENV, example, ROOT, yamlOf } from '../helpers/config.js';
 
 /** A PEM block that is not a certificate: what a truncated or hand-edited file looks like. */
 const BROKEN = '-----BEGIN CERTIFICATE-----\nMIIBfTCCASOgAwIBAgIUBC8mO4ufxiTlAVcCJvwT69ZltgIw\n-----END CERTIFICATE-----\n';
@@ -68,4 +68,9 @@ test('with tls, the daemon logs in with mqtts:// trusting the CA only, and never
   const login = daemonLogin({ ...loaded, tls: { ca } }, loaded.config.nodes[0]!);
   t.deepEqual(login.tls, { ca });
   t.deepEqual(endpoint(login), { url: 'mqtts://192.168.1.11:1885', tls: { ca, rejectUnauthorized: true } });
+});
+
+test("the example's tls section, uncommented, is valid", (t) => {
+  const text = readFileSync(`${ROOT}examples/two-node.yaml`, 'utf8').replace(/^# (tls:|  \w+file: .*)$/gm, '$1');
+  t.deepEqual(parseConfig(text, EXAMPLE_ENV).config.tls, { cafile: '/etc/mosquitto-failover/tls/ca.crt', certfile: '/etc/mosquitto-failover/tls/node.crt', keyfile: '/etc/mosquitto-failover/tls/node.key' });
 });
