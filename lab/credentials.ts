@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunResult } from '../src/exec/runner.js';
 import { open, seal, sealKey } from '../src/peer/seal.js';
+import { adminTlsArgs } from './certs.js';
 import { Lab } from './lab.js';
 import type { LabNode } from './node.js';
 import { waitFor } from './wait.js';
@@ -101,7 +102,7 @@ export function dynsecClients(node: LabNode): string[] {
 /** `mosquitto_ctrl dynsec ARGS` as the lab's admin against `node`'s admin listener, from the client namespace (lab passwords only, so argv is fine). */
 export async function dynsecCtrl(lab: Lab, node: LabNode, args: readonly string[]): Promise<RunResult> {
   const { user, password } = lab.adminUser;
-  return lab.client.exec(['mosquitto_ctrl', '-h', node.address, '-p', String(node.config.broker.admin_port), '-u', user, '-P', password, 'dynsec', ...args], { reject: false, timeout: 15_000 });
+  return lab.client.exec(['mosquitto_ctrl', '-h', node.address, '-p', String(node.config.broker.admin_port), ...adminTlsArgs(node.config), '-u', user, '-P', password, 'dynsec', ...args], { reject: false, timeout: 15_000 });
 }
 
 /** The peer channel's `topic` (relative to `mosquitto-failover/<cluster>/`) on `node`'s admin listener. */
@@ -109,9 +110,10 @@ export function channelTopic(node: LabNode, topic: string): string {
   return `mosquitto-failover/${node.config.cluster}/${topic}`;
 }
 
-function daemonLogin(node: LabNode): string[] {
+/** The daemon user's mosquitto_pub/_sub arguments for `node`'s admin listener (with the CA under tls). */
+export function daemonArgs(node: LabNode): string[] {
   const { config, secrets } = node.placed.loaded;
-  return ['-h', node.address, '-p', String(config.broker.admin_port), '-u', config.daemon.user, '-P', secrets.daemonPassword];
+  return ['-h', node.address, '-p', String(config.broker.admin_port), ...adminTlsArgs(config), '-u', config.daemon.user, '-P', secrets.daemonPassword];
 }
 
 /** Publishes `payload` (bytes) retained on `topic` of `node`'s broker with `login` (mosquitto_pub -f: binary-safe). */
@@ -128,7 +130,7 @@ export async function publishRaw(lab: Lab, login: readonly string[], topic: stri
 
 /** Publishes `payload` retained on the peer channel's `topic` of `node`'s broker, as the daemon user (as a forger with its password would). */
 export async function publishAsDaemon(lab: Lab, node: LabNode, topic: string, payload: Buffer | string): Promise<void> {
-  await publishRaw(lab, daemonLogin(node), channelTopic(node, topic), payload);
+  await publishRaw(lab, daemonArgs(node), channelTopic(node, topic), payload);
 }
 
 /** Seals `value` for the peer channel's `topic` with the cluster secret and publishes it there, as a holder of the secret could. */
@@ -145,7 +147,7 @@ export async function retainedRaw(lab: Lab, login: readonly string[], topic: str
 
 /** The retained message on the peer channel's `topic` of `node`'s broker, opened with the cluster secret; undefined when there is none or it does not open. */
 export async function retainedOn(lab: Lab, node: LabNode, topic: string): Promise<unknown> {
-  const payload = await retainedRaw(lab, daemonLogin(node), channelTopic(node, topic));
+  const payload = await retainedRaw(lab, daemonArgs(node), channelTopic(node, topic));
   if (!payload) return undefined;
   const { config, secrets } = node.placed.loaded;
   const opened = open(sealKey(secrets.clusterSecret, config.cluster), channelTopic(node, topic), payload, 16 * 1024 * 1024);

@@ -15,7 +15,8 @@ import { hubOf } from '../src/render/model.js';
 import { blockVrrp, unblockVrrp } from './faults.js';
 import { atRunExit, destroySync, isNamedRun, namespacesOf, Netns, removeStaleNamespaces, type RunId } from './netns.js';
 import { LabNode, type DaemonStartOptions } from './node.js';
-import { placeNode, writeDynsecFile, writePasswordFile, type DynsecRule } from './place.js';
+import { makeCa, type Issued } from './certs.js';
+import { placeNode, placeTls, writeDynsecFile, writePasswordFile, type DynsecRule } from './place.js';
 import { isRunning } from './process.js';
 import { LAB_CLIENT_ADDRESS, LAB_INTERFACE, LAB_PREFIX, labCluster, type LabClusterOptions } from './topology.js';
 import { waitFor } from './wait.js';
@@ -67,11 +68,13 @@ export class Lab {
   readonly clientUser: Credentials;
   /** The dynamic-security admin, for mosquitto_ctrl; a client of the brokers only under `broker.auth: dynsec`. */
   readonly adminUser: Credentials;
+  /** The throwaway CA that signed the nodes' certificates (`tls`), in `dir`. */
+  readonly ca: Issued | undefined;
   private stopped = false;
   /** Drops the exit-time removal of `dir` once stop() has removed it. */
   private readonly forgetDir: () => void;
 
-  private constructor(fields: Pick<Lab, 'loaded' | 'env' | 'yaml' | 'dir' | 'runId' | 'switch' | 'client' | 'nodes' | 'clientUser' | 'adminUser'> & { forgetDir: () => void }) {
+  private constructor(fields: Pick<Lab, 'loaded' | 'env' | 'yaml' | 'dir' | 'runId' | 'switch' | 'client' | 'nodes' | 'clientUser' | 'adminUser' | 'ca'> & { forgetDir: () => void }) {
     this.loaded = fields.loaded;
     this.env = fields.env;
     this.yaml = fields.yaml;
@@ -82,6 +85,7 @@ export class Lab {
     this.nodes = fields.nodes;
     this.clientUser = fields.clientUser;
     this.adminUser = fields.adminUser;
+    this.ca = fields.ca;
     this.forgetDir = fields.forgetDir;
   }
 
@@ -121,10 +125,13 @@ export class Lab {
       const clientUser = { user: 'lab', password: randomBytes(9).toString('hex') };
       const adminUser = { user: 'lab-admin', password: randomBytes(9).toString('hex') };
       const nodes: LabNode[] = [];
+      // A throwaway CA: its key lives in the lab's directory, removed with it.
+      const ca = loaded.config.tls ? makeCa(join(dir, 'ca'), 'lab-ca') : undefined;
       for (const node of loaded.config.nodes) {
         const ns = await create(`n${node.id}`);
         await plug(ns, `n${node.id}`, node.address);
         const placed = placeNode(loaded, node, join(dir, node.name));
+        if (ca) placeTls(placed, node, ca);
         if (loaded.config.broker.auth === 'dynsec') {
           writeDynsecFile(placed, [{ ...clientUser, rules: CLIENT_RULES }, { ...adminUser, rules: ADMIN_RULES }]);
         } else {
@@ -133,7 +140,7 @@ export class Lab {
         }
         nodes.push(new LabNode(node, ns, placed, switchNs, `n${node.id}`));
       }
-      const lab = new Lab({ loaded, env, yaml, dir, runId, switch: switchNs, client, nodes, clientUser, adminUser, forgetDir: forget });
+      const lab = new Lab({ loaded, env, yaml, dir, runId, switch: switchNs, client, nodes, clientUser, adminUser, ca, forgetDir: forget });
       writeFileSync(join(dir, 'cluster.yaml'), yaml);
       if (options.start ?? true) {
         const supervised = options.daemon && loaded.config.broker.control === 'supervise';

@@ -19,6 +19,8 @@ export const PROGRAMS = Object.freeze({
   ucarp: 'ucarp',
   ping: 'iputils-ping',
   cc: 'gcc',
+  // The TLS tests make a throwaway CA and certificates.
+  openssl: 'openssl',
 });
 
 /**

@@ -6,6 +6,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeConfig } from '../src/config/schema.js';
+import { adminTlsArgs } from './certs.js';
 import { setLinkFaults, type LinkFaults, type LinkFaultState } from './faults.js';
 import type { Netns } from './netns.js';
 import type { PlacedNode } from './place.js';
@@ -165,7 +166,7 @@ export class LabNode {
         if (!also()) return false;
         const results = await Promise.all(
           [config.broker.client_port, config.broker.admin_port].map((port) =>
-            this.ns.exec(['mosquitto_pub', '-h', this.address, '-p', String(port), '-u', config.daemon.user, '-P', secrets.daemonPassword, '-t', `mosquitto-failover/${config.cluster}/lab/ready`, '-m', 'ok', '-q', '1'], { reject: false, timeout: 5_000 }),
+            this.ns.exec(['mosquitto_pub', '-h', this.address, '-p', String(port), ...(port === config.broker.admin_port ? adminTlsArgs(config) : []), '-u', config.daemon.user, '-P', secrets.daemonPassword, '-t', `mosquitto-failover/${config.cluster}/lab/ready`, '-m', 'ok', '-q', '1'], { reject: false, timeout: 5_000 }),
           ),
         );
         return results.every((result) => result.exitCode === 0);

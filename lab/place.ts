@@ -5,13 +5,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chownSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { LoadedConfig } from '../src/config/load.js';
 import type { NodeConfig } from '../src/config/schema.js';
 import { nodeView } from '../src/render/model.js';
 import { createTemplateEngine, renderNode } from '../src/render/render.js';
+import { issueCert, type Issued } from './certs.js';
 
 export interface PlacedNode {
   dir: string;
@@ -54,6 +55,8 @@ export function placeNode(loaded: LoadedConfig, node: NodeConfig, dir: string): 
   config.daemon = { ...config.daemon, config_dir: `${dir}/etc`, run_dir: `${dir}/run`, state_dir: `${dir}/state` };
   // The lab's keepalived writes its pid here (LabNode.startFailover).
   if (config.failover.driver === 'keepalived') config.failover = { ...config.failover, pid_file: `${dir}/run/keepalived.pid` };
+  // The same file names on every node, as with a shared cluster.yaml; each node its own files (placeTls).
+  if (config.tls) config.tls = { cafile: `${dir}/etc/tls/ca.crt`, certfile: `${dir}/etc/tls/node.crt`, keyfile: `${dir}/etc/tls/node.key` };
   const placed = { ...loaded, config };
   const files = new Map<string, string>();
   for (const file of renderNode(createTemplateEngine(), placed, node, 'lab')) {
@@ -69,6 +72,21 @@ export function placeNode(loaded: LoadedConfig, node: NodeConfig, dir: string): 
   for (const sub of SUBDIRS) chownToMosquitto(join(dir, sub));
   for (const path of files.values()) chownToMosquitto(path);
   return { dir, clusterFile, envFile, files, loaded: placed };
+}
+
+/**
+ * The node's TLS files where its config names them: the CA's certificate, and a certificate of
+ * its own from `ca` with its address as an IP SAN; the key readable by the broker only.
+ */
+export function placeTls(placed: PlacedNode, node: NodeConfig, ca: Issued): void {
+  const { tls } = placed.loaded.config;
+  if (!tls) throw new Error(`${node.name}: the config has no tls section`);
+  const dir = join(placed.dir, 'etc', 'tls');
+  const issued = issueCert(ca, dir, 'node', node.address);
+  copyFileSync(ca.cert, tls.cafile);
+  if (issued.cert !== tls.certfile || issued.key !== tls.keyfile) throw new Error(`${node.name}: tls paths ${tls.certfile}, ${tls.keyfile} are not where the certificate was made (${dir})`);
+  // mosquitto rereads its certificate on a SIGHUP, after it has dropped root for the mosquitto user.
+  for (const path of [dir, tls.cafile, tls.certfile, tls.keyfile]) chownToMosquitto(path);
 }
 
 /** The password file with the service users and `extra` users, made by the real mosquitto_passwd. */

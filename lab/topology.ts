@@ -38,6 +38,12 @@ export interface LabClusterOptions {
   /** Seconds between adverts (VRRPv3 allows 0.01 steps; ucarp whole seconds). */
   advertInt?: number;
   preempt?: boolean;
+  /**
+   * TLS on the admin listeners, the bridges and the peer channel. The document names the paths a
+   * user would; placeNode moves them under each node's directory, where the lab puts a throwaway
+   * CA's certificates (lab/certs.ts).
+   */
+  tls?: boolean;
   /** Last word on the document, for a test that needs something the options do not cover. */
   configure?: (document: LabDocument) => void;
 }
@@ -63,6 +69,7 @@ export function labDocument(options: LabClusterOptions = {}): LabDocument {
     })),
     broker: { client_port: 1883, admin_port: 1885, control: 'supervise' },
     bridge: { topics: [{ pattern: 'lab/#', direction: 'both', qos: 1 }] },
+    ...(options.tls ? { tls: { cafile: '/etc/mosquitto-failover/tls/ca.crt', certfile: '/etc/mosquitto-failover/tls/node.crt', keyfile: '/etc/mosquitto-failover/tls/node.key' } } : {}),
   };
   options.configure?.(document);
   return document;

@@ -7,6 +7,7 @@ import { destination, pino, type DestinationStream, type Level } from 'pino';
 import { resolveNode } from './config/identity.js';
 import { DEFAULT_CONFIG, DEFAULT_ENV, loadConfig, type LoadedConfig } from './config/load.js';
 import { NODE_ENV, readableEnvProblem, readEnvFile, type Env } from './config/secrets.js';
+import { withTls } from './config/tls.js';
 import { ConfigError, ERROR_CODES, formatProblem, MqfoError, UsageError } from './errors.js';
 import { Controller } from './controller.js';
 import { run } from './exec/runner.js';
@@ -140,7 +141,7 @@ function buildProgram(io: CliIo): Command {
       // Listen before starting, so that a SIGTERM during start still ends in a graceful stop.
       const stop = (io.stopSignal ?? (() => new Promise<string>(() => undefined)))();
       const found = await load(options, io);
-      const { loaded } = found;
+      const loaded = await withTls(found.loaded);
       const node = resolveNode(loaded.config, { flag: options.node, env: loaded.env[NODE_ENV], localAddresses: io.localAddresses() });
       // The daemon runs for good, as root: a readable secret is refused, not just warned about.
       const readable = found.envRead && readableEnvProblem(found.envRead);
@@ -181,7 +182,7 @@ function buildProgram(io: CliIo): Command {
     .action(async (user: string, options: ConfigOptions & { node?: string; delete?: boolean; wait: boolean; timeout: string }) => {
       const found = await load(options, io);
       warnReadableEnv(found, io);
-      const { loaded } = found;
+      const loaded = await withTls(found.loaded);
       // Imported here for the same reason as the renderer: the daemon never needs it.
       const { checkUser, passwd } = await import('./passwd.js');
       const node = resolveNode(loaded.config, { flag: options.node, env: loaded.env[NODE_ENV], localAddresses: io.localAddresses() });

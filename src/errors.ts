@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   ECONFIG: 2,
   ECONFIGFILE: 2,
   EENVFILE: 2,
+  ETLSFILE: 2,
   ENODE: 2,
   EUSAGE: 2,
   ECOMMAND: 1,

@@ -4,8 +4,9 @@ import { LineCounter, parseAllDocuments, parseDocument, type Document, type YAML
 import type { z } from 'zod';
 import { ConfigError, MqfoError, quoted, type ConfigProblem } from '../errors.js';
 import { ruleProblems } from './rules.js';
-import { Bridge, Broker, Cluster, Daemon, Failover, Node, Sync, Topic, Vip, type ClusterConfig } from './schema.js';
+import { Bridge, Broker, Cluster, Daemon, Failover, Node, Sync, Tls, Topic, Vip, type ClusterConfig } from './schema.js';
 import { secretsFrom, type Env, type EnvSource, type Secrets } from './secrets.js';
+import type { TlsMaterial } from './tls.js';
 
 export const DEFAULT_CONFIG = '/etc/mosquitto-failover/cluster.yaml';
 export const DEFAULT_ENV = '/etc/mosquitto-failover/.env';
@@ -14,6 +15,8 @@ export interface LoadedConfig {
   config: ClusterConfig;
   secrets: Secrets;
   env: Env;
+  /** The CA of `config.tls`, once read (withTls in tls.ts): `run` and `passwd` need it, `check` and `render` do not. */
+  tls?: TlsMaterial;
 }
 
 /** The keys each object accepts, by its path with list indexes dropped, for "unknown key" hints. */
@@ -27,6 +30,12 @@ const KEYS: Record<string, readonly string[]> = {
   'bridge.topics': Object.keys(Topic.shape),
   daemon: Object.keys(Daemon.shape),
   sync: Object.keys(Sync.shape),
+  tls: Object.keys(Tls.shape),
+};
+
+/** A hint for a key that is missing, by the path of the object that lacks it. */
+const MISSING_HINTS: Record<string, string> = {
+  tls: 'set all three of tls.cafile, tls.certfile and tls.keyfile, or leave the tls section out',
 };
 
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -49,7 +58,10 @@ function issueProblems(issue: z.core.$ZodIssue): ConfigProblem[] {
       }));
     }
     case 'invalid_type':
-      if (issue.input === undefined) return [{ path, message: 'is missing' }];
+      if (issue.input === undefined) {
+        const hint = MISSING_HINTS[issue.path.slice(0, -1).filter((key) => typeof key !== 'number').join('.')];
+        return [{ path, message: 'is missing', ...(hint ? { hint } : {}) }];
+      }
       if (issue.message.startsWith('Invalid input')) return [{ path, message: `must be ${issue.expected === 'object' ? 'a mapping' : issue.expected === 'array' ? 'a list' : `a ${issue.expected}`}, not ${quoted(issue.input)}` }];
       return [{ path, message: `${issue.message}, not ${quoted(issue.input)}` }];
     case 'invalid_value':

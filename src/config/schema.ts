@@ -209,6 +209,15 @@ export const Sync = z.strictObject({
   sweep: z.string().min(1).default('*/5 * * * *'),
 });
 
+// All three or none: the section is optional, its keys are not (load.ts hints at that).
+export const Tls = z.strictObject({
+  // The CA that signed every node's certificate: the brokers' bridges and the daemons trust it.
+  cafile: absolutePath,
+  // This node's own certificate and key (the same paths on every node, each with its own files).
+  certfile: absolutePath,
+  keyfile: absolutePath,
+});
+
 export const Cluster = z.strictObject({
   cluster: z.string().regex(NAME, {
     error: (issue) => `${quoted(issue.input)} is not a valid cluster name: lower-case letters, digits and -, up to 32`,
@@ -220,8 +229,10 @@ export const Cluster = z.strictObject({
   bridge: Bridge,
   daemon: Daemon.prefault({}),
   sync: Sync.prefault({}),
+  tls: Tls.optional(),
 });
 
 export type ClusterConfig = z.infer<typeof Cluster>;
 export type NodeConfig = z.infer<typeof Node>;
 export type TopicConfig = z.infer<typeof Topic>;
+export type TlsConfig = z.infer<typeof Tls>;

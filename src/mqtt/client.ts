@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { LoadedConfig } from '../config/load.js';
 import type { NodeConfig } from '../config/schema.js';
+import { MqfoError } from '../errors.js';
 import { backoffDelay, type Backoff } from '../retry.js';
 
 export type { MqttClient } from 'mqtt';
@@ -20,12 +21,28 @@ export interface Login {
   port: number;
   username: string;
   password: string;
+  /** TLS, trusting only `ca` (PEM); the broker's certificate must name `host` (an IP SAN for an address). */
+  tls?: { ca: Buffer };
 }
 
-/** The daemon user on `node`'s admin listener: how daemons, probes and the CLI reach a broker. */
+/**
+ * The daemon user on `node`'s admin listener: how daemons, probes and the CLI reach a broker.
+ * With `tls` in the config, over TLS only: a config whose CA was not read is an error, never a
+ * quiet fall back to plain MQTT.
+ */
 export function daemonLogin(loaded: LoadedConfig, node: Pick<NodeConfig, 'address'>): Login {
   const { config, secrets } = loaded;
-  return { host: node.address, port: config.broker.admin_port, username: config.daemon.user, password: secrets.daemonPassword };
+  const login = { host: node.address, port: config.broker.admin_port, username: config.daemon.user, password: secrets.daemonPassword };
+  if (!config.tls) return login;
+  if (!loaded.tls) throw new MqfoError('ETLSFILE', `tls is set but its CA (${config.tls.cafile}) was not read: cannot log in to ${node.address} over TLS`);
+  return { ...login, tls: { ca: loaded.tls.ca } };
+}
+
+/** The URL of a login and its TLS options: `mqtts://` verified against its CA, or `mqtt://`. */
+export function endpoint(login: Login): { url: string; tls: Pick<IClientOptions, 'ca' | 'rejectUnauthorized'> } {
+  const where = `${login.host}:${login.port}`;
+  // mqtt.js sets no SNI for an address, and node:tls checks the certificate's IP SANs against it.
+  return login.tls ? { url: `mqtts://${where}`, tls: { ca: login.tls.ca, rejectUnauthorized: true } } : { url: `mqtt://${where}`, tls: {} };
 }
 
 /**
@@ -79,7 +96,8 @@ export function connectLasting(login: Login, options: LastingOptions): MqttClien
   const will = options.will;
   const nextWill = (): IClientOptions['will'] => (will ? { ...will(), qos: 1, retain: true } : undefined);
   if (will) clientOptions.will = nextWill();
-  const client = mqtt.connect(`mqtt://${login.host}:${login.port}`, clientOptions);
+  const { url, tls } = endpoint(login);
+  const client = mqtt.connect(url, { ...clientOptions, ...tls });
   let failures = 0;
   client.on('connect', () => {
     failures = 0;
@@ -95,7 +113,9 @@ export function connectLasting(login: Login, options: LastingOptions): MqttClien
 
 /** One connection for a probe, or a rejection after `timeoutMs`; the caller ends it. */
 export async function connectOnce(login: Login, options: { purpose: string; timeoutMs: number }): Promise<MqttClient> {
-  return mqtt.connectAsync(`mqtt://${login.host}:${login.port}`, {
+  const { url, tls } = endpoint(login);
+  return mqtt.connectAsync(url, {
+    ...tls,
     username: login.username,
     password: login.password,
     clientId: uniqueClientId(options.purpose),

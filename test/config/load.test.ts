@@ -44,7 +44,7 @@ const cases: [string, (doc: Record<string, any>) => void, RegExp][] = [
   ['advert_int finer than centiseconds', (d) => (d.failover = { advert_int: 0.125 }), /^failover\.advert_int \(line \d+\): 0\.125 s is finer than VRRPv3's centiseconds/],
   ['sub-second adverts with ucarp', (d) => (d.failover = { driver: 'ucarp', advert_int: 0.5 }), /^failover\.advert_int \(line \d+\): 0\.5 is not a whole number of seconds.*ucarp/],
   ['an unknown key', (d) => (d.nodes[0].prioirty = 1), /^nodes\[0\]\.prioirty \(line \d+\): unknown key \(hint: allowed here: id, name, address, priority\)$/],
-  ['an unknown top-level key', (d) => (d.brokers = {}), /^brokers \(line \d+\): unknown key \(hint: allowed here: cluster, vip, failover, nodes, broker, bridge, daemon, sync\)$/],
+  ['an unknown top-level key', (d) => (d.brokers = {}), /^brokers \(line \d+\): unknown key \(hint: allowed here: cluster, vip, failover, nodes, broker, bridge, daemon, sync, tls\)$/],
   ['# in the middle of a topic', (d) => (d.bridge.topics[0].pattern = 'home/#/x'), /^bridge\.topics\[0\]\.pattern \(line \d+\): "home\/#\/x" has # in the wrong place/],
   ['# glued to a level', (d) => (d.bridge.topics[0].pattern = 'home#'), /^bridge\.topics\[0\]\.pattern \(line \d+\): "home#" has # in the wrong place/],
   ['+ glued to a level', (d) => (d.bridge.topics[0].pattern = 'home/a+/b'), /^bridge\.topics\[0\]\.pattern \(line \d+\): "home\/a\+\/b" has \+ in the wrong place/],
@@ -60,6 +60,10 @@ const cases: [string, (doc: Record<string, any>) => void, RegExp][] = [
   ['a relative path', (d) => (d.broker = { password_file: 'passwd' }), /^broker\.password_file \(line \d+\): "passwd" is not an absolute path/],
   ['a bad cron sweep', (d) => (d.sync = { sweep: 'every minute' }), /^sync\.sweep \(line \d+\): "every minute" is not a cron expression/],
   ['dynsec sync with password files', (d) => (d.sync = { dynsec: true }), /^sync\.dynsec \(line \d+\): needs broker\.auth: dynsec/],
+  ['a tls section without its certificate and key', (d) => (d.tls = { cafile: '/etc/mosquitto-failover/tls/ca.crt' }), /^tls\.certfile \(line \d+\): is missing \(hint: set all three of tls\.cafile, tls\.certfile and tls\.keyfile, or leave the tls section out\)$/],
+  ['a tls section without its CA', (d) => (d.tls = { certfile: '/etc/a.crt', keyfile: '/etc/a.key' }), /^tls\.cafile \(line \d+\): is missing \(hint: set all three/],
+  ['a relative tls path', (d) => (d.tls = { cafile: 'ca.crt', certfile: '/etc/a.crt', keyfile: '/etc/a.key' }), /^tls\.cafile \(line \d+\): "ca\.crt" is not an absolute path/],
+  ['an unknown tls key', (d) => (d.tls = { cafile: '/a', certfile: '/b', keyfile: '/c', capath: '/d' }), /^tls\.capath \(line \d+\): unknown key \(hint: allowed here: cafile, certfile, keyfile\)$/],
   ['a bad interface name', (d) => (d.vip.interface = 'this-name-is-far-too-long'), /^vip\.interface \(line \d+\): "this-name-is-far-too-long" is not a network interface name/],
 ];
 
@@ -71,6 +75,13 @@ for (const [name, change, expected] of cases) {
     t.true(found.some((line) => expected.test(line)), `expected ${String(expected)} in:\n${found.join('\n')}`);
   });
 }
+
+test('tls is optional; when set, all three paths are kept', (t) => {
+  t.is(example('two-node').config.tls, undefined);
+  const tls = { cafile: '/etc/mosquitto-failover/tls/ca.crt', certfile: '/etc/mosquitto-failover/tls/node.crt', keyfile: '/etc/mosquitto-failover/tls/node.key' };
+  t.deepEqual(parseConfig(yamlOf({ ...baseDocument(), tls }), EXAMPLE_ENV).config.tls, tls);
+  t.deepEqual(problems({ ...baseDocument(), tls: {} }).map((line) => line.split(' (line')[0]), ['tls.cafile', 'tls.certfile', 'tls.keyfile']);
+});
 
 test('a missing secret is reported by its variable name', (t) => {
   const env = { ...EXAMPLE_ENV, MQFO_BRIDGE_PASSWORD: undefined };

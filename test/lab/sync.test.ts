@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import type { Lab } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
-import { canLogin, channelTopic, deleteUser, passwordFile, publishAsDaemon, publishSealed, readPasswordFile, retainedOn, retainedRaw, setPassword, startSyncedLab, syncState, usersIn, waitForLogin, waitForSameVersion } from '../../lab/credentials.js';
+import { canLogin, channelTopic, daemonArgs, deleteUser, passwordFile, publishAsDaemon, publishSealed, readPasswordFile, retainedOn, retainedRaw, setPassword, startSyncedLab, syncState, usersIn, waitForLogin, waitForSameVersion } from '../../lab/credentials.js';
 import { waitFor } from '../../lab/wait.js';
 import { seal, sealKey } from '../../src/peer/seal.js';
 import { sha256 } from '../../src/sync/envelope.js';
@@ -76,8 +76,7 @@ lab('the bridge keeps working across a password sync: the brokers are reloaded, 
 
 lab('a forged envelope, a replayed older version and a broken password file are each rejected with a log line, and no file changes', async (t) => {
   const [one, two] = [the(1), the(2)];
-  const daemon = ['-h', one.address, '-p', '1885', '-u', one.config.daemon.user, '-P', one.placed.loaded.secrets.daemonPassword];
-  const old = await retainedRaw(current!, daemon, channelTopic(one, 'sync/passwd'));
+  const old = await retainedRaw(current!, daemonArgs(one), channelTopic(one, 'sync/passwd'));
   setPassword(one, 'carol', 'carol-pw');
   await waitForLogin(current!, two, 'carol', 'carol-pw');
   await waitForSameVersion(current!, 'passwd');

@@ -63,6 +63,25 @@ test('a bridge\'s client id is its name and a tag only the cluster secret gives:
   t.not(clientId({ ...other, secrets: { ...other.secrets, clusterSecret: 'another-secret-of-some-length' } }), id);
 });
 
+test('tls: the admin listener alone gets the certificate, and every bridge verifies its peer against the CA', (t) => {
+  const tls = { cafile: '/etc/mosquitto-failover/tls/ca.crt', certfile: '/etc/mosquitto-failover/tls/node.crt', keyfile: '/etc/mosquitto-failover/tls/node.key' };
+  const loaded = parseConfig(yamlOf({ ...baseDocument(), nodes: [...baseDocument()['nodes'], { id: 3, name: 'mqtt-c', address: '192.168.1.13', priority: 50 }], tls }), EXAMPLE_ENV);
+  const conf = lines(files(loaded).get('mosquitto.conf')?.content);
+  const listeners = conf.flatMap((line, index) => (line.startsWith('listener ') ? [index] : []));
+  t.deepEqual(listeners.map((index) => conf[index]), ['listener 1883 192.168.1.11', 'listener 1885 192.168.1.11']);
+  // Listener options belong to the listener line before them (mosquitto.conf(5)).
+  const admin = conf.slice(listeners[1]! + 1, conf.indexOf('persistence true'));
+  t.deepEqual(admin.filter((line) => line && !line.startsWith('#')), [`cafile ${tls.cafile}`, `certfile ${tls.certfile}`, `keyfile ${tls.keyfile}`, 'tls_version tlsv1.2']);
+  t.false(conf.slice(listeners[0], listeners[1]).some((line) => /^(cafile|certfile|keyfile)/.test(line)), 'the client listener is unchanged');
+  t.is(conf.filter((line) => line === `bridge_cafile ${tls.cafile}`).length, 2, 'one per bridge');
+  t.is(conf.filter((line) => line === 'bridge_insecure false').length, 2);
+  t.false(conf.includes('bridge_insecure true'));
+  t.false(lines(files(loaded, 1).get('mosquitto.conf')?.content).some((line) => line.startsWith('bridge_')), 'no bridges on a spoke');
+
+  const plain = lines(files().get('mosquitto.conf')?.content);
+  t.false(plain.some((line) => /^(cafile|certfile|keyfile|tls_version|bridge_cafile|bridge_insecure|bridge_tls_version) /.test(line)), 'without tls, none of it');
+});
+
 test('dynsec replaces the password and ACL files; client_bind all listens everywhere', (t) => {
   const conf = lines(files(example('three-node')).get('mosquitto.conf')?.content);
   t.true(conf.includes('plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so'));
