@@ -8,9 +8,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunResult } from '../src/exec/runner.js';
+import { MAX_PACKET_BYTES } from '../src/peer/limits.js';
 import { open, seal, sealKey } from '../src/peer/seal.js';
 import { adminTlsArgs } from './certs.js';
-import { Lab } from './lab.js';
+import { Lab, type LabOptions } from './lab.js';
 import type { LabNode } from './node.js';
 import { waitFor } from './wait.js';
 
@@ -75,16 +76,15 @@ export async function waitForSameVersion(lab: Lab, kind: string, timeoutMs = 20_
 }
 
 /**
- * A two-node lab with the daemon on both and the password and ACL files synced: node1 has taken
- * the VIP (which restarts its broker) and both nodes have the same version of each file (at the
- * first start their files differ, other salts: one wins everywhere).
+ * A lab with the daemon on every node and its files synced: node1 has taken the VIP (which
+ * restarts its broker) and every node has the same version of each of `kinds` (at the first
+ * start their files differ, other salts: one wins everywhere).
  */
-export async function startSyncedLab(): Promise<Lab> {
-  const lab = await Lab.start({ daemon: true });
+export async function startSyncedLab(options: Omit<LabOptions, 'daemon'> = {}, kinds: readonly string[] = ['passwd', 'acl']): Promise<Lab> {
+  const lab = await Lab.start({ ...options, daemon: true });
   await lab.waitForVipOn(1);
   await lab.node(1).waitForRole('MASTER', 0);
-  await waitForSameVersion(lab, 'passwd');
-  await waitForSameVersion(lab, 'acl');
+  for (const kind of kinds) await waitForSameVersion(lab, kind);
   return lab;
 }
 
@@ -150,6 +150,6 @@ export async function retainedOn(lab: Lab, node: LabNode, topic: string): Promis
   const payload = await retainedRaw(lab, daemonArgs(node), channelTopic(node, topic));
   if (!payload) return undefined;
   const { config, secrets } = node.placed.loaded;
-  const opened = open(sealKey(secrets.clusterSecret, config.cluster), channelTopic(node, topic), payload, 16 * 1024 * 1024);
+  const opened = open(sealKey(secrets.clusterSecret, config.cluster), channelTopic(node, topic), payload, MAX_PACKET_BYTES);
   return opened.ok ? opened.value : undefined;
 }

@@ -72,11 +72,6 @@ function fromProcess(processEnv: Env): Env {
   return Object.fromEntries(Object.entries(processEnv).filter(([name]) => name.startsWith('MQFO_')));
 }
 
-/** The env file's variables alone (see readEnvFile). */
-export async function loadEnv(file: string, options: { required: boolean; processEnv: Env }): Promise<Env> {
-  return (await readEnvFile(file, options)).env;
-}
-
 /**
  * Why an env file's mode exposes its secrets, or undefined. The cluster secret signs every
  * envelope of the peer channel: whoever reads it can hand every node a password file.

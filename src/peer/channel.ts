@@ -102,10 +102,10 @@ export class PeerChannel {
     const payload = this.published.get(topic);
     const repair = this.repairs.get(topic) ?? { at: 0 };
     if (!payload || repair.timer) return;
-    const now = (this.options.now ?? Date.now)();
+    const now = this.now();
     repair.timer = setTimeout(() => {
       delete repair.timer;
-      repair.at = (this.options.now ?? Date.now)();
+      repair.at = this.now();
       const latest = this.published.get(topic);
       if (latest) this.send(topic, latest, true).catch((error: unknown) => this.options.log.debug({ err: error, topic }, 'not published again now'));
     }, Math.max(0, repair.at + REPAIR_INTERVAL_MS - now));
@@ -120,6 +120,10 @@ export class PeerChannel {
     const links = this.links;
     this.links = [];
     await Promise.all(links.map((link) => link.client.endAsync(true).catch(() => undefined)));
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
   }
 
   private async send(topic: string, payload: Buffer, retain: boolean): Promise<void> {

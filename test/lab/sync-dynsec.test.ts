@@ -8,8 +8,8 @@
  */
 import { statSync } from 'node:fs';
 import test, { type ExecutionContext } from 'ava';
-import { canLogin, dynsecClients, dynsecCtrl, publishSealed, readDynsecFile, retainedOn, syncState, waitForLogin, waitForSameVersion } from '../../lab/credentials.js';
-import { Lab } from '../../lab/lab.js';
+import { canLogin, dynsecClients, dynsecCtrl, publishSealed, readDynsecFile, retainedOn, startSyncedLab, syncState, waitForLogin, waitForSameVersion } from '../../lab/credentials.js';
+import type { Lab, LabOptions } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
 import { mosquittoUser } from '../../lab/place.js';
 import { waitFor } from '../../lab/wait.js';
@@ -24,18 +24,11 @@ let current: Lab | undefined;
 
 test.before(async () => {
   if (unavailable) return;
-  current = await Lab.start({
-    daemon: true,
-    configure: (document) => {
-      document.broker = { ...document.broker, auth: 'dynsec' };
-      document['sync'] = { dynsec: true };
-    },
-  });
-  // Node1 takes the VIP a moment after the start, which restarts its broker: let that happen first.
-  await current.waitForVipOn(1);
-  await current.node(1).waitForRole('MASTER', 0);
-  // At the first start, the files of the nodes differ (other salts): one wins everywhere.
-  await waitForSameVersion(current, 'dynsec');
+  const configure: LabOptions['configure'] = (document) => {
+    document.broker = { ...document.broker, auth: 'dynsec' };
+    document['sync'] = { dynsec: true };
+  };
+  current = await startSyncedLab({ configure }, ['dynsec']);
 });
 
 test.after.always(() => {

@@ -13,8 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { issueCert, makeCa, type Issued } from '../../lab/certs.js';
-import { canLogin, waitForSameVersion } from '../../lab/credentials.js';
-import { Lab } from '../../lab/lab.js';
+import { canLogin, startSyncedLab } from '../../lab/credentials.js';
+import type { Lab } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
 import { waitFor } from '../../lab/wait.js';
 import { missingRequirements } from '../helpers/real.js';
@@ -27,10 +27,7 @@ let current: Lab | undefined;
 
 test.before(async () => {
   if (unavailable) return;
-  current = await Lab.start({ daemon: true, tls: true });
-  await current.waitForVipOn(1);
-  await current.node(1).waitForRole('MASTER', 0);
-  await waitForSameVersion(current, 'passwd');
+  current = await startSyncedLab({ tls: true }, ['passwd']);
 });
 
 test.after.always(() => {
