@@ -251,6 +251,9 @@ lab('an edit that leaves a broker unhealthy is rolled back, locally and on a pee
   writeFileSync(acl(one), locking);
   await one.waitForLine('the broker is not healthy with the local edit of the ACL file', since, 30_000);
   await waitFor('node1\'s ACL back as it was', () => readFileSync(acl(one), 'utf8') === before[0], { timeoutMs: 10_000 });
+  // The file is back before the broker rereads it; until then the daemon user may neither read
+  // nor write the channel there, and the publish below would be dropped by node1's broker.
+  await waitFor('node1\'s broker on the previous ACL again', async () => (await retainedOn(current!, one, 'sync/acl')) !== undefined, { timeoutMs: 10_000 });
   const rejected = readdirSync(dirname(acl(one))).filter((name) => name.startsWith('service-users.acl.rejected-'));
   t.true(rejected.some((name) => readFileSync(`${dirname(acl(one))}/${name}`, 'utf8') === locking), 'the edit is kept beside the file');
   t.is(readFileSync(acl(two), 'utf8'), before[1]!, 'never sent to node2');
