@@ -4,7 +4,7 @@ import { LineCounter, parseAllDocuments, parseDocument, type Document, type YAML
 import type { z } from 'zod';
 import { ConfigError, MqfoError, quoted, type ConfigProblem } from '../errors.js';
 import { ruleProblems } from './rules.js';
-import { Bridge, Broker, Cluster, Daemon, Failover, Node, Sync, Topic, Vip, type ClusterConfig } from './schema.js';
+import { Bridge, Broker, Cluster, Daemon, Failover, Health, Node, Sync, Topic, Vip, type ClusterConfig } from './schema.js';
 import { secretsFrom, type Env, type EnvSource, type Secrets } from './secrets.js';
 
 export const DEFAULT_CONFIG = '/etc/mosquitto-failover/cluster.yaml';
@@ -27,6 +27,7 @@ const KEYS: Record<string, readonly string[]> = {
   'bridge.topics': Object.keys(Topic.shape),
   daemon: Object.keys(Daemon.shape),
   sync: Object.keys(Sync.shape),
+  health: Object.keys(Health.shape),
 };
 
 export function formatPath(path: readonly PropertyKey[]): string {
