@@ -95,6 +95,9 @@ export class StatusPublisher {
     if (node !== self.id && before?.online !== status.online) {
       log.info({ peer: status.name, online: status.online, role: status.role }, `peer ${status.name} ${status.online ? 'online' : 'offline'}`);
     }
+    if (node !== self.id && status.health !== undefined && before?.health !== status.health) {
+      log.info({ peer: status.name, health: status.health }, `peer ${status.name}'s broker ${status.health}`);
+    }
   }
 
   private offline(connection: number, seq: number): NodeStatus {
