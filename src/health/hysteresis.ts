@@ -61,6 +61,7 @@ export function nextHealth(state: HealthState, probe: ProbeResult, thresholds: T
   const to: Verdict = probe.ok ? 'well' : 'sick';
   next.verdict = to;
   const probes = probe.ok ? next.successes : next.failures;
-  const reason = probe.ok ? `${probes} probes in a row succeeded` : `${probes} probes in a row failed; the last: ${next.problem}`;
+  const counted = probes === 1 ? 'the probe' : `${probes} probes in a row`;
+  const reason = probe.ok ? `${counted} succeeded` : `${counted} failed; the last: ${next.problem}`;
   return { state: next, change: { from: state.verdict, to, reason, probes, since: runSince, at: probe.at, ms: probe.at - runSince } };
 }
