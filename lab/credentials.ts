@@ -79,7 +79,11 @@ export async function waitForSameVersion(lab: Lab, kind: string, timeoutMs = 20_
  * first start their files differ, other salts: one wins everywhere).
  */
 export async function startSyncedLab(): Promise<Lab> {
-  const lab = await Lab.start({ daemon: true });
+  // Health off: these tests lock the daemon user out of a broker on purpose (the sync rolls that
+  // back within its 5 s check), which the health monitor rightly takes for a sick broker and
+  // moves the VIP, in the middle of tests that share one lab and are about files. Health has its
+  // own lab tests (test/lab/health.test.ts).
+  const lab = await Lab.start({ daemon: true, configure: (document) => (document.health = { enabled: false }) });
   await lab.waitForVipOn(1);
   await lab.node(1).waitForRole('MASTER', 0);
   await waitForSameVersion(lab, 'passwd');
