@@ -12,6 +12,7 @@ import { MAX_PACKET_BYTES } from '../src/peer/limits.js';
 import { open, seal, sealKey } from '../src/peer/seal.js';
 import { adminTlsArgs } from './certs.js';
 import { Lab, type LabOptions } from './lab.js';
+import type { LabDocument } from './topology.js';
 import type { LabNode } from './node.js';
 import { waitFor } from './wait.js';
 
@@ -81,7 +82,15 @@ export async function waitForSameVersion(lab: Lab, kind: string, timeoutMs = 20_
  * start their files differ, other salts: one wins everywhere).
  */
 export async function startSyncedLab(options: Omit<LabOptions, 'daemon'> = {}, kinds: readonly string[] = ['passwd', 'acl']): Promise<Lab> {
-  const lab = await Lab.start({ ...options, daemon: true });
+  // Health off: these tests lock the daemon user out of a broker on purpose (the sync rolls that
+  // back within its 5 s check), which the health monitor rightly takes for a sick broker and
+  // moves the VIP, in the middle of tests that share one lab and are about files. Health has its
+  // own lab tests (test/lab/health.test.ts).
+  const configure = (document: LabDocument) => {
+    options.configure?.(document);
+    document.health = { enabled: false };
+  };
+  const lab = await Lab.start({ ...options, daemon: true, configure });
   await lab.waitForVipOn(1);
   await lab.node(1).waitForRole('MASTER', 0);
   for (const kind of kinds) await waitForSameVersion(lab, kind);

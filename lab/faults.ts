@@ -48,6 +48,27 @@ export async function unblockVrrp(ns: Netns): Promise<void> {
   await ns.exec(['iptables', '-w', '5', '-F', VRRP_CHAIN], { timeout: 10_000, reject: false });
 }
 
+const PORT_CHAIN = 'MQFO-LAB-PORT';
+
+/**
+ * Refuses TCP to `port` on this namespace (a reset), from anywhere, the node itself included
+ * (its own connections arrive on lo, so the jump names no interface): a listener that does not
+ * work while the rest of the broker does. Idempotent.
+ */
+export async function refusePort(ns: Netns, port: number): Promise<void> {
+  const { stdout } = await ns.exec(['iptables', '-w', '5', '-S'], { timeout: 10_000 });
+  if (!stdout.includes(`-N ${PORT_CHAIN}`)) {
+    await iptables(ns, ['-N', PORT_CHAIN]);
+    await iptables(ns, ['-I', 'INPUT', '-j', PORT_CHAIN]);
+  }
+  await iptables(ns, ['-F', PORT_CHAIN]);
+  await iptables(ns, ['-A', PORT_CHAIN, '-p', 'tcp', '--dport', String(port), '-j', 'REJECT', '--reject-with', 'tcp-reset']);
+}
+
+export async function acceptPort(ns: Netns): Promise<void> {
+  await ns.exec(['iptables', '-w', '5', '-F', PORT_CHAIN], { timeout: 10_000, reject: false });
+}
+
 export interface LinkFaults {
   /** Chance (0 to 1) that a packet is dropped, in each direction. */
   loss?: number;

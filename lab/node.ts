@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeConfig } from '../src/config/schema.js';
 import { adminTlsArgs } from './certs.js';
-import { setLinkFaults, type LinkFaults, type LinkFaultState } from './faults.js';
+import { acceptPort, refusePort, setLinkFaults, type LinkFaults, type LinkFaultState } from './faults.js';
 import type { Netns } from './netns.js';
 import type { PlacedNode } from './place.js';
 import { readPidFileSync, readTextSync } from '../src/exec/pids.js';
@@ -224,6 +224,15 @@ export class LabNode {
   /** Loss and delay on this node's link, both directions; `{}` clears them. */
   async setLinkFaults(faults: LinkFaults): Promise<void> {
     await setLinkFaults(this.ns, LAB_INTERFACE, faults, this.faultState, this.logDir);
+  }
+
+  /** Refuses TCP to `port` on this node (a listener that stops working); `acceptPort` ends it. */
+  async refusePort(port: number): Promise<void> {
+    await refusePort(this.ns, port);
+  }
+
+  async acceptPort(): Promise<void> {
+    await acceptPort(this.ns);
   }
 
   async hasVip(): Promise<boolean> {

@@ -1,8 +1,8 @@
 /**
  * `mosquitto-failover run`: builds the components of a node on one shared node state, starts them
  * in order and stops them in reverse. The takeover loop first (it starts or adopts the broker and
- * stops it last), then the credential sync, the peer channel, and the status publisher (its
- * offline status goes out before the channel closes).
+ * stops it last), then the health monitor (it probes that broker), the credential sync, the peer
+ * channel, and the status publisher (its offline status goes out before the channel closes).
  */
 import type { Logger } from 'pino';
 import { brokerControl } from './broker/control.js';
@@ -18,6 +18,8 @@ import { PeerChannel } from './peer/channel.js';
 import { StatusPublisher } from './peer/publisher.js';
 import { startRun } from './peer/run.js';
 import { sealKey } from './peer/seal.js';
+import { HealthMonitor } from './health/monitor.js';
+import { TrackFile } from './health/track-file.js';
 import { createSyncer } from './sync/index.js';
 import { createTakeover } from './takeover/index.js';
 
@@ -68,7 +70,17 @@ export class Controller {
     });
     const status: StatusPublisher = new StatusPublisher({ self: node, state: this.state, channel, topics, log, run: runNumber });
     const takeover = createTakeover(context);
-    return [['takeover', takeover], ...(syncer ? [['sync', syncer] as [string, Component]] : []), ['peer', channel], ['status', status]];
+    const health = new HealthMonitor({
+      config,
+      self: node,
+      loginTo: (peer, port) => ({ ...daemonLogin(loaded, peer), ...(port === undefined ? {} : { port }) }),
+      topics,
+      state: this.state,
+      log: log.child({ component: 'health' }),
+      isConnected: (id) => channel.isConnected(id),
+      track: config.failover.driver === 'keepalived' ? new TrackFile(paths.trackFile) : undefined,
+    });
+    return [['takeover', takeover], ['health', health], ...(syncer ? [['sync', syncer] as [string, Component]] : []), ['peer', channel], ['status', status]];
   }
 
   /** Starts every component in order; if one fails, stops those started (it too), in reverse, and rethrows. */

@@ -29,11 +29,14 @@ export interface FileVersion {
 }
 
 export interface BrokerHealth {
-  /** Undefined until the broker was first checked. */
+  /** The health monitor's verdict (health/hysteresis.ts); undefined until the broker was first probed. */
   healthy: boolean | undefined;
-  /** Epoch ms of the last check. */
+  /** Epoch ms of the probe that decided it. */
   checkedAt: number | undefined;
+  /** While sick: the last probe's failure. */
   problem?: string;
+  /** The last change of verdict: from what, why, when its deciding run began and ended (epoch ms), and how long that took. */
+  change?: { from: 'well' | 'sick'; reason: string; since: number; at: number; ms: number };
 }
 
 export interface NodeFacts {

@@ -33,6 +33,24 @@ async function roundTrip(login: Login, topic: string, deadline: number): Promise
   }
 }
 
+/**
+ * One round trip, failed if it has not answered within `timeoutMs` (the health monitor's probe).
+ * A connection still being made when time is up ends by its own connect timeout.
+ */
+export async function probeOnce(login: Login, topic: string, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new MqfoError('EUNHEALTHY', `no answer from ${login.host}:${login.port} within ${timeoutMs} ms`)), timeoutMs);
+  });
+  const trip = roundTrip(login, topic, Date.now() + timeoutMs);
+  trip.catch(() => undefined);
+  try {
+    await Promise.race([trip, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Resolves once a round trip on `topic` succeeds; rejects with the last failure after `timeoutMs` (default 5 s). */
 export async function checkHealth(login: Login, topic: string, timeoutMs = 5_000): Promise<void> {
   await retryUntil({ what: `the broker at ${login.host}:${login.port} is not healthy`, code: 'EUNHEALTHY', timeoutMs, intervalMs: 100, maxAttempts: 100 }, (deadline) =>

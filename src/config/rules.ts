@@ -6,7 +6,7 @@ import ipaddr from 'ipaddr.js';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { quoted, type ConfigProblem } from '../errors.js';
-import { Bridge, Broker, Daemon, Failover, MQTT_STRING_BYTES, Node, Sync, Topic, Vip } from './schema.js';
+import { Bridge, Broker, Daemon, Failover, Health, MQTT_STRING_BYTES, Node, Sync, Topic, Vip } from './schema.js';
 import { SECRET_NAMES, type Env } from './secrets.js';
 
 type Raw = Record<string, unknown>;
@@ -31,10 +31,12 @@ export function ruleProblems(raw: unknown, env: Env): ConfigProblem[] {
   const failover = valid(z.object(Failover.shape).prefault({}), field(raw, 'failover'));
   const broker = valid(z.object(Broker.shape).prefault({}), field(raw, 'broker'));
   const sync = valid(z.object(Sync.shape).prefault({}), field(raw, 'sync'));
+  const health = valid(z.object(Health.shape).prefault({}), field(raw, 'health'));
   return [
     ...uniqueNodeFields(nodes),
     ...vipProblems(vip, nodes),
     ...failoverProblems(failover),
+    ...healthProblems(health, failover, nodes),
     ...brokerProblems(broker),
     ...bridgeProblems(raw, nodes),
     ...serviceUserProblems(raw),
@@ -125,6 +127,32 @@ function vipProblems(vip: z.infer<typeof Vip> | undefined, nodes: PartialNode[])
         path: `nodes[${node.index}].address`,
         message: `${node.address.toString()} is not in the VIP's subnet ${subnet}`,
         hint: 'all nodes must share one L2 network with the VIP',
+      });
+    }
+  }
+  return problems;
+}
+
+function healthProblems(health: z.infer<typeof Health> | undefined, failover: z.infer<typeof Failover> | undefined, nodes: PartialNode[]): ConfigProblem[] {
+  if (!health) return [];
+  const problems: ConfigProblem[] = [];
+  if (health.timeout > health.interval) {
+    problems.push({
+      path: 'health.timeout',
+      message: `${health.timeout} s is longer than health.interval (${health.interval} s): probes would overlap`,
+      hint: 'a probe must end before the next one starts; make health.timeout at most health.interval',
+    });
+  }
+  // A sick node's priority drops to 1, keepalived's floor (src/health/weight.ts): a healthy
+  // peer at 1 would tie with it, and a tie goes to the higher address (RFC 5798 6.4.3), not
+  // to the healthy node.
+  if (health.enabled && (failover?.driver ?? 'keepalived') === 'keepalived') {
+    for (const [index, node] of nodes.entries()) {
+      if (node.priority !== 1) continue;
+      problems.push({
+        path: `nodes[${index}].priority`,
+        message: '1 leaves no room below this node: a node whose broker is sick drops to priority 1, and would tie with it',
+        hint: 'use priorities from 2 to 254, or set health.enabled: false',
       });
     }
   }

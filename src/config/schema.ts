@@ -218,6 +218,32 @@ export const Tls = z.strictObject({
   keyfile: absolutePath,
 });
 
+const seconds = (least: number, most: number) =>
+  z.number({ error: 'must be a number of seconds' }).min(least, { error: `must be from ${least} to ${most} seconds` }).max(most, {
+    error: `must be from ${least} to ${most} seconds`,
+  });
+const count = (most: number) =>
+  z.int({ error: 'must be a whole number' }).min(1, { error: `must be from 1 to ${most}` }).max(most, { error: `must be from 1 to ${most}` });
+
+/**
+ * The broker's own health (src/health/): a probe every `interval`, `fall` failures in a row make
+ * the broker sick (this node steps down), `rise` successes in a row well again. The defaults
+ * (0.25 s, 5, 8) ride out a crash that the supervise adapter restarts in place (0.5 s respawn and
+ * mosquitto's start: under 1 s, while 5 failures take at least 1 s), and find a hung broker in
+ * 1.25 s; a broker must answer for 2 s before this node competes for the VIP again.
+ */
+export const Health = z.strictObject({
+  enabled: z.boolean({ error: 'must be true or false' }).default(true),
+  interval: seconds(0.05, 60).default(0.25),
+  // A probe that has not answered within this long failed; at most `interval` (rules.ts), so
+  // that probes never overlap and a hung broker is counted at the same pace as a dead one.
+  timeout: seconds(0.05, 60).default(0.25),
+  fall: count(100).default(5),
+  rise: count(100).default(8),
+  // Probe the client listener too (the same round trip as the daemon user, on broker.client_port).
+  client_port: z.boolean({ error: 'must be true or false' }).default(false),
+});
+
 export const Cluster = z.strictObject({
   cluster: z.string().regex(NAME, {
     error: (issue) => `${quoted(issue.input)} is not a valid cluster name: lower-case letters, digits and -, up to 32`,
@@ -230,9 +256,11 @@ export const Cluster = z.strictObject({
   daemon: Daemon.prefault({}),
   sync: Sync.prefault({}),
   tls: Tls.optional(),
+  health: Health.prefault({}),
 });
 
 export type ClusterConfig = z.infer<typeof Cluster>;
 export type NodeConfig = z.infer<typeof Node>;
 export type TopicConfig = z.infer<typeof Topic>;
 export type TlsConfig = z.infer<typeof Tls>;
+export type HealthConfig = z.infer<typeof Health>;

@@ -1,6 +1,6 @@
 /**
  * Keeps this node's retained status true: published when the own broker's connection is made and
- * whenever the role or a synced file's version changes; on stop, the offline status the last-will
+ * whenever the role, the broker's health verdict or a synced file's version changes; on stop, the offline status the last-will
  * would have said, before the channel closes. Peers' statuses read on their brokers go into the
  * node state when they are later than the one held (status.ts: a replayed old one is not), and
  * peers coming and going are logged. This node's own status read back as anything but what it
@@ -13,6 +13,10 @@ import type { NodeState } from '../node-state.js';
 import type { PeerChannel } from './channel.js';
 import { Throttle } from './limits.js';
 import { compareStatus, isNewer, LAST_SEQ, parseStatus, type NodeStatus } from './status.js';
+
+function healthOf(healthy: boolean | undefined): NodeStatus['health'] {
+  return healthy === undefined ? undefined : healthy ? 'well' : 'sick';
+}
 
 export interface StatusPublisherOptions {
   self: NodeConfig;
@@ -37,8 +41,8 @@ export class StatusPublisher {
   }
 
   async start(): Promise<void> {
-    this.unsubscribe = this.options.state.onChange((changed) => {
-      if (changed.includes('role') || changed.includes('versions')) this.publish();
+    this.unsubscribe = this.options.state.onChange((changed, facts) => {
+      if (changed.includes('role') || changed.includes('versions') || (changed.includes('broker') && healthOf(facts.broker.healthy) !== this.last?.health)) this.publish();
     });
     this.publish();
   }
@@ -62,8 +66,9 @@ export class StatusPublisher {
   publish(): void {
     const { self, state, channel, run } = this.options;
     if (!this.unsubscribe || !channel.isConnected(self.id)) return;
-    const { role, startedAt, versions } = state.current;
-    this.send({ node: self.id, name: self.name, online: true, role, since: startedAt, versions, run, connection: channel.connection, seq: ++this.seq }).catch((error: unknown) =>
+    const { role, startedAt, versions, broker } = state.current;
+    const health = healthOf(broker.healthy);
+    this.send({ node: self.id, name: self.name, online: true, role, since: startedAt, versions, ...(health ? { health } : {}), run, connection: channel.connection, seq: ++this.seq }).catch((error: unknown) =>
       this.options.log.debug({ err: error }, 'status not published now'),
     );
   }
@@ -89,6 +94,9 @@ export class StatusPublisher {
     state.update({ peers: { ...state.current.peers, [node]: status } });
     if (node !== self.id && before?.online !== status.online) {
       log.info({ peer: status.name, online: status.online, role: status.role }, `peer ${status.name} ${status.online ? 'online' : 'offline'}`);
+    }
+    if (node !== self.id && status.health !== undefined && before?.health !== status.health) {
+      log.info({ peer: status.name, health: status.health }, `peer ${status.name}'s broker ${status.health}`);
     }
   }
 

@@ -21,6 +21,8 @@ export const NodeStatus = z.object({
   /** When this daemon started (ISO time). */
   since: z.string().optional(),
   versions: z.record(z.string(), FileVersion).optional(),
+  /** The health monitor's verdict on the node's own broker (health/hysteresis.ts); absent until it probed. */
+  health: z.enum(['well', 'sick']).optional(),
   run: z.int().min(0),
   connection: z.int().min(0),
   seq: z.int().min(0),

@@ -2,7 +2,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkHealth } from '../broker/health.js';
 import type { DaemonContext } from '../context.js';
-import { messageOf } from '../errors.js';
 import { daemonLogin } from '../mqtt/client.js';
 import { Syncer, syncedFiles } from './syncer.js';
 
@@ -35,13 +34,8 @@ export function createSyncer(context: DaemonContext, channel: SyncChannel): Sync
     broker,
     healthy: async () => {
       await sleep(RELOAD_SETTLE_MS);
-      try {
-        await checkHealth(login, topics.health(node.id));
-        state.update({ broker: { healthy: true, checkedAt: Date.now() } });
-      } catch (error) {
-        state.update({ broker: { healthy: false, checkedAt: Date.now(), problem: messageOf(error) } });
-        throw error;
-      }
+      // The health monitor owns the broker's verdict (health/monitor.ts); this check only decides the install.
+      await checkHealth(login, topics.health(node.id));
     },
     publish: (kind, envelope) => channel.publish(topics.sync(kind), envelope),
     repair: (kind) => channel.repair(topics.sync(kind)),

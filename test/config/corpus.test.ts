@@ -88,6 +88,15 @@ const cases: Case[] = [
   { name: "a topic pattern under the daemons' prefix", yaml: edit('pattern: home/#', 'pattern: mosquitto-failover/home/#'), path: 'bridge.topics[0].pattern', at: 'pattern', message: /is under mosquitto-failover\/, the daemons' own topics/ },
   { name: "the daemons' prefix itself as a pattern", yaml: edit('pattern: home/#', 'pattern: mosquitto-failover'), path: 'bridge.topics[0].pattern', at: 'pattern', message: /is under mosquitto-failover\// },
   { name: 'a reload_command as one string with spaces', yaml: `${BASE}broker:\n  control: command\n  restart_command: [/usr/bin/systemctl, restart, mosquitto]\n  reload_command: ["systemctl reload mosquitto"]\n`, path: 'broker.reload_command[0]', at: 'reload_command', message: /is a program name with spaces.*e\.g\. \[systemctl, reload, mosquitto\]/ },
+  // The health section (issue 13): impossible values.
+  { name: 'a health probe timeout longer than its interval', yaml: `${BASE}health:\n  interval: 0.25\n  timeout: 1\n`, path: 'health.timeout', at: 'timeout', message: /1 s is longer than health\.interval \(0\.25 s\): probes would overlap/ },
+  { name: 'a health interval of 0', yaml: `${BASE}health:\n  interval: 0\n`, path: 'health.interval', at: 'interval', message: /must be from 0\.05 to 60 seconds/ },
+  { name: 'a negative health timeout', yaml: `${BASE}health:\n  timeout: -1\n`, path: 'health.timeout', at: 'timeout', message: /must be from 0\.05 to 60 seconds/ },
+  { name: 'health.fall of 0', yaml: `${BASE}health:\n  fall: 0\n`, path: 'health.fall', at: 'fall', message: /must be from 1 to 100/ },
+  { name: 'health.rise as a fraction', yaml: `${BASE}health:\n  rise: 2.5\n`, path: 'health.rise', at: 'rise', message: /must be a whole number/ },
+  { name: 'health.enabled as a string', yaml: `${BASE}health:\n  enabled: "yes"\n`, path: 'health.enabled', at: 'enabled', message: /must be true or false/ },
+  { name: 'an unknown key under health', yaml: `${BASE}health:\n  falls: 3\n`, path: 'health.falls', at: 'falls', message: /unknown key \(hint: allowed here: enabled, interval, timeout, fall, rise, client_port\)/ },
+  { name: 'priority 1 with health on (a sick node would tie with it)', yaml: edit('priority: 150', 'priority: 1'), path: 'nodes[0].priority', at: 'priority: 1', message: /1 leaves no room below this node/ },
   // The file itself.
   { name: 'an empty file', yaml: '', path: '(top level)', message: /^ {2}\(top level\): is empty: expected the cluster mapping \(see examples\/two-node\.yaml\)$/m },
   { name: 'a file of comments only', yaml: '# nothing here yet\n', path: '(top level)', message: /is empty/ },

@@ -44,7 +44,9 @@ const eve = (node: LabNode) => ['-h', node.address, '-p', String(node.config.bro
 
 /** Every retained message eve reads under the channel's prefix on `node`'s broker: topic -> payload. */
 async function eveReadsChannel(node: LabNode): Promise<Map<string, Buffer>> {
-  const result = await current!.client.exec(['mosquitto_sub', ...eve(node), '-t', `mosquitto-failover/${node.config.cluster}/#`, '-F', '%t %x', '-W', '2'], { reject: false, timeout: 10_000 });
+  // Leaves out the health probes' round trips (health/<node>): not retained, each a random nonce
+  // that the probing daemon sends and reads back (src/broker/health.ts), several a second.
+  const result = await current!.client.exec(['mosquitto_sub', ...eve(node), '-t', `mosquitto-failover/${node.config.cluster}/#`, '-T', `mosquitto-failover/${node.config.cluster}/health/#`, '-F', '%t %x', '-W', '2'], { reject: false, timeout: 10_000 });
   return new Map(result.stdout.split('\n').filter(Boolean).map((line) => {
     const [topic, hex] = line.split(' ') as [string, string | undefined];
     return [topic, Buffer.from(hex ?? '', 'hex')];

@@ -1,0 +1,169 @@
+/**
+ * The health monitor: probes this node's own broker every `health.interval` (an MQTT round trip
+ * as the daemon user on the admin listener, and on the client listener with
+ * `health.client_port`), decides sick or well (hysteresis.ts), and writes the weight
+ * (weight.ts) that moves this node's priority through the one track-file writer. It owns the
+ * `broker` and `weight` facts of the node state; the status publisher tells the peers.
+ *
+ * What it knows of a peer's broker is the health in the peer's status, taken only while the
+ * peer is online and its broker reachable now. Before stepping down for a peer, it checks that
+ * peer's broker itself (one round trip): a status says what was, and a peer whose broker hung
+ * a moment ago is still connected and "well" for as long as MQTT's keepalive takes to notice.
+ */
+import type { Logger } from 'pino';
+import { probeOnce } from '../broker/health.js';
+import type { ClusterConfig, NodeConfig } from '../config/schema.js';
+import type { Component } from '../context.js';
+import { messageOf } from '../errors.js';
+import type { Login } from '../mqtt/client.js';
+import type { Topics } from '../mqtt/topics.js';
+import type { NodeState } from '../node-state.js';
+import { INITIAL_HEALTH, nextHealth, type HealthState, type ProbeResult } from './hysteresis.js';
+import type { TrackFile } from './track-file.js';
+import { weightOf, type PeerHealth, type Weight } from './weight.js';
+
+export interface HealthMonitorOptions {
+  config: ClusterConfig;
+  self: NodeConfig;
+  /** The daemon user on `node`'s broker: `port` the admin listener. */
+  loginTo: (node: NodeConfig, port?: number) => Login;
+  topics: Topics;
+  state: NodeState;
+  log: Logger;
+  /** Whether the peer channel's connection to `nodeId`'s broker is up now. */
+  isConnected: (nodeId: number) => boolean;
+  /** keepalived's track file; undefined under ucarp, which has no runtime priority. */
+  track: Pick<TrackFile, 'write'> | undefined;
+  now?: () => number;
+}
+
+export class HealthMonitor implements Component {
+  private readonly options: HealthMonitorOptions;
+  private health: HealthState = INITIAL_HEALTH;
+  private steppedDown = false;
+  private probed = false;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private warnedUcarp = false;
+
+  constructor(options: HealthMonitorOptions) {
+    this.options = options;
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  /** Writes weight 0 (a daemon starts with its broker taken as well) and starts probing. */
+  async start(): Promise<void> {
+    const { config, log } = this.options;
+    await this.apply(weightOf({ sick: false, steppedDown: false, peers: {} }), {});
+    if (!config.health.enabled) {
+      log.info('health probes are off (health.enabled: false): the broker\'s health does not move the VIP');
+      return;
+    }
+    if (config.failover.preempt === false) {
+      log.warn('with failover.preempt: false a sick broker does not move the VIP: keepalived\'s backups never take over from a live master (nopreempt), whatever its priority');
+    }
+    this.schedule(0);
+  }
+
+  /** Stops probing; the track file keeps its value (the next start writes it again). Idempotent. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick().finally(() => {
+        this.running = undefined;
+      });
+    }, delayMs);
+  }
+
+  private async tick(): Promise<void> {
+    const at = this.now();
+    try {
+      await this.decide(await this.probe(at));
+    } catch (error) {
+      this.options.log.error({ err: error }, 'health decision failed; trying again at the next probe');
+    }
+    this.schedule(Math.max(0, this.options.config.health.interval * 1000 - (this.now() - at)));
+  }
+
+  private async probe(at: number): Promise<ProbeResult> {
+    const { config, self, loginTo, topics } = this.options;
+    const timeoutMs = config.health.timeout * 1000;
+    const ports = [config.broker.admin_port, ...(config.health.client_port ? [config.broker.client_port] : [])];
+    try {
+      await Promise.all(ports.map((port) => probeOnce(loginTo(self, port), topics.health(self.id), timeoutMs)));
+      return { ok: true, at };
+    } catch (error) {
+      return { ok: false, at, problem: messageOf(error) };
+    }
+  }
+
+  private async decide(probe: ProbeResult): Promise<void> {
+    const { config, state, log } = this.options;
+    const { state: next, change } = nextHealth(this.health, probe, config.health);
+    this.health = next;
+    if (change) {
+      log[change.to === 'sick' ? 'warn' : 'info']({ health: change.to, from: change.from, reason: change.reason, probes: change.probes, at: { since: change.since, decided: change.at }, ms: change.ms }, `broker ${change.to}`);
+    }
+    if (change || !this.probed) {
+      this.probed = true;
+      const healthy = next.verdict === 'well';
+      state.update({
+        broker: {
+          healthy,
+          checkedAt: probe.at,
+          ...(healthy ? {} : { problem: next.problem }),
+          ...(change ? { change: { from: change.from, reason: change.reason, since: change.since, at: change.at, ms: change.ms } } : {}),
+        },
+      });
+    }
+    const sick = next.verdict === 'sick';
+    const peers = await this.peers(sick && !this.steppedDown);
+    await this.apply(weightOf({ sick, steppedDown: this.steppedDown, peers }), peers);
+  }
+
+  /** Each peer's broker as this node knows it now; with `verify`, a peer taken as well is checked first. */
+  private async peers(verify: boolean): Promise<Record<string, PeerHealth>> {
+    const { config, self, state, isConnected, loginTo, topics, log } = this.options;
+    const others = config.nodes.filter((node) => node.id !== self.id);
+    const views = await Promise.all(
+      others.map(async (node): Promise<[string, PeerHealth]> => {
+        const status = state.current.peers[node.id];
+        if (!status?.online || !isConnected(node.id) || status.health === undefined) return [node.name, 'unknown'];
+        if (status.health === 'sick' || !verify) return [node.name, status.health];
+        try {
+          await probeOnce(loginTo(node), topics.health(self.id), config.health.timeout * 1000);
+          return [node.name, 'well'];
+        } catch (error) {
+          log.info({ peer: node.name, err: error }, `${node.name} says it is well, but its broker does not answer now: not stepping down for it`);
+          return [node.name, 'unknown'];
+        }
+      }),
+    );
+    return Object.fromEntries(views);
+  }
+
+  private async apply(weight: Weight, peers: Record<string, PeerHealth>): Promise<void> {
+    const { state, track, log, config } = this.options;
+    const before = state.current.weight;
+    await track?.write(weight.value);
+    this.steppedDown = weight.steppedDown;
+    state.update({ weight: { value: weight.value, reasons: weight.reasons } });
+    if (before.value !== weight.value || before.reasons.join() !== weight.reasons.join()) {
+      log.info({ weight: weight.value, from: before.value, reasons: weight.reasons, peers }, `weight ${before.value} -> ${weight.value}`);
+    }
+    if (!track && weight.steppedDown && !this.warnedUcarp && config.failover.driver === 'ucarp') {
+      this.warnedUcarp = true;
+      log.warn('ucarp has no runtime priority: the VIP does not move for the broker\'s health (see the README)');
+    }
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Health drives priority, end to end in the lab: real keepalived, mosquitto and the daemon on
+ * each node. The faults are real: the master's broker hung (SIGSTOP), both brokers' client
+ * listeners refusing (health.client_port), a broker killed with -9 that the supervise adapter
+ * starts again. No timing is asserted (that is bench:failover's job); every wait is bounded.
+ */
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import test, { type ExecutionContext } from 'ava';
+import { SICK_WEIGHT } from '../../src/health/weight.js';
+import { runtimePaths } from '../../src/paths.js';
+import { Lab, type LabOptions } from '../../lab/lab.js';
+import type { LabNode } from '../../lab/node.js';
+import { missingRequirements } from '../helpers/real.js';
+
+const unavailable = missingRequirements();
+const lab = unavailable ? test.serial.skip : test.serial;
+if (unavailable) console.log(`health lab tests skipped: this machine ${unavailable}`);
+
+async function startLab(t: ExecutionContext, options: LabOptions): Promise<Lab> {
+  const started = await Lab.start({ daemon: true, ...options });
+  t.teardown(() => started.stop());
+  return started;
+}
+
+const trackValue = (node: LabNode) => Number(readFileSync(runtimePaths(node.config).trackFile, 'utf8').trim());
+const roleChanges = (node: LabNode, since: number) => node.linesSince('role ', since);
+
+/** Longer than the hysteresis (fall × interval) and VRRP's master-down time (3 adverts + skew), with room. */
+function quietMs(node: LabNode): number {
+  const { health, failover } = node.config;
+  return Math.ceil(health.fall * health.interval * 1000 + 4 * failover.advert_int * 1000 + 1_500);
+}
+
+lab('the master\'s broker hung: it steps down and the VIP moves to the healthy peer; well again, it takes the VIP back (preempt)', async (t) => {
+  const current = await startLab(t, {});
+  const [one, two] = [current.node(1), current.node(2)];
+  await current.waitForVipOn(1);
+  await one.waitForRole('MASTER', 0);
+  await two.waitForLine('peer node1\'s broker well', 0);
+  t.is(trackValue(one), 0);
+
+  const hungAt = Date.now();
+  t.true(one.pause('mosquitto').length > 0);
+  t.teardown(() => one.resume('mosquitto'));
+  const sick = await one.waitForLine('broker sick', hungAt);
+  t.is(sick.health, 'sick');
+  t.regex(String(sick.reason), /5 probes in a row failed; the last: /);
+  const weight = await one.waitForLine(`weight 0 -> ${SICK_WEIGHT}`, hungAt);
+  t.deepEqual(weight.reasons, ['broker sick; stepping down for node2 (well)']);
+  t.is(trackValue(one), SICK_WEIGHT);
+  await two.waitForRole('MASTER', hungAt);
+  await one.waitForRole('BACKUP', hungAt);
+  await current.waitForVipOn(2, { alone: true });
+  t.deepEqual(await one.dnatRules(), [], 'the sick node gave up its DNAT rule');
+
+  const resumedAt = Date.now();
+  one.resume('mosquitto');
+  const well = await one.waitForLine('broker well', resumedAt);
+  t.regex(String(well.reason), /8 probes in a row succeeded/);
+  await one.waitForLine(`weight ${SICK_WEIGHT} -> 0`, resumedAt);
+  t.is(trackValue(one), 0);
+  // Back within the takeover hold-down (src/takeover/plan.ts), this is the same takeover: the DNAT
+  // rule comes back without a second broker restart, so wait for the role line, not for "accepting".
+  await one.waitForLine('role BACKUP -> MASTER', resumedAt);
+  await current.waitForVipOn(1, { alone: true });
+  await two.waitForLine('peer node1\'s broker well', resumedAt);
+});
+
+lab('every broker sick (seen over the peer channel): the sick master keeps the VIP', async (t) => {
+  const current = await startLab(t, { configure: (document) => (document.health = { client_port: true }) });
+  const [one, two] = [current.node(1), current.node(2)];
+  const port = one.config.broker.client_port;
+  await current.waitForVipOn(1);
+  await one.waitForRole('MASTER', 0);
+  t.teardown(() => Promise.all([one.acceptPort(), two.acceptPort()]));
+
+  // node2's client listener fails first; node1 hears of it over the peer channel.
+  const start = Date.now();
+  await two.refusePort(port);
+  await two.waitForLine('broker sick', start);
+  await one.waitForLine('peer node2\'s broker sick', start);
+  // Then the master's: every broker is sick, so moving the VIP would help no one.
+  const bothAt = Date.now();
+  await one.refusePort(port);
+  await one.waitForLine('broker sick', bothAt);
+  const stays = await one.waitForLine('weight 0 -> 0', bothAt);
+  t.deepEqual(stays.reasons, ['broker sick, but no peer is known well (sick: node2): the VIP stays']);
+  await sleep(quietMs(one));
+  t.deepEqual(await current.vipHolders(), [1], 'the VIP stayed on node1');
+  t.deepEqual(roleChanges(one, bothAt), [], 'node1 changed no role');
+  t.deepEqual(roleChanges(two, start), [], 'node2 changed no role');
+  t.is(trackValue(one), 0);
+  // node2 stepped down when it fell sick, below a master that was well then; it stays down while sick.
+  t.is(trackValue(two), SICK_WEIGHT);
+  t.deepEqual(one.linesSince('weight 0 -> -253', start), []);
+});
+
+lab('a broker killed with -9 and restarted in place by the supervise adapter, within the hysteresis: the VIP does not move', async (t) => {
+  const current = await startLab(t, {});
+  const [one, two] = [current.node(1), current.node(2)];
+  await current.waitForVipOn(1);
+  await one.waitForRole('MASTER', 0);
+  await one.waitForLine('broker started', 0);
+
+  const killedAt = Date.now();
+  const before = one.pids('mosquitto');
+  t.true(one.kill('mosquitto').length > 0);
+  await one.waitForLine('broker exited on its own', killedAt);
+  await one.waitForLine('broker started', killedAt);
+  t.notDeepEqual(one.pids('mosquitto'), before, 'a new broker runs');
+  await sleep(quietMs(one));
+  t.deepEqual(one.linesSince('broker sick', killedAt), [], 'the crash was not taken for sickness');
+  t.deepEqual(one.linesSince('weight ', killedAt), []);
+  t.is(trackValue(one), 0);
+  t.deepEqual(roleChanges(one, killedAt), []);
+  t.deepEqual(roleChanges(two, killedAt), []);
+  t.deepEqual(await current.vipHolders(), [1]);
+});
