@@ -17,10 +17,16 @@ import type { Component } from '../context.js';
 import { messageOf } from '../errors.js';
 import type { Login } from '../mqtt/client.js';
 import type { Topics } from '../mqtt/topics.js';
-import type { NodeState } from '../node-state.js';
+import type { Fact, NodeState } from '../node-state.js';
 import { INITIAL_HEALTH, nextHealth, type HealthState, type ProbeResult } from './hysteresis.js';
 import type { TrackFile } from './track-file.js';
 import { weightOf, type PeerHealth, type Weight } from './weight.js';
+
+/**
+ * The node-state facts besides the broker's health that move the weight (weight.ts): a change of
+ * any of them weighs again at once, with or without health probes.
+ */
+const WEIGHT_FACTS: readonly Fact[] = [];
 
 export interface HealthMonitorOptions {
   config: ClusterConfig;
@@ -46,6 +52,12 @@ export class HealthMonitor implements Component {
   private running: Promise<void> | undefined;
   private stopped = false;
   private warnedUcarp = false;
+  /** This node's broker, and its peers', as of the last probe. */
+  private sick = false;
+  private peerHealth: Record<string, PeerHealth> = {};
+  /** The weighing in progress: weighings run one after another, never two writes at once. */
+  private weighing: Promise<void> = Promise.resolve();
+  private unsubscribe: (() => void) | undefined;
 
   constructor(options: HealthMonitorOptions) {
     this.options = options;
@@ -55,10 +67,15 @@ export class HealthMonitor implements Component {
     return (this.options.now ?? Date.now)();
   }
 
-  /** Writes weight 0 (a daemon starts with its broker taken as well) and starts probing. */
+  /** Writes the starting weight (the broker taken as well) and starts probing; weighs again whenever a fact in WEIGHT_FACTS changes. */
   async start(): Promise<void> {
-    const { config, log } = this.options;
-    await this.apply(weightOf({ sick: false, steppedDown: false, peers: {} }), {});
+    const { config, log, state } = this.options;
+    await this.reweigh();
+    this.unsubscribe = state.onChange((changed) => {
+      if (changed.some((fact) => WEIGHT_FACTS.includes(fact))) {
+        this.reweigh().catch((error: unknown) => log.error({ err: error }, 'writing the weight failed; trying again at the next change'));
+      }
+    });
     if (!config.health.enabled) {
       log.info('health probes are off (health.enabled: false): the broker\'s health does not move the VIP');
       return;
@@ -72,8 +89,10 @@ export class HealthMonitor implements Component {
   /** Stops probing; the track file keeps its value (the next start writes it again). Idempotent. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unsubscribe?.();
     clearTimeout(this.timer);
     await this.running;
+    await this.weighing.catch(() => undefined);
   }
 
   private schedule(delayMs: number): void {
@@ -127,8 +146,19 @@ export class HealthMonitor implements Component {
       });
     }
     const sick = next.verdict === 'sick';
-    const peers = await this.peers(sick && !this.steppedDown);
-    await this.apply(weightOf({ sick, steppedDown: this.steppedDown, peers }), peers);
+    this.peerHealth = await this.peers(sick && !this.steppedDown);
+    this.sick = sick;
+    await this.reweigh();
+  }
+
+  /**
+   * Computes the weight from the last probe and the node state, and writes it; runs after any
+   * weighing in progress (whose failure its caller has seen), so that two never write at once.
+   */
+  private reweigh(): Promise<void> {
+    const next = this.weighing.catch(() => undefined).then(() => this.apply(weightOf({ sick: this.sick, steppedDown: this.steppedDown, peers: this.peerHealth }), this.peerHealth));
+    this.weighing = next;
+    return next;
   }
 
   /** Each peer's broker as this node knows it now; with `verify`, a peer taken as well is checked first. */
