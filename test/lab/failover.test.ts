@@ -179,7 +179,11 @@ async function waitForUcarpSettled(current: Lab, backup: LabNode): Promise<void>
       return quietSince !== undefined && Date.now() - quietSince >= quietMs;
     },
     { timeoutMs: 20_000, intervalMs: 50 },
-  );
+  ).catch(async (error: unknown) => {
+    const lines = backup.daemonLines().filter((line) => line.msg.startsWith('role ') || line.msg.includes('takeover') || line.msg.startsWith('broker ') || line.msg.startsWith('weight '));
+    const seen = lines.slice(-12).map((line) => `${new Date(line.time).toISOString().slice(17, 23)} ${line.msg}`).join('; ');
+    throw new Error(`${(error as Error).message}; VIP on ${(await current.vipHolders()).join(',') || 'none'}, DNAT on ${backup.name}: ${(await backup.dnatRules()).length}; ${backup.name}'s last lines: ${seen}`);
+  });
 }
 
 lab('ucarp: the up and down scripts feed the same FIFO; takeover and release work the same', async (t) => {
