@@ -28,6 +28,8 @@ export interface ControllerOptions {
   node: NodeConfig;
   log: Logger;
   run: Runner;
+  /** Called whenever the takeover loop has reconciled (systemd's watchdog). */
+  onAlive?: () => void;
 }
 
 export class Controller {
@@ -69,7 +71,7 @@ export class Controller {
       repair: (topic) => channel.repair(topic),
     });
     const status: StatusPublisher = new StatusPublisher({ self: node, state: this.state, channel, topics, log, run: runNumber });
-    const takeover = createTakeover(context);
+    const takeover = createTakeover(context, this.options.onAlive ? { onAlive: this.options.onAlive } : {});
     const health = new HealthMonitor({
       config,
       self: node,
