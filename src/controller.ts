@@ -2,7 +2,8 @@
  * `mosquitto-failover run`: builds the components of a node on one shared node state, starts them
  * in order and stops them in reverse. The takeover loop first (it starts or adopts the broker and
  * stops it last), then the health monitor (it probes that broker), the credential sync, the peer
- * channel, and the status publisher (its offline status goes out before the channel closes).
+ * channel, the status publisher (its offline status goes out before the channel closes), and the
+ * metrics endpoint when it is on.
  */
 import type { Logger } from 'pino';
 import { brokerControl } from './broker/control.js';
@@ -19,6 +20,7 @@ import { StatusPublisher } from './peer/publisher.js';
 import { startRun } from './peer/run.js';
 import { sealKey } from './peer/seal.js';
 import { HealthMonitor } from './health/monitor.js';
+import { Metrics } from './metrics/metrics.js';
 import { TrackFile } from './health/track-file.js';
 import { createSyncer } from './sync/index.js';
 import { createTakeover } from './takeover/index.js';
@@ -82,7 +84,17 @@ export class Controller {
       isConnected: (id) => channel.isConnected(id),
       track: config.failover.driver === 'keepalived' ? new TrackFile(paths.trackFile) : undefined,
     });
-    return [['takeover', takeover], ['health', health], ...(syncer ? [['sync', syncer] as [string, Component]] : []), ['peer', channel], ['status', status]];
+    const metrics = config.metrics.enabled
+      ? new Metrics({ config, self: node, state: this.state, log: log.child({ component: 'metrics' }), login: daemonLogin(loaded, node), isConnected: (id) => channel.isConnected(id) })
+      : undefined;
+    return [
+      ['takeover', takeover],
+      ['health', health],
+      ...(syncer ? [['sync', syncer] as [string, Component]] : []),
+      ['peer', channel],
+      ['status', status],
+      ...(metrics ? [['metrics', metrics] as [string, Component]] : []),
+    ];
   }
 
   /** Starts every component in order; if one fails, stops those started (it too), in reverse, and rethrows. */
