@@ -2,8 +2,8 @@
  * `mosquitto-failover run`: builds the components of a node on one shared node state, starts them
  * in order and stops them in reverse. The takeover loop first (it starts or adopts the broker and
  * stops it last), then the health monitor (it probes that broker), the credential sync, the peer
- * channel, the status publisher (its offline status goes out before the channel closes), and the
- * metrics endpoint when it is on.
+ * channel, the status publisher (its offline status goes out before the channel closes), the
+ * control API (when control.users names someone) and the metrics endpoint (when it is on).
  */
 import type { Logger } from 'pino';
 import { brokerControl } from './broker/control.js';
@@ -21,6 +21,9 @@ import { startRun } from './peer/run.js';
 import { sealKey } from './peer/seal.js';
 import { HealthMonitor } from './health/monitor.js';
 import { Metrics } from './metrics/metrics.js';
+import { commandToRun } from './control/cluster-command.js';
+import { controlCommands } from './control/commands.js';
+import { ControlServer } from './control/server.js';
 import { TrackFile } from './health/track-file.js';
 import { createSyncer } from './sync/index.js';
 import { createTakeover } from './takeover/index.js';
@@ -62,6 +65,14 @@ export class Controller {
       onMessage: (from, topic, value) => {
         if (topic.type === 'sync') syncer?.receive(from, topic.kind, value);
         else if (topic.type === 'status') status.take(from, topic.node, value);
+        else if (topic.type === 'command' && from.id !== node.id) {
+          const command = commandToRun(value, topic.node, from.id, Date.now());
+          if (!command.ok) log.warn({ from: from.name, reason: command.reason }, 'ignored a command on the peer channel');
+          else if (syncer) {
+            log.info({ from: from.name }, `${from.name} asked for the sync sweep now`);
+            syncer.sweepNow();
+          }
+        }
       },
       onOwnConnect: () => {
         status.publish();
@@ -84,6 +95,25 @@ export class Controller {
       isConnected: (id) => channel.isConnected(id),
       track: config.failover.driver === 'keepalived' ? new TrackFile(paths.trackFile) : undefined,
     });
+    const control = new ControlServer({
+      config,
+      self: node,
+      topics,
+      login: daemonLogin(loaded, node),
+      log: log.child({ component: 'control' }),
+      handlers: controlCommands({
+        config,
+        self: node,
+        state: this.state,
+        syncNow: syncer
+          ? async () => {
+              syncer.sweepNow();
+              await channel.publish(topics.command(node.id), { command: 'syncNow', at: Date.now() }, { retain: false });
+              return config.nodes.map((peer) => peer.name);
+            }
+          : undefined,
+      }),
+    });
     const metrics = config.metrics.enabled
       ? new Metrics({ config, self: node, state: this.state, log: log.child({ component: 'metrics' }), login: daemonLogin(loaded, node), isConnected: (id) => channel.isConnected(id) })
       : undefined;
@@ -93,6 +123,7 @@ export class Controller {
       ...(syncer ? [['sync', syncer] as [string, Component]] : []),
       ['peer', channel],
       ['status', status],
+      ['control', control],
       ...(metrics ? [['metrics', metrics] as [string, Component]] : []),
     ];
   }

@@ -68,7 +68,30 @@ export interface SyncEvent {
   from: string;
 }
 
-export type NodeEvent = SyncEvent;
+/** A role change (the takeover loop's transition). */
+export interface RoleEvent {
+  type: 'role';
+  at: number;
+  from: RoleName;
+  to: Role;
+  reason: string;
+  epoch: number;
+  /** Each step's distance from the first sign. */
+  ms: Record<string, number>;
+}
+
+/** A change of the broker's health verdict (the health monitor's hysteresis). */
+export interface HealthEvent {
+  type: 'health';
+  at: number;
+  from: 'well' | 'sick';
+  to: 'well' | 'sick';
+  reason: string;
+  /** How long the deciding run of probes took. */
+  ms: number;
+}
+
+export type NodeEvent = SyncEvent | RoleEvent | HealthEvent;
 
 /** How many events the node state keeps (the oldest go first). */
 export const EVENTS_KEPT = 200;
@@ -108,8 +131,18 @@ export class NodeState {
   update(patch: Partial<Pick<NodeFacts, Fact>>): void {
     const changed = (Object.keys(patch) as Fact[]).filter((fact) => !isDeepStrictEqual(patch[fact], this.facts[fact]));
     if (changed.length === 0) return;
+    const before = this.facts;
     this.facts = { ...this.facts, ...patch };
     this.emitter.emit('change', changed, this.facts);
+    // Role and health changes are events too (the control API's listEvents), recorded where they are set.
+    const transition = this.facts.lastTransition;
+    if (changed.includes('lastTransition') && transition) {
+      this.record({ type: 'role', at: Math.min(...Object.values(transition.at)), from: transition.from, to: transition.to, reason: transition.reason, epoch: transition.epoch, ms: transition.ms });
+    }
+    const change = this.facts.broker.change;
+    if (changed.includes('broker') && change && !isDeepStrictEqual(change, before.broker.change)) {
+      this.record({ type: 'health', at: change.at, from: change.from, to: change.from === 'well' ? 'sick' : 'well', reason: change.reason, ms: change.ms });
+    }
   }
 
   /** The last EVENTS_KEPT events, oldest first. */

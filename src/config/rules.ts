@@ -6,7 +6,7 @@ import ipaddr from 'ipaddr.js';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { quoted, type ConfigProblem } from '../errors.js';
-import { Bridge, Broker, Daemon, Failover, Health, Metrics, MQTT_STRING_BYTES, Node, Sync, Topic, Vip } from './schema.js';
+import { Bridge, Broker, Control, Daemon, Failover, Health, Metrics, MQTT_STRING_BYTES, Node, Sync, Topic, Vip } from './schema.js';
 import { SECRET_NAMES, type Env } from './secrets.js';
 
 type Raw = Record<string, unknown>;
@@ -42,6 +42,7 @@ export function ruleProblems(raw: unknown, env: Env): ConfigProblem[] {
     ...metricsProblems(metrics, broker),
     ...bridgeProblems(raw, nodes),
     ...serviceUserProblems(raw),
+    ...controlProblems(raw),
     ...syncProblems(sync, broker),
     ...secretProblems(env, failover),
   ];
@@ -215,6 +216,22 @@ function bridgeProblems(raw: unknown, nodes: PartialNode[]): ConfigProblem[] {
     else problems.push({ path: `bridge.topics[${index}].pattern`, message: `${quoted(pattern)} is also bridge.topics[${first}]`, hint: 'list each pattern once' });
   }
   return problems;
+}
+
+/** A control user is a person's or a tool's login: not a service user (its ACL lines would merge with theirs), and listed once. */
+function controlProblems(raw: unknown): ConfigProblem[] {
+  const users = valid(Control.shape.users, field(field(raw, 'control'), 'users')) ?? [];
+  const service = new Map([
+    [valid(Bridge.shape.user, field(field(raw, 'bridge'), 'user')), 'bridge.user'],
+    [valid(Daemon.shape.user, field(field(raw, 'daemon'), 'user')), 'daemon.user'],
+  ]);
+  return users.flatMap((user, index): ConfigProblem[] => {
+    const path = `control.users[${index}]`;
+    const taken = service.get(user);
+    if (taken) return [{ path, message: `${quoted(user)} is ${taken}`, hint: 'the control API is for people and tools; give them a user of their own' }];
+    const first = users.indexOf(user);
+    return first < index ? [{ path, message: `${quoted(user)} is also control.users[${first}]`, hint: 'list each user once' }] : [];
+  });
 }
 
 /** The two service users get different ACLs (service-users.acl): one name would merge them. */

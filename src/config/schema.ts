@@ -254,6 +254,11 @@ export const Metrics = z.strictObject({
   port: port.default(9641),
 });
 
+/** The control API (src/control/): the users who may call it; none, and it is off. */
+export const Control = z.strictObject({
+  users: z.array(z.string().regex(USER, { error: 'is not a user name' }), { error: 'must be a list of user names' }).max(32, { error: 'at most 32 users' }).default([]),
+});
+
 export const Cluster = z.strictObject({
   cluster: z.string().regex(NAME, {
     error: (issue) => `${quoted(issue.input)} is not a valid cluster name: lower-case letters, digits and -, up to 32`,
@@ -268,6 +273,7 @@ export const Cluster = z.strictObject({
   tls: Tls.optional(),
   health: Health.prefault({}),
   metrics: Metrics.prefault({}),
+  control: Control.prefault({}),
 });
 
 export type ClusterConfig = z.infer<typeof Cluster>;

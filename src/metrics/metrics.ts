@@ -147,6 +147,7 @@ export class Metrics implements Component {
         }
       }),
       state.onEvent((event) => {
+        if (event.type !== 'sync') return;
         if (event.result === 'installed') installs.inc({ kind: event.kind });
         else rejections.inc({ kind: event.kind, reason: event.reason ?? 'unknown' });
       }),

@@ -12,7 +12,7 @@ export function peerPrefix(cluster: string): string {
 }
 
 /** What a topic under the prefix is about. */
-export type PeerTopic = { type: 'status'; node: number } | { type: 'sync'; kind: string } | { type: 'other' };
+export type PeerTopic = { type: 'status'; node: number } | { type: 'sync'; kind: string } | { type: 'command'; node: number } | { type: 'other' };
 
 export class Topics {
   readonly prefix: string;
@@ -36,9 +36,29 @@ export class Topics {
     return `${this.prefix}/health/${node}`;
   }
 
+  /** A node's sealed, not retained, request to every daemon (control/cluster-command.ts: syncNow). */
+  command(node: number): string {
+    return `${this.prefix}/node/${node}/command`;
+  }
+
+  /** Where control user `user` sends control API requests (control/api.ts); the ACL lets only that user write it. */
+  controlRequest(user: string): string {
+    return `${this.prefix}/control/${user}/request`;
+  }
+
+  /** What every daemon subscribes to for control requests on its own broker. */
+  get controlRequests(): string {
+    return `${this.prefix}/control/+/request`;
+  }
+
+  /** Where the answers to `user` may go: this topic or below it (the ACL lets only that user read them). */
+  controlResponse(user: string): string {
+    return `${this.prefix}/control/${user}/response`;
+  }
+
   /** What every daemon reads on every node's broker. */
   get peerFilters(): string[] {
-    return [`${this.prefix}/node/+/status`, `${this.prefix}/sync/+`];
+    return [`${this.prefix}/node/+/status`, `${this.prefix}/sync/+`, `${this.prefix}/node/+/command`];
   }
 
   parse(topic: string): PeerTopic {
@@ -46,6 +66,8 @@ export class Topics {
     const rest = topic.slice(this.prefix.length + 1);
     const status = /^node\/(\d{1,3})\/status$/.exec(rest);
     if (status) return { type: 'status', node: Number(status[1]) };
+    const command = /^node\/(\d{1,3})\/command$/.exec(rest);
+    if (command) return { type: 'command', node: Number(command[1]) };
     const sync = /^sync\/([a-z]+)$/.exec(rest);
     if (sync) return { type: 'sync', kind: sync[1]! };
     return { type: 'other' };

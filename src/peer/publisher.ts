@@ -1,6 +1,6 @@
 /**
  * Keeps this node's retained status true: published when the own broker's connection is made and
- * whenever the role, the broker's health verdict or a synced file's version changes; on stop, the offline status the last-will
+ * whenever the role, the broker's health verdict, the weight, a takeover or a synced file's version changes; on stop, the offline status the last-will
  * would have said, before the channel closes. Peers' statuses read on their brokers go into the
  * node state when they are later than the one held (status.ts: a replayed old one is not), and
  * peers coming and going are logged. This node's own status read back as anything but what it
@@ -9,13 +9,20 @@
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/schema.js';
 import type { Topics } from '../mqtt/topics.js';
-import type { NodeState } from '../node-state.js';
+import type { NodeState, Transition } from '../node-state.js';
 import type { PeerChannel } from './channel.js';
 import { Throttle } from './limits.js';
 import { compareStatus, isNewer, LAST_SEQ, parseStatus, type NodeStatus } from './status.js';
 
 function healthOf(healthy: boolean | undefined): NodeStatus['health'] {
   return healthy === undefined ? undefined : healthy ? 'well' : 'sick';
+}
+
+/** A transition to MASTER as the status tells it: its epoch, its first sign and how long until its last step. */
+function lastTakeover(transition: Transition | undefined): NodeStatus['takeover'] {
+  if (transition?.to !== 'MASTER') return undefined;
+  const ms = Math.max(0, ...Object.values(transition.ms));
+  return { epoch: transition.epoch, at: Math.min(...Object.values(transition.at)), ms };
 }
 
 export interface StatusPublisherOptions {
@@ -35,6 +42,8 @@ export class StatusPublisher {
   /** The last status this node published. */
   private last: NodeStatus | undefined;
   private readonly replays = new Throttle(60_000);
+  /** This daemon's last takeover (it stays after the node gives the VIP up). */
+  private takeover: NodeStatus['takeover'];
 
   constructor(options: StatusPublisherOptions) {
     this.options = options;
@@ -42,7 +51,8 @@ export class StatusPublisher {
 
   async start(): Promise<void> {
     this.unsubscribe = this.options.state.onChange((changed, facts) => {
-      if (changed.includes('role') || changed.includes('versions') || (changed.includes('broker') && healthOf(facts.broker.healthy) !== this.last?.health)) this.publish();
+      const moved = ['role', 'versions', 'weight', 'lastTransition'] as const;
+      if (moved.some((fact) => changed.includes(fact)) || (changed.includes('broker') && healthOf(facts.broker.healthy) !== this.last?.health)) this.publish();
     });
     this.publish();
   }
@@ -66,9 +76,11 @@ export class StatusPublisher {
   publish(): void {
     const { self, state, channel, run } = this.options;
     if (!this.unsubscribe || !channel.isConnected(self.id)) return;
-    const { role, startedAt, versions, broker } = state.current;
+    const { role, startedAt, versions, broker, weight } = state.current;
     const health = healthOf(broker.healthy);
-    this.send({ node: self.id, name: self.name, online: true, role, since: startedAt, versions, ...(health ? { health } : {}), run, connection: channel.connection, seq: ++this.seq }).catch((error: unknown) =>
+    this.takeover = lastTakeover(state.current.lastTransition) ?? this.takeover;
+    const takeover = this.takeover;
+    this.send({ node: self.id, name: self.name, online: true, role, since: startedAt, versions, ...(health ? { health } : {}), weight, ...(takeover ? { takeover } : {}), run, connection: channel.connection, seq: ++this.seq }).catch((error: unknown) =>
       this.options.log.debug({ err: error }, 'status not published now'),
     );
   }

@@ -23,6 +23,10 @@ export const NodeStatus = z.object({
   versions: z.record(z.string(), FileVersion).optional(),
   /** The health monitor's verdict on the node's own broker (health/hysteresis.ts); absent until it probed. */
   health: z.enum(['well', 'sick']).optional(),
+  /** What the node adds to its VRRP priority, and why (health/weight.ts). */
+  weight: z.object({ value: z.int(), reasons: z.array(z.string()).max(16) }).optional(),
+  /** The node's last takeover: its epoch, when it began (epoch ms) and how long it took (ms). */
+  takeover: z.object({ epoch: z.int(), at: z.number(), ms: z.number() }).optional(),
   run: z.int().min(0),
   connection: z.int().min(0),
   seq: z.int().min(0),

@@ -117,6 +117,12 @@ export class Syncer {
     await this.queue.close();
   }
 
+  /** The sweep, now (the control API's syncNow): every file looked at again, and every envelope published again for the peers. */
+  sweepNow(): void {
+    for (const file of this.options.files) this.queue.addOnce(file.kind, () => this.scan(file, 'sweep'));
+    this.publishAll();
+  }
+
   /** Publishes every file this node has (after the own broker's connection is made or remade). */
   publishAll(): void {
     for (const kind of this.kinds) this.queue.add(() => this.publish(kind));

@@ -101,6 +101,10 @@ const cases: Case[] = [
   { name: 'the metrics port on the client listener', yaml: `${BASE}metrics:\n  enabled: true\n  port: 1883\n`, path: 'metrics.port', at: 'port: 1883', message: /1883 is also broker\.client_port/ },
   { name: 'a metrics address that is not IPv4', yaml: `${BASE}metrics:\n  enabled: true\n  address: localhost\n`, path: 'metrics.address', at: 'address: localhost', message: /"localhost" is not an IPv4 address/ },
   { name: 'a metrics port out of range', yaml: `${BASE}metrics:\n  port: 70000\n`, path: 'metrics.port', at: 'port: 70000', message: /must be a port from 1 to 65535/ },
+  // The control section (issue 14).
+  { name: 'a control user that is the daemon user', yaml: `${BASE}control:\n  users: [ops, mqfo-daemon]\n`, path: 'control.users[1]', at: 'users:', message: /"mqfo-daemon" is daemon\.user/ },
+  { name: 'a control user listed twice', yaml: `${BASE}control:\n  users: [ops, ops]\n`, path: 'control.users[1]', at: 'users:', message: /"ops" is also control\.users\[0\]/ },
+  { name: 'a control user with a slash', yaml: `${BASE}control:\n  users: [a/b]\n`, path: 'control.users[0]', at: 'users:', message: /is not a user name/ },
   // The file itself.
   { name: 'an empty file', yaml: '', path: '(top level)', message: /^ {2}\(top level\): is empty: expected the cluster mapping \(see examples\/two-node\.yaml\)$/m },
   { name: 'a file of comments only', yaml: '# nothing here yet\n', path: '(top level)', message: /is empty/ },

@@ -8,7 +8,7 @@ test('every topic of the peer channel is under mosquitto-failover/<cluster>/', (
   t.is(topics.status(2), 'mosquitto-failover/home/node/2/status');
   t.is(topics.sync('passwd'), 'mosquitto-failover/home/sync/passwd');
   t.is(topics.health(3), 'mosquitto-failover/home/health/3');
-  t.deepEqual(topics.peerFilters, ['mosquitto-failover/home/node/+/status', 'mosquitto-failover/home/sync/+']);
+  t.deepEqual(topics.peerFilters, ['mosquitto-failover/home/node/+/status', 'mosquitto-failover/home/sync/+', 'mosquitto-failover/home/node/+/command']);
 });
 
 test('a topic is parsed back into what it is about; anything else is other', (t) => {

@@ -24,19 +24,35 @@ function setup(connected = true) {
   return { sent, repaired, state, publisher, channel };
 }
 
-test('the status is published at start and when the role, the broker\'s verdict or a version changes, not for other facts, each later than the last', async (t) => {
+test('the status is published at start and when the role, the broker\'s verdict, the weight, a takeover or a version changes, not for other facts, each later than the last', async (t) => {
   const { sent, state, publisher } = setup();
   await publisher.start();
   state.update({ role: 'MASTER' });
   state.update({ broker: { healthy: true, checkedAt: 1 } });
   state.update({ broker: { healthy: true, checkedAt: 2 } });
-  state.update({ weight: { value: 0, reasons: ['x'] } });
+  state.update({ weight: { value: -253, reasons: ['x'] } });
+  state.update({ lastTransition: { from: 'BACKUP', to: 'MASTER', reason: 'hint', epoch: 2, at: { hint: 100, accepting: 180 }, ms: { hint: 0, accepting: 80 } } });
   state.update({ versions: { passwd: { version: '5.0@1', origin: 1, sha256: 'ab' } } });
+  state.update({ lastTransition: { from: 'MASTER', to: 'BACKUP', reason: 'hint', epoch: 2, at: { hint: 500 }, ms: { hint: 0 } } });
   state.update({ broker: { healthy: false, checkedAt: 3, problem: 'refused' } });
-  t.deepEqual(sent.map(({ topic }) => topic), Array(5).fill('mosquitto-failover/home/node/1/status'));
-  t.deepEqual(sent.at(-2)!.status, { node: 1, name: 'node1', online: true, role: 'MASTER', since: SINCE, versions: { passwd: { version: '5.0@1', origin: 1, sha256: 'ab' } }, health: 'well', run: 7, connection: 3, seq: 4 });
+  t.deepEqual(sent.map(({ topic }) => topic), Array(8).fill('mosquitto-failover/home/node/1/status'));
+  t.deepEqual(sent.at(-2)!.status, {
+    node: 1,
+    name: 'node1',
+    online: true,
+    role: 'MASTER',
+    since: SINCE,
+    versions: { passwd: { version: '5.0@1', origin: 1, sha256: 'ab' } },
+    health: 'well',
+    weight: { value: -253, reasons: ['x'] },
+    takeover: { epoch: 2, at: 100, ms: 80 },
+    run: 7,
+    connection: 3,
+    seq: 7,
+  });
+  t.deepEqual(sent.at(-1)!.status.takeover, { epoch: 2, at: 100, ms: 80 }, 'the last takeover stays after the VIP is given up');
   t.is(sent.at(-1)!.status.health, 'sick');
-  t.deepEqual(sent.map(({ status }) => status.seq), [1, 2, 3, 4, 5]);
+  t.deepEqual(sent.map(({ status }) => status.seq), [1, 2, 3, 4, 5, 6, 7, 8]);
 });
 
 test('stop publishes the offline status once, and nothing after it', async (t) => {
