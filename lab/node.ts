@@ -276,6 +276,13 @@ export class LabNode {
           (line) => line.time >= since && line.role === role && line.msg.startsWith('role ') && (role !== 'MASTER' || (line.at as { accepting?: number } | undefined)?.accepting !== undefined),
         ),
       { timeoutMs, intervalMs: 20 },
-    );
+    ).catch((error: unknown) => {
+      // What it did instead: its role lines (with their steps) and failures since then.
+      const seen = this.daemonLines()
+        .filter((line) => line.time >= since && (line.msg.startsWith('role ') || line.level >= 50 || line.msg.includes('takeover')))
+        .slice(-10)
+        .map((line) => `${line.time - since} ms: ${line.msg}${line.at ? ` ${JSON.stringify(line.at)}` : ''}${line.err ? ` (${(line.err as { message?: string }).message ?? ''})` : ''}`);
+      throw new Error(`${(error as Error).message}; ${this.name}'s log since: ${seen.join('; ') || 'nothing'}`);
+    });
   }
 }
