@@ -107,6 +107,7 @@ function summary(result: RoundResult): string {
   const { times, report } = result;
   return [
     `VIP ${ms(times.vipMoved)}`,
+    `hint ${ms(times.hint)}`,
     `DNAT ${ms(times.dnat)}`,
     `accepting ${ms(times.accepting)}`,
     `delivered ${ms(times.delivered)}`,
@@ -178,6 +179,7 @@ const header = [
   'fault',
   'rounds',
   'VIP move',
+  'hint in the FIFO',
   'DNAT',
   'broker accepting',
   'subscriber: connection closed',
@@ -198,6 +200,7 @@ const table = rows.map((row) => {
     FAULTS[row.fault],
     failed === 0 ? String(results.length) : `${results.length} of ${rounds} (${failed} FAILED)`,
     spread(results.map((result) => result.times.vipMoved)),
+    spread(results.map((result) => result.times.hint)),
     spread(results.map((result) => result.times.dnat)),
     spread(results.map((result) => result.times.accepting)),
     spread(results.map((result) => result.times.subLost)),
