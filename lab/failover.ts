@@ -17,12 +17,19 @@ export const FAULTS: Record<Fault, string> = {
   link: "pull the master's cable (link down)",
 };
 
-/** A takeover's steps, epoch ms; `time` is when it was complete. */
+/** A takeover's steps, epoch ms. */
 export interface Takeover {
   hint?: number | undefined;
   dnat?: number | undefined;
   restarted?: number | undefined;
-  accepting: number;
+  accepting?: number | undefined;
+}
+
+/** When a takeover was complete: its broker accepting after the restart, or its DNAT rule in when it did not restart. */
+export function completeAt(takeover: Takeover): number {
+  const at = takeover.accepting ?? takeover.dnat;
+  if (at === undefined) throw new Error(`a takeover with neither "accepting" nor "dnat": ${JSON.stringify(takeover)}`);
+  return at;
 }
 
 /** Where a round learns about takeovers: the daemon's log by default, the notify scripts' stamps in the baseline. */
@@ -66,6 +73,29 @@ export interface RoundTimes {
   accepting?: number;
   /** The first message the subscriber received after the outage. */
   delivered?: number;
+  /** The subscriber's and the publisher's connection seen closed after the fault, and connected again. */
+  subLost?: number;
+  subBack?: number;
+  pubLost?: number;
+  pubBack?: number;
+  /** Connections the subscriber and the publisher saw closed between the fault and their reconnect (1: only the dead one). */
+  subCloses?: number;
+  pubCloses?: number;
+}
+
+/** Each client's view of the outage: when its connection closed, how often, and when it was connected again. */
+export function clientTimes(events: readonly ProbeEvent[], faultAt: number, until: number): RoundTimes {
+  const times: RoundTimes = {};
+  for (const who of ['sub', 'pub'] as const) {
+    const mine = events.filter((event) => 'who' in event && event.who === who && event.t >= faultAt && event.t <= until);
+    const lost = mine.find((event) => event.e === 'close');
+    if (lost === undefined) continue;
+    const back = mine.find((event) => event.e === 'connect' && event.t >= lost.t);
+    const closes = mine.filter((event) => event.e === 'close' && event.t <= (back?.t ?? until)).length;
+    if (who === 'sub') Object.assign(times, { subLost: lost.t - faultAt, subBack: back && back.t - faultAt, subCloses: closes });
+    else Object.assign(times, { pubLost: lost.t - faultAt, pubBack: back && back.t - faultAt, pubCloses: closes });
+  }
+  return times;
 }
 
 export interface RoundResult {
@@ -136,20 +166,21 @@ export async function failoverRound(lab: Lab, options: RoundOptions): Promise<Ro
     step(`${next.name}: DNAT rule in place`, at.dnat);
     step(`${next.name}: broker restarted`, at.restarted);
     step(`${next.name}: broker accepting`, at.accepting);
-    const resumed = await probe.waitFor('delivery after the takeover', (event) => event.e === 'recv' && event.t > at.accepting, 30_000);
+    const resumed = await probe.waitFor('delivery after the takeover', (event) => event.e === 'recv' && event.t > completeAt(at), 30_000);
     await sleep(steadyMs);
     const backAt = Date.now();
     const visible = outage(probe.events, faultAt, backAt);
     times.delivered = (visible.endedAt ?? resumed.t) - faultAt;
+    Object.assign(times, clientTimes(probe.events, faultAt, backAt));
     step('first message delivered again', faultAt + times.delivered);
 
     await repairFault(old, fault);
     step(`${old.name} repaired`, backAt);
     await lab.waitForVipOn(old.id, { timeoutMs: 30_000 });
     const failback = await takeovers.waitForTakeover(old, backAt);
-    step(`${old.name} is MASTER again`, failback.accepting);
+    step(`${old.name} is MASTER again`, completeAt(failback));
     await lab.waitForBridges(30_000);
-    await probe.waitFor('delivery after the failback', (event) => event.e === 'recv' && event.t > failback.accepting, 30_000);
+    await probe.waitFor('delivery after the failback', (event) => event.e === 'recv' && event.t > completeAt(failback), 30_000);
     await sleep(steadyMs);
     stopped = true;
     const report = await probe.stop(40_000);

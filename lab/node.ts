@@ -41,6 +41,12 @@ export interface DaemonLine {
   [field: string]: unknown;
 }
 
+/** Whether a role line's takeover is complete: restarted and accepting, or its DNAT rule in without a restart. */
+function takeoverDone(line: DaemonLine): boolean {
+  const at = (line.at ?? {}) as { accepting?: number; restarted?: number; dnat?: number };
+  return at.accepting !== undefined || (at.restarted === undefined && at.dnat !== undefined);
+}
+
 export class LabNode {
   readonly id: number;
   readonly name: string;
@@ -266,14 +272,15 @@ export class LabNode {
 
   /**
    * Waits (bounded) for the daemon's transition to `role` logged at or after `since` (epoch ms),
-   * and for a takeover, until its broker is accepting again; resolves with that log line.
+   * and for a takeover, until its broker is accepting again (or, when it did not restart it,
+   * `failover.restart_on_takeover: false`, until its DNAT rule is in); resolves with that log line.
    */
   async waitForRole(role: string, since: number, timeoutMs = 30_000): Promise<DaemonLine> {
     return waitFor(
       `the daemon on ${this.name} to become ${role}`,
       () =>
         this.daemonLines().find(
-          (line) => line.time >= since && line.role === role && line.msg.startsWith('role ') && (role !== 'MASTER' || (line.at as { accepting?: number } | undefined)?.accepting !== undefined),
+          (line) => line.time >= since && line.role === role && line.msg.startsWith('role ') && (role !== 'MASTER' || takeoverDone(line)),
         ),
       { timeoutMs, intervalMs: 20 },
     ).catch((error: unknown) => {

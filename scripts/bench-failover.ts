@@ -1,10 +1,12 @@
 /**
- * npx tsx scripts/bench-failover.ts [--rounds N] [--rate N]
+ * npx tsx scripts/bench-failover.ts [--rounds N] [--rate N] [--setups ID,…] [--faults keepalived,link]
  *
  * The failover benchmark. For each fault (kill -9 of the master's keepalived; link down on the
  * master), N rounds (default 5) in a two-node lab of each setup: mosquitto-failover at advert_int
- * 1 s and 0.1 s, and the baseline, the recipe users build without it (keepalived at its default
- * 1 s with notify scripts that add the DNAT rule and restart mosquitto; lab/baseline.ts).
+ * 1 s, 0.1 s and 0.05 s, at 0.1 s and 0.05 s without the takeover's broker restart
+ * (`failover.restart_on_takeover: false`), and the baseline, the recipe users build without it
+ * (keepalived at its default 1 s with notify scripts that add the DNAT rule and restart
+ * mosquitto; lab/baseline.ts). `--setups` and `--faults` pick some (ids in SETUPS).
  * A fresh lab per setup and fault; the rounds reuse it, since each ends with the old master back.
  *
  * Progress goes to stderr; stdout gets the machine line and a markdown table for the README. A
@@ -23,11 +25,13 @@ const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
     rate: { type: 'string', default: '200' },
+    setups: { type: 'string' },
+    faults: { type: 'string' },
   },
 });
 
 function usage(message: string): never {
-  console.error(`bench-failover: ${message}\nusage: npx tsx scripts/bench-failover.ts [--rounds N] [--rate MSG_PER_S]`);
+  console.error(`bench-failover: ${message}\nusage: npx tsx scripts/bench-failover.ts [--rounds N] [--rate MSG_PER_S] [--setups ID,…] [--faults keepalived,link]`);
   process.exit(2);
 }
 
@@ -42,17 +46,33 @@ if (unavailable) {
 }
 
 interface Setup {
+  id: string;
   label: string;
   baseline: boolean;
   advertInt: number;
+  /** `failover.restart_on_takeover` (default true). */
+  restartOnTakeover?: boolean;
 }
 
-const SETUPS: Setup[] = [
-  { label: `baseline: keepalived notify scripts, advert ${BASELINE_ADVERT_INT} s`, baseline: true, advertInt: BASELINE_ADVERT_INT },
-  { label: 'mosquitto-failover, advert 1 s', baseline: false, advertInt: 1 },
-  { label: 'mosquitto-failover, advert 0.1 s', baseline: false, advertInt: 0.1 },
+const ALL_SETUPS: Setup[] = [
+  { id: 'baseline', label: `baseline: keepalived notify scripts, advert ${BASELINE_ADVERT_INT} s`, baseline: true, advertInt: BASELINE_ADVERT_INT },
+  { id: '1', label: 'mosquitto-failover, advert 1 s', baseline: false, advertInt: 1 },
+  { id: '0.1', label: 'mosquitto-failover, advert 0.1 s', baseline: false, advertInt: 0.1 },
+  { id: '0.05', label: 'mosquitto-failover, advert 0.05 s', baseline: false, advertInt: 0.05 },
+  { id: '0.1-no-restart', label: 'mosquitto-failover, advert 0.1 s, no restart', baseline: false, advertInt: 0.1, restartOnTakeover: false },
+  { id: '0.05-no-restart', label: 'mosquitto-failover, advert 0.05 s, no restart', baseline: false, advertInt: 0.05, restartOnTakeover: false },
 ];
-const FAULT_ORDER: Fault[] = ['keepalived', 'link'];
+const ALL_FAULTS: Fault[] = ['keepalived', 'link'];
+
+function pick<T>(all: readonly T[], list: string | undefined, idOf: (item: T) => string, what: string): T[] {
+  if (list === undefined) return [...all];
+  const ids = list.split(',').map((id) => id.trim());
+  const unknown = ids.filter((id) => !all.some((item) => idOf(item) === id));
+  if (unknown.length > 0 || ids.length === 0) usage(`--${what} takes ${all.map(idOf).join(', ')}; not ${unknown.join(', ')}`);
+  return all.filter((item) => ids.includes(idOf(item)));
+}
+const SETUPS = pick(ALL_SETUPS, values.setups, (setup) => setup.id, 'setups');
+const FAULT_ORDER = pick(ALL_FAULTS, values.faults, (fault) => fault, 'faults');
 
 interface Row {
   setup: Setup;
@@ -65,7 +85,13 @@ const progress = (line: string) => console.error(`[${new Date().toISOString().sl
 
 async function startLab(setup: Setup): Promise<Lab> {
   if (setup.baseline) return startBaselineLab();
-  const lab = await Lab.start({ nodes: 2, daemon: true, advertInt: setup.advertInt });
+  const restart = setup.restartOnTakeover;
+  const lab = await Lab.start({
+    nodes: 2,
+    daemon: true,
+    advertInt: setup.advertInt,
+    ...(restart === undefined ? {} : { configure: (document) => (document.failover['restart_on_takeover'] = restart) }),
+  });
   try {
     await lab.waitForVipOn(lab.nodes[0]!.id, { timeoutMs: 30_000 });
     await lab.waitForBridges(30_000);
@@ -81,9 +107,12 @@ function summary(result: RoundResult): string {
   const { times, report } = result;
   return [
     `VIP ${ms(times.vipMoved)}`,
+    `hint ${ms(times.hint)}`,
     `DNAT ${ms(times.dnat)}`,
     `accepting ${ms(times.accepting)}`,
     `delivered ${ms(times.delivered)}`,
+    `sub lost ${ms(times.subLost)} back ${ms(times.subBack)} (${times.subCloses ?? 0} closes)`,
+    `pub lost ${ms(times.pubLost)} back ${ms(times.pubBack)} (${times.pubCloses ?? 0} closes)`,
     `client-visible ${ms(result.clientVisibleMs)}`,
     `acked-lost ${report.lost.length}`,
     `duplicated ${report.duplicated.length}`,
@@ -150,8 +179,11 @@ const header = [
   'fault',
   'rounds',
   'VIP move',
+  'hint in the FIFO',
   'DNAT',
   'broker accepting',
+  'subscriber: connection closed',
+  'subscriber: connected again',
   'first delivery',
   'client-visible',
   'acked-lost (sum / max)',
@@ -168,8 +200,11 @@ const table = rows.map((row) => {
     FAULTS[row.fault],
     failed === 0 ? String(results.length) : `${results.length} of ${rounds} (${failed} FAILED)`,
     spread(results.map((result) => result.times.vipMoved)),
+    spread(results.map((result) => result.times.hint)),
     spread(results.map((result) => result.times.dnat)),
     spread(results.map((result) => result.times.accepting)),
+    spread(results.map((result) => result.times.subLost)),
+    spread(results.map((result) => result.times.subBack)),
     spread(results.map((result) => result.times.delivered)),
     spread(results.map((result) => result.clientVisibleMs)),
     sumMax(results.map((result) => result.report.lost.length)),

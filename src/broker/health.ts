@@ -21,6 +21,9 @@ async function roundTrip(login: Login, topic: string, deadline: number): Promise
         if (payload.toString() === nonce) resolve();
       });
     });
+    // Heard now, awaited below: its timer can fire while the subscribe or the publish is still
+    // waiting (a busy broker), and a rejection nobody listens to ends the daemon.
+    received.catch(() => undefined);
     const granted = await client.subscribeAsync(topic, { qos: 1 });
     // mosquitto answers 128 (failure) for a subscription the ACL denies.
     if (granted.some((grant) => grant.qos === 128)) throw new MqfoError('EUNHEALTHY', `subscribing to ${topic} was refused`);

@@ -13,7 +13,7 @@ import { saveState } from './state.js';
 export interface ExecutorDeps {
   run: Runner;
   broker: BrokerControl;
-  /** Resolves once the broker accepts MQTT connections again. */
+  /** Resolves once the broker accepts MQTT connections again (after a restart: the `waitAccepting` action). */
   waitAccepting: () => Promise<void>;
   /** Whether the VRRP/CARP program is still dead, asked again right before a stale VIP is removed. */
   driverStillDead: () => Promise<boolean>;
@@ -91,6 +91,8 @@ export class Executor {
         log.info({ epoch: action.epoch }, 'restarting the broker for this takeover');
         await broker.restart();
         done.restartedAt = Date.now();
+        return;
+      case 'waitAccepting':
         await this.deps.waitAccepting();
         done.acceptingAt = Date.now();
         return;

@@ -164,7 +164,7 @@ export class TakeoverLoop {
     if (reason === 'timer' && (!changed || Date.now() < this.retryAt)) return;
     const seenAt = Date.now();
     const nat = await executor.readNat();
-    const actions = plan({ observed, nat, state: this.takeover!, dnatLine: dnatLine(this.options.target), now: new Date(seenAt), holdDownMs: this.holdDownMs });
+    const actions = plan({ observed, nat, state: this.takeover!, dnatLine: dnatLine(this.options.target), now: new Date(seenAt), holdDownMs: this.holdDownMs, restartOnTakeover: config.failover.restart_on_takeover });
     if (actions.length > 0) log.debug({ reason, actions: actions.map((action) => action.type) }, 'plan');
     const done = await executor.execute(actions);
     if (done.state) this.takeover = done.state;

@@ -88,6 +88,7 @@ const cases: Case[] = [
   { name: "a topic pattern under the daemons' prefix", yaml: edit('pattern: home/#', 'pattern: mosquitto-failover/home/#'), path: 'bridge.topics[0].pattern', at: 'pattern', message: /is under mosquitto-failover\/, the daemons' own topics/ },
   { name: "the daemons' prefix itself as a pattern", yaml: edit('pattern: home/#', 'pattern: mosquitto-failover'), path: 'bridge.topics[0].pattern', at: 'pattern', message: /is under mosquitto-failover\// },
   { name: 'a reload_command as one string with spaces', yaml: `${BASE}broker:\n  control: command\n  restart_command: [/usr/bin/systemctl, restart, mosquitto]\n  reload_command: ["systemctl reload mosquitto"]\n`, path: 'broker.reload_command[0]', at: 'reload_command', message: /is a program name with spaces.*e\.g\. \[systemctl, reload, mosquitto\]/ },
+  { name: 'restart_on_takeover as a string', yaml: edit('driver: keepalived', 'driver: keepalived\n  restart_on_takeover: "no"'), path: 'failover.restart_on_takeover', at: 'restart_on_takeover', message: /must be true or false/ },
   // The health section (issue 13): impossible values.
   { name: 'a health probe timeout longer than its interval', yaml: `${BASE}health:\n  interval: 0.25\n  timeout: 1\n`, path: 'health.timeout', at: 'timeout', message: /1 s is longer than health\.interval \(0\.25 s\): probes would overlap/ },
   { name: 'a health interval of 0', yaml: `${BASE}health:\n  interval: 0\n`, path: 'health.interval', at: 'interval', message: /must be from 0\.05 to 60 seconds/ },

@@ -12,6 +12,7 @@ import { CHAIN } from '../../src/takeover/nat.js';
 import { holdDownMs } from '../../src/takeover/plan.js';
 import { Lab, type LabOptions } from '../../lab/lab.js';
 import type { DaemonLine, LabNode } from '../../lab/node.js';
+import { failoverRound } from '../../lab/failover.js';
 import { Probe } from '../../lab/probe.js';
 import { waitFor } from '../../lab/wait.js';
 import { missingRequirements } from '../helpers/real.js';
@@ -238,4 +239,26 @@ lab('systemd control: the daemon restarts the broker with systemctl restart, onc
   t.deepEqual(await current.node(2).dnatRules(), [dnatTo(current.node(2))]);
   const installs = current.nodes.reduce((sum, node) => sum + node.linesSince("installed a peer's version", 0).length, 0);
   t.deepEqual(read().filter((call) => call.startsWith('reload ')), Array<string>(installs).fill('reload mosquitto.service'), 'each synced file installed took one systemctl reload');
+});
+
+lab('restart_on_takeover false: a takeover and the failback restart no broker, the clients reach the new master through the VIP, no acked message lost', async (t) => {
+  const current = await startLab(t, { daemon: true, configure: (document) => (document.failover['restart_on_takeover'] = false) });
+  const [one, two] = [current.node(1), current.node(2)];
+  await current.waitForVipOn(1);
+  await one.waitForRole('MASTER', 0);
+  await current.waitForBridges(30_000);
+  const brokers = [one.pids('mosquitto'), two.pids('mosquitto')];
+
+  // node1's cable pulled: only node2 can serve the VIP, so a delivery after its takeover came through it.
+  const round = await failoverRound(current, { fault: 'link', rate: 100 });
+  t.is(round.to, 2);
+  t.deepEqual(round.restarts, { 1: 0, 2: 0 }, 'no "restarting the broker" in either daemon log');
+  t.deepEqual([one.pids('mosquitto'), two.pids('mosquitto')], brokers, 'the same mosquitto processes throughout');
+  t.not(round.times.dnat, undefined, "node2's DNAT rule went in");
+  t.is(round.times.restarted, undefined);
+  t.not(round.times.delivered, undefined, 'the subscriber got messages through the VIP after the takeover');
+  t.deepEqual(round.report.lost, [], 'no acked message lost');
+  // The failback (node1 preempts) leaves one rule, on node1.
+  t.deepEqual(await one.dnatRules(), [dnatTo(one)]);
+  await waitForNoDnat(two);
 });

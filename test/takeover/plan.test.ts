@@ -29,9 +29,9 @@ function apply(nat: NatState, state: TakeoverState, actions: readonly Action[]):
 
 const types = (actions: readonly Action[]) => actions.map((action) => action.type);
 
-test('a takeover adds the chain, the jumps and, after the one broker restart, one DNAT rule', (t) => {
+test('a takeover adds the chain, the jumps and, after the one broker restart, one DNAT rule, before waiting for the broker to accept', (t) => {
   const actions = plan({ observed: MASTER, nat: EMPTY, state: INITIAL_STATE, dnatLine: LINE, now: NOW });
-  t.deepEqual(types(actions), ['createChain', 'addJump', 'addJump', 'saveState', 'restartBroker', 'addDnat', 'saveState']);
+  t.deepEqual(types(actions), ['createChain', 'addJump', 'addJump', 'saveState', 'restartBroker', 'addDnat', 'waitAccepting', 'saveState']);
   const after = apply(EMPTY, INITIAL_STATE, actions);
   t.deepEqual(after.nat.rules, [LINE]);
   t.like(after.state, { role: 'MASTER', epoch: 1, restartedEpoch: 1 });
@@ -71,8 +71,8 @@ test('a daemon restarted while MASTER (state file says so) does not restart the 
 test('a daemon that died between saving a takeover and restarting the broker restarts it', (t) => {
   const state: TakeoverState = { role: 'MASTER', epoch: 4, restartedEpoch: 3, since: NOW.toISOString() };
   const actions = plan({ observed: MASTER, nat: { ...READY, rules: [LINE] }, state, dnatLine: LINE, now: NOW });
-  t.deepEqual(actions, [{ type: 'restartBroker', epoch: 4 }, { type: 'saveState', state: { ...state, restartedEpoch: 4 } }]);
-  t.deepEqual(types(plan({ observed: MASTER, nat: READY, state, dnatLine: LINE, now: NOW })), ['restartBroker', 'addDnat', 'saveState']);
+  t.deepEqual(actions, [{ type: 'restartBroker', epoch: 4 }, { type: 'waitAccepting' }, { type: 'saveState', state: { ...state, restartedEpoch: 4 } }]);
+  t.deepEqual(types(plan({ observed: MASTER, nat: READY, state, dnatLine: LINE, now: NOW })), ['restartBroker', 'addDnat', 'waitAccepting', 'saveState']);
 });
 
 test('each new takeover is a new epoch with its own restart', (t) => {
@@ -157,7 +157,46 @@ test('a MASTER regained after the hold-down, or after a FAULT in between, is a n
 test('a MASTER regained within the hold-down whose restart never finished restarts for that epoch, once', (t) => {
   const state: TakeoverState = { role: 'BACKUP', epoch: 3, restartedEpoch: 2, since: NOW.toISOString(), releasedAt: NOW.toISOString() };
   const actions = plan({ observed: MASTER, nat: READY, state, dnatLine: LINE, now: new Date(NOW.getTime() + 1_000), holdDownMs: holdDownMs(1) });
-  t.deepEqual(types(actions), ['saveState', 'restartBroker', 'addDnat', 'saveState']);
+  t.deepEqual(types(actions), ['saveState', 'restartBroker', 'addDnat', 'waitAccepting', 'saveState']);
   t.like(actions[1], { epoch: 3 });
   t.like(apply(READY, state, actions).state, { role: 'MASTER', epoch: 3, restartedEpoch: 3 });
+});
+
+const NO_RESTART = { restartOnTakeover: false } as const;
+
+test('restart_on_takeover false: a takeover opens the DNAT rule at once, restarts nothing, and is a new epoch recorded as done', (t) => {
+  const actions = plan({ observed: MASTER, nat: EMPTY, state: INITIAL_STATE, dnatLine: LINE, now: NOW, ...NO_RESTART });
+  t.deepEqual(types(actions), ['createChain', 'addJump', 'addJump', 'addDnat', 'saveState']);
+  const after = apply(EMPTY, INITIAL_STATE, actions);
+  t.deepEqual(after.nat.rules, [LINE]);
+  t.like(after.state, { role: 'MASTER', epoch: 1, restartedEpoch: 1 });
+  t.is(after.restarts, 0);
+  t.deepEqual(plan({ observed: MASTER, nat: after.nat, state: after.state, dnatLine: LINE, now: NOW, ...NO_RESTART }), [], 'planning again plans nothing');
+});
+
+test('restart_on_takeover false: every takeover, and a BACKUP in between, restarts nothing; the default still restarts once', (t) => {
+  let nat = READY;
+  let state = INITIAL_STATE;
+  const seen: string[][] = [];
+  for (const [index, observed] of [MASTER, BACKUP, MASTER].entries()) {
+    const actions = plan({ observed, nat, state, dnatLine: LINE, now: new Date(NOW.getTime() + index * 60_000), holdDownMs: 1_000, ...NO_RESTART });
+    seen.push(types(actions));
+    ({ nat, state } = apply(nat, state, actions));
+  }
+  t.deepEqual(seen, [['addDnat', 'saveState'], ['flushChain', 'saveState'], ['addDnat', 'saveState']]);
+  t.like(state, { role: 'MASTER', epoch: 2, restartedEpoch: 2 });
+  t.deepEqual(types(plan({ observed: MASTER, nat: READY, state: INITIAL_STATE, dnatLine: LINE, now: NOW, restartOnTakeover: true })), ['saveState', 'restartBroker', 'addDnat', 'waitAccepting', 'saveState']);
+});
+
+test('restart_on_takeover false: a restart owed from before (the daemon died mid-takeover with restarts on) is dropped, the rule put in', (t) => {
+  const state: TakeoverState = { role: 'MASTER', epoch: 3, restartedEpoch: 2, since: NOW.toISOString() };
+  const actions = plan({ observed: MASTER, nat: READY, state, dnatLine: LINE, now: NOW, ...NO_RESTART });
+  t.deepEqual(actions, [{ type: 'addDnat' }, { type: 'saveState', state: { ...state, restartedEpoch: 3 } }]);
+});
+
+test('restart_on_takeover false: a MASTER regained within the hold-down keeps its epoch', (t) => {
+  const state: TakeoverState = { role: 'BACKUP', epoch: 4, restartedEpoch: 4, since: NOW.toISOString(), releasedAt: NOW.toISOString() };
+  const actions = plan({ observed: MASTER, nat: READY, state, dnatLine: LINE, now: new Date(NOW.getTime() + 500), holdDownMs: 2_000, ...NO_RESTART });
+  t.deepEqual(types(actions), ['addDnat', 'saveState']);
+  t.like(apply(READY, state, actions).state, { role: 'MASTER', epoch: 4, restartedEpoch: 4 });
 });
