@@ -22,6 +22,8 @@ import { HealthMonitor } from './health/monitor.js';
 import { TrackFile } from './health/track-file.js';
 import { createSyncer } from './sync/index.js';
 import { createTakeover } from './takeover/index.js';
+import { driverControl } from './failover/control.js';
+import { UcarpAdvertising } from './failover/advertise.js';
 
 export interface ControllerOptions {
   loaded: LoadedConfig;
@@ -70,6 +72,8 @@ export class Controller {
     });
     const status: StatusPublisher = new StatusPublisher({ self: node, state: this.state, channel, topics, log, run: runNumber });
     const takeover = createTakeover(context);
+    // ucarp has no runtime priority: the weight stops and starts it (src/failover/advertise.ts).
+    const driver = config.failover.driver === 'ucarp' ? driverControl(config, node, paths, run, log.child({ component: 'failover' })) : undefined;
     const health = new HealthMonitor({
       config,
       self: node,
@@ -78,9 +82,9 @@ export class Controller {
       state: this.state,
       log: log.child({ component: 'health' }),
       isConnected: (id) => channel.isConnected(id),
-      track: config.failover.driver === 'keepalived' ? new TrackFile(paths.trackFile) : undefined,
+      track: driver ? new UcarpAdvertising(driver, log.child({ component: 'failover' })) : new TrackFile(paths.trackFile),
     });
-    return [['takeover', takeover], ['health', health], ...(syncer ? [['sync', syncer] as [string, Component]] : []), ['peer', channel], ['status', status]];
+    return [['takeover', takeover], ...(driver ? [['failover', driver] as [string, Component]] : []), ['health', health], ...(syncer ? [['sync', syncer] as [string, Component]] : []), ['peer', channel], ['status', status]];
   }
 
   /** Starts every component in order; if one fails, stops those started (it too), in reverse, and rethrows. */

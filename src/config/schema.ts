@@ -121,25 +121,6 @@ export const Vip = z.strictObject({
   }),
 });
 
-export const Failover = z.strictObject({
-  driver: z.enum(['keepalived', 'ucarp']).default('keepalived'),
-  router_id: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be from 1 to 255' }).max(255, {
-    error: 'must be from 1 to 255',
-  }).default(51),
-  advert_int: z.number({ error: 'must be a number of seconds' }).positive({ error: 'must be more than 0 seconds' }).max(
-    40.95,
-    { error: 'must be at most 40.95 seconds' },
-  ).default(1),
-  vrrp_version: z.union([z.literal(2), z.literal(3)], { error: 'must be 2 or 3' }).default(3),
-  preempt: z.boolean({ error: 'must be true or false' }).default(true),
-  preempt_delay: z.number({ error: 'must be a number of seconds' }).min(0, { error: 'must be from 0 to 1000' }).max(1000, {
-    error: 'must be from 0 to 1000',
-  }).default(0),
-  // Where the daemon finds the VRRP/CARP program's pid, to tell a stale VIP (left by a killed
-  // keepalived) from a live one. Default for keepalived: /run/keepalived.pid (keepalived(8)).
-  pid_file: absolutePath.optional(),
-});
-
 // The command runs without a shell (src/exec/runner.ts): "systemctl reload mosquitto" as one
 // element is a program of that name, which does not exist, found only at the first takeover.
 const argv = z
@@ -157,6 +138,33 @@ const argv = z
       });
     }
   });
+
+export const Failover = z.strictObject({
+  driver: z.enum(['keepalived', 'ucarp']).default('keepalived'),
+  router_id: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be from 1 to 255' }).max(255, {
+    error: 'must be from 1 to 255',
+  }).default(51),
+  advert_int: z.number({ error: 'must be a number of seconds' }).positive({ error: 'must be more than 0 seconds' }).max(
+    40.95,
+    { error: 'must be at most 40.95 seconds' },
+  ).default(1),
+  vrrp_version: z.union([z.literal(2), z.literal(3)], { error: 'must be 2 or 3' }).default(3),
+  preempt: z.boolean({ error: 'must be true or false' }).default(true),
+  preempt_delay: z.number({ error: 'must be a number of seconds' }).min(0, { error: 'must be from 0 to 1000' }).max(1000, {
+    error: 'must be from 0 to 1000',
+  }).default(0),
+  // Where the daemon finds the VRRP/CARP program's pid, to tell a stale VIP (left by a killed
+  // keepalived) from a live one. Default for keepalived: /run/keepalived.pid (keepalived(8)).
+  pid_file: absolutePath.optional(),
+  // How the daemon stops and starts ucarp when the broker's health moves the VIP (ucarp has no
+  // runtime priority: a sick node stops advertising; src/failover/control.ts). Not used with
+  // keepalived, whose priority moves through the track file.
+  control: z.enum(['systemd', 'supervise', 'command']).default('systemd'),
+  unit: z.string().regex(/^[A-Za-z0-9@._:-]+$/, { error: 'is not a systemd unit name' }).default('mosquitto-failover-ucarp.service'),
+  start_command: argv.optional(),
+  stop_command: argv.optional(),
+  binary: absolutePath.default('/usr/sbin/ucarp'),
+});
 
 export const Broker = z.strictObject({
   client_port: port.default(1883),
