@@ -12,6 +12,7 @@ import { runtimePaths } from '../../src/paths.js';
 import { Lab, type LabOptions } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
 import { missingRequirements } from '../helpers/real.js';
+import { UCARP_CAPTURE_TIMEOUT_MS, waitForUcarpSettled } from '../helpers/ucarp.js';
 
 const unavailable = missingRequirements();
 const lab = unavailable ? test.serial.skip : test.serial;
@@ -116,4 +117,65 @@ lab('a broker killed with -9 and restarted in place by the supervise adapter, wi
   t.deepEqual(roleChanges(one, killedAt), []);
   t.deepEqual(roleChanges(two, killedAt), []);
   t.deepEqual(await current.vipHolders(), [1]);
+});
+
+/**
+ * Under ucarp, which has no runtime priority, a sick master stops its ucarp (src/failover/): the
+ * down script releases the VIP and node2 takes over when its master-down wait ends; well again,
+ * ucarp runs again. With --preempt (failover.preempt, the default) node1's better skew takes the
+ * VIP back as soon as its ucarp reads node2's adverts; without it, node1 waits as a BACKUP.
+ */
+async function hangUcarpMaster(t: ExecutionContext, current: Lab): Promise<number> {
+  const [one, two] = [current.node(1), current.node(2)];
+  await current.waitForVipOn(1, { timeoutMs: 20_000 });
+  await one.waitForRole('MASTER', 0);
+  await waitForUcarpSettled(current, two);
+  await two.waitForLine('peer node1\'s broker well', 0);
+  t.is(one.pids('ucarp').length, 1, 'the daemon runs ucarp (failover.control: supervise)');
+
+  const hungAt = Date.now();
+  t.true(one.pause('mosquitto').length > 0);
+  t.teardown(() => one.resume('mosquitto'));
+  await one.waitForLine('broker sick', hungAt);
+  const weight = await one.waitForLine(`weight 0 -> ${SICK_WEIGHT}`, hungAt);
+  t.deepEqual(weight.reasons, ['broker sick; stepping down for node2 (well)']);
+  await one.waitForLine('ucarp stopped', hungAt);
+  t.deepEqual(one.pids('ucarp'), [], 'node1 no longer advertises');
+  await one.waitForRole('BACKUP', hungAt);
+  await two.waitForRole('MASTER', hungAt);
+  await current.waitForVipOn(2, { alone: true, timeoutMs: 20_000 });
+  t.deepEqual(await one.dnatRules(), [], 'the sick node gave up its DNAT rule');
+  // Staying down while sick: node1's ucarp is not started again behind node2's back.
+  await sleep(quietMs(one));
+  t.deepEqual(one.pids('ucarp'), []);
+  t.deepEqual(await current.vipHolders(), [2]);
+
+  const resumedAt = Date.now();
+  one.resume('mosquitto');
+  await one.waitForLine('broker well', resumedAt);
+  await one.waitForLine(`weight ${SICK_WEIGHT} -> 0`, resumedAt);
+  await one.waitForLine('ucarp started again', resumedAt);
+  t.is(one.pids('ucarp').length, 1, 'node1 advertises again');
+  return resumedAt;
+}
+
+lab('ucarp: the master\'s broker hung: its ucarp stops and the VIP moves to node2; well again, ucarp runs again and takes the VIP back (--preempt)', async (t) => {
+  const current = await startLab(t, { driver: 'ucarp' });
+  const [one, two] = [current.node(1), current.node(2)];
+  const resumedAt = await hangUcarpMaster(t, current);
+  // As with keepalived, back within the hold-down it is the same takeover: wait for the role line.
+  await one.waitForLine('role BACKUP -> MASTER', resumedAt);
+  await current.waitForVipOn(1, { alone: true, timeoutMs: 20_000 });
+  await two.waitForRole('BACKUP', resumedAt);
+});
+
+lab('ucarp without --preempt (failover.preempt: false): well again, node1\'s ucarp runs as a BACKUP and the VIP stays on node2', async (t) => {
+  const current = await startLab(t, { driver: 'ucarp', preempt: false });
+  const [one, two] = [current.node(1), current.node(2)];
+  const resumedAt = await hangUcarpMaster(t, current);
+  // node1's ucarp waits its master-down time, reading node2's adverts up to 1 s late (the capture timeout), and stays BACKUP.
+  await sleep(quietMs(one) + UCARP_CAPTURE_TIMEOUT_MS);
+  t.deepEqual(await current.vipHolders(), [2], 'the VIP stayed on node2');
+  t.deepEqual(one.linesSince('role ', resumedAt).filter((line) => line.role === 'MASTER'), [], 'node1 did not take MASTER');
+  t.deepEqual(roleChanges(two, resumedAt), [], 'node2 changed no role');
 });
