@@ -1,10 +1,13 @@
 /**
- * npx tsx scripts/bench-failover.ts [--rounds N] [--rate N]
+ * npx tsx scripts/bench-failover.ts [--rounds N] [--rate N] [--faults F,F…] [--setups S,S…]
  *
  * The failover benchmark. For each fault (kill -9 of the master's keepalived; link down on the
- * master), N rounds (default 5) in a two-node lab of each setup: mosquitto-failover at advert_int
+ * master; the master's broker hung with SIGSTOP; the master's broker crash-looping on a broken
+ * config), N rounds (default 5) in a two-node lab of each setup: mosquitto-failover at advert_int
  * 1 s and 0.1 s, and the baseline, the recipe users build without it (keepalived at its default
- * 1 s with notify scripts that add the DNAT rule and restart mosquitto; lab/baseline.ts).
+ * 1 s with notify scripts that add the DNAT rule and restart mosquitto; lab/baseline.ts). The
+ * baseline has no health check: for the broker faults its round holds the fault 10 s, reports
+ * that the VIP never moved, then repairs (lab/failover.ts, unhandledRound).
  * A fresh lab per setup and fault; the rounds reuse it, since each ends with the old master back.
  *
  * Progress goes to stderr; stdout gets the machine line and a markdown table for the README. A
@@ -13,7 +16,7 @@
 import { availableParallelism, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { baselineRound, BASELINE_ADVERT_INT, startBaselineLab } from '../lab/baseline.js';
-import { failoverRound, FAULTS, type Fault, type RoundResult } from '../lab/failover.js';
+import { BROKER_FAULTS, failoverRound, FAULTS, unhandledRound, type Fault, type RoundResult } from '../lab/failover.js';
 import { Lab } from '../lab/lab.js';
 import { labUnavailable } from '../lab/requirements.js';
 import { run } from '../src/exec/runner.js';
@@ -23,11 +26,13 @@ const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
     rate: { type: 'string', default: '200' },
+    faults: { type: 'string' },
+    setups: { type: 'string' },
   },
 });
 
 function usage(message: string): never {
-  console.error(`bench-failover: ${message}\nusage: npx tsx scripts/bench-failover.ts [--rounds N] [--rate MSG_PER_S]`);
+  console.error(`bench-failover: ${message}\nusage: npx tsx scripts/bench-failover.ts [--rounds N] [--rate MSG_PER_S] [--faults ${Object.keys(FAULTS).join(',')}] [--setups baseline,1,0.1]`);
   process.exit(2);
 }
 
@@ -52,7 +57,21 @@ const SETUPS: Setup[] = [
   { label: 'mosquitto-failover, advert 1 s', baseline: false, advertInt: 1 },
   { label: 'mosquitto-failover, advert 0.1 s', baseline: false, advertInt: 0.1 },
 ];
-const FAULT_ORDER: Fault[] = ['keepalived', 'link'];
+const ALL_FAULTS: Fault[] = ['keepalived', 'link', 'broker-hang', 'broker-crash-loop'];
+/** The baseline holds a fault it does not fail over for this long (unhandledRound). */
+const UNHANDLED_HOLD_MS = 10_000;
+
+/** `--setups baseline,1,0.1`: each setup by its key (the baseline, or the daemon's advert_int). */
+const setupKey = (setup: Setup) => (setup.baseline ? 'baseline' : String(setup.advertInt));
+function pick<T>(flag: string, value: string | undefined, all: readonly T[], key: (item: T) => string): T[] {
+  if (value === undefined) return [...all];
+  const keys = value.split(',').map((item) => item.trim());
+  const unknown = keys.filter((item) => !all.some((candidate) => key(candidate) === item));
+  if (unknown.length > 0 || keys.length === 0) usage(`--${flag} takes ${all.map(key).join(', ')} (comma-separated), not ${unknown.join(', ') || value}`);
+  return all.filter((item) => keys.includes(key(item)));
+}
+const FAULT_ORDER = pick('faults', values.faults, ALL_FAULTS, String);
+const setups = pick('setups', values.setups, SETUPS, setupKey);
 
 interface Row {
   setup: Setup;
@@ -80,6 +99,8 @@ async function startLab(setup: Setup): Promise<Lab> {
 function summary(result: RoundResult): string {
   const { times, report } = result;
   return [
+    ...(result.failedOver === false ? [`NO FAILOVER (VIP held ${UNHANDLED_HOLD_MS} ms)`] : []),
+    ...(times.sick === undefined ? [] : [`sick ${ms(times.sick)}`]),
     `VIP ${ms(times.vipMoved)}`,
     `DNAT ${ms(times.dnat)}`,
     `accepting ${ms(times.accepting)}`,
@@ -89,6 +110,12 @@ function summary(result: RoundResult): string {
     `duplicated ${report.duplicated.length}`,
     `restarts ${Object.entries(result.restarts).map(([id, count]) => `node${id} ${count}`).join(' ')}`,
   ].join(', ');
+}
+
+/** How a round of `setup` goes for `fault`: the baseline does not fail over for a broker fault, so its round is bounded and says so. */
+function roundOf(setup: Setup, fault: Fault): typeof failoverRound {
+  if (!setup.baseline) return failoverRound;
+  return BROKER_FAULTS.includes(fault) ? (lab, options) => unhandledRound(lab, { ...options, holdMs: UNHANDLED_HOLD_MS }) : baselineRound;
 }
 
 async function measure(setup: Setup, fault: Fault): Promise<Row> {
@@ -102,7 +129,7 @@ async function measure(setup: Setup, fault: Fault): Promise<Row> {
           progress(`${tag}: starting a lab`);
           lab = await startLab(setup);
         }
-        const result = await (setup.baseline ? baselineRound : failoverRound)(lab, { fault, rate });
+        const result = await roundOf(setup, fault)(lab, { fault, rate });
         row.results.push(result);
         progress(`${tag}: ${summary(result)}`);
       } catch (error) {
@@ -137,10 +164,10 @@ async function versionOf(argv: string[], pattern: RegExp): Promise<string> {
 }
 
 const started = Date.now();
-progress(`${SETUPS.length * FAULT_ORDER.length} labs × ${rounds} round(s), QoS 1 at ${rate} msg/s; about 15 s a round`);
+progress(`${setups.length * FAULT_ORDER.length} labs × ${rounds} round(s), QoS 1 at ${rate} msg/s; about 15 s a round`);
 const rows: Row[] = [];
 for (const fault of FAULT_ORDER) {
-  for (const setup of SETUPS) rows.push(await measure(setup, fault));
+  for (const setup of setups) rows.push(await measure(setup, fault));
 }
 
 const keepalived = await versionOf(['keepalived', '--version'], /Keepalived v(\S+)/);
@@ -163,15 +190,17 @@ const table = rows.map((row) => {
   const baseline = rows.find((candidate) => candidate.fault === row.fault && candidate.setup.baseline);
   const { results } = row;
   const failed = row.failures.length;
+  // The baseline's broker faults: nothing failed over, and the clients waited for the repair.
+  const unhandled = results.length > 0 && results.every((result) => result.failedOver === false);
   return [
     row.setup.label,
     FAULTS[row.fault],
     failed === 0 ? String(results.length) : `${results.length} of ${rounds} (${failed} FAILED)`,
-    spread(results.map((result) => result.times.vipMoved)),
+    unhandled ? `never (fault held ${ms(UNHANDLED_HOLD_MS)})` : spread(results.map((result) => result.times.vipMoved)),
     spread(results.map((result) => result.times.dnat)),
     spread(results.map((result) => result.times.accepting)),
     spread(results.map((result) => result.times.delivered)),
-    spread(results.map((result) => result.clientVisibleMs)),
+    `${spread(results.map((result) => result.clientVisibleMs))}${unhandled ? ' (until the repair)' : ''}`,
     sumMax(results.map((result) => result.report.lost.length)),
     sumMax(results.map((result) => result.report.duplicated.length)),
     ratio(row, baseline, (result) => result.clientVisibleMs),
