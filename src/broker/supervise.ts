@@ -75,6 +75,8 @@ export class Supervisor implements BrokerControl {
 
   async start(): Promise<void> {
     if (this.pid !== undefined) return;
+    // Started now: a respawn still pending from a crash would stop this one and start another.
+    clearTimeout(this.respawnTimer);
     const left = await readPidFile(this.options.pidFile);
     if (left !== undefined && this.isOurBroker(left)) {
       this.adopt(left);
