@@ -21,6 +21,10 @@ export const PROGRAMS = Object.freeze({
   cc: 'gcc',
   // The TLS tests make a throwaway CA and certificates.
   openssl: 'openssl',
+  // The daemon tells systemd it is ready through systemd-notify; the test's stand-in for
+  // systemd's socket is a python script (test/fixtures/notify-socket.py).
+  'systemd-notify': 'systemd',
+  python3: 'python3',
 });
 
 /**

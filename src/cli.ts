@@ -10,6 +10,7 @@ import { NODE_ENV, readableEnvProblem, readEnvFile, type Env } from './config/se
 import { withTls } from './config/tls.js';
 import { ConfigError, ERROR_CODES, formatProblem, MqfoError, UsageError } from './errors.js';
 import { Controller } from './controller.js';
+import { SystemdNotify } from './systemd/notify.js';
 import { run } from './exec/runner.js';
 import { VERSION } from './version.js';
 
@@ -157,15 +158,25 @@ function buildProgram(io: CliIo): Command {
         },
         io.logDestination ?? destination({ dest: 1, sync: true }),
       );
-      const controller = new Controller({ loaded, node, log, run });
+      const notify = SystemdNotify.fromEnvironment({ env: process.env, run, log });
+      const controller = new Controller({ loaded, node, log, run, ...(notify ? { onAlive: () => notify.alive() } : {}) });
       try {
         await controller.start();
       } catch (error) {
         log.fatal({ err: error }, 'cannot start');
         throw error;
       }
+      try {
+        await notify?.ready(`${controller.state.current.role} (node ${node.name}, cluster ${loaded.config.cluster})`);
+      } catch (error) {
+        // Never ready, systemd would kill the daemon when its start times out: stop now and say why.
+        log.fatal({ err: error }, 'cannot tell systemd that the daemon is ready');
+        await controller.stop();
+        throw error;
+      }
       const signal = await stop;
       log.info({ signal }, 'stopping');
+      await notify?.stopping().catch((error: unknown) => log.warn({ err: error }, 'cannot tell systemd that the daemon stops'));
       await controller.stop();
     });
 

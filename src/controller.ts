@@ -1,8 +1,10 @@
 /**
  * `mosquitto-failover run`: builds the components of a node on one shared node state, starts them
  * in order and stops them in reverse. The takeover loop first (it starts or adopts the broker and
- * stops it last), then the health monitor (it probes that broker), the credential sync, the peer
- * channel, and the status publisher (its offline status goes out before the channel closes).
+ * stops it last), then, under ucarp, the failover driver's control (it may run ucarp), the health monitor (it
+ * probes that broker and, under ucarp, stops and starts ucarp), the credential sync, the peer
+ * channel, the status publisher (its offline status goes out before the channel closes), and the
+ * metrics endpoint when it is on.
  */
 import type { Logger } from 'pino';
 import { brokerControl } from './broker/control.js';
@@ -19,6 +21,7 @@ import { StatusPublisher } from './peer/publisher.js';
 import { startRun } from './peer/run.js';
 import { sealKey } from './peer/seal.js';
 import { HealthMonitor } from './health/monitor.js';
+import { Metrics } from './metrics/metrics.js';
 import { TrackFile } from './health/track-file.js';
 import { createSyncer } from './sync/index.js';
 import { createTakeover } from './takeover/index.js';
@@ -30,6 +33,8 @@ export interface ControllerOptions {
   node: NodeConfig;
   log: Logger;
   run: Runner;
+  /** Called whenever the takeover loop has reconciled (systemd's watchdog). */
+  onAlive?: () => void;
 }
 
 export class Controller {
@@ -71,7 +76,7 @@ export class Controller {
       repair: (topic) => channel.repair(topic),
     });
     const status: StatusPublisher = new StatusPublisher({ self: node, state: this.state, channel, topics, log, run: runNumber });
-    const takeover = createTakeover(context);
+    const takeover = createTakeover(context, this.options.onAlive ? { onAlive: this.options.onAlive } : {});
     // ucarp has no runtime priority: the weight stops and starts it (src/failover/advertise.ts).
     const driver = config.failover.driver === 'ucarp' ? driverControl(config, node, paths, run, log.child({ component: 'failover' })) : undefined;
     const health = new HealthMonitor({
@@ -84,7 +89,18 @@ export class Controller {
       isConnected: (id) => channel.isConnected(id),
       track: driver ? new UcarpAdvertising(driver, log.child({ component: 'failover' })) : new TrackFile(paths.trackFile),
     });
-    return [['takeover', takeover], ...(driver ? [['failover', driver] as [string, Component]] : []), ['health', health], ...(syncer ? [['sync', syncer] as [string, Component]] : []), ['peer', channel], ['status', status]];
+    const metrics = config.metrics.enabled
+      ? new Metrics({ config, self: node, state: this.state, log: log.child({ component: 'metrics' }), login: daemonLogin(loaded, node), isConnected: (id) => channel.isConnected(id) })
+      : undefined;
+    return [
+      ['takeover', takeover],
+      ...(driver ? [['failover', driver] as [string, Component]] : []),
+      ['health', health],
+      ...(syncer ? [['sync', syncer] as [string, Component]] : []),
+      ['peer', channel],
+      ['status', status],
+      ...(metrics ? [['metrics', metrics] as [string, Component]] : []),
+    ];
   }
 
   /** Starts every component in order; if one fails, stops those started (it too), in reverse, and rethrows. */

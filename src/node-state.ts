@@ -55,6 +55,24 @@ export interface NodeFacts {
   peers: Record<number, NodeStatus>;
 }
 
+/** What happened to a synced file on this node: a peer's version installed or rejected, and why. */
+export interface SyncEvent {
+  type: 'sync';
+  /** Epoch ms. */
+  at: number;
+  kind: string;
+  result: 'installed' | 'rejected';
+  /** Why a version was rejected: the envelope itself, an older version, content the broker would refuse, a concurrent edit that lost, or a broker unhealthy with it. */
+  reason?: 'envelope' | 'stale' | 'invalid' | 'conflict' | 'broker';
+  /** The node whose broker carried it. */
+  from: string;
+}
+
+export type NodeEvent = SyncEvent;
+
+/** How many events the node state keeps (the oldest go first). */
+export const EVENTS_KEPT = 200;
+
 export type Fact = Exclude<keyof NodeFacts, 'startedAt'>;
 export type ChangeListener = (changed: readonly Fact[], facts: Readonly<NodeFacts>) => void;
 
@@ -73,7 +91,8 @@ export function initialFacts(now = new Date()): NodeFacts {
 
 export class NodeState {
   private facts: NodeFacts;
-  private readonly events = new EventEmitter();
+  private readonly emitter = new EventEmitter();
+  private journal: NodeEvent[] = [];
   private readonly log: Logger;
 
   constructor(log: Logger, facts: NodeFacts = initialFacts()) {
@@ -90,7 +109,31 @@ export class NodeState {
     const changed = (Object.keys(patch) as Fact[]).filter((fact) => !isDeepStrictEqual(patch[fact], this.facts[fact]));
     if (changed.length === 0) return;
     this.facts = { ...this.facts, ...patch };
-    this.events.emit('change', changed, this.facts);
+    this.emitter.emit('change', changed, this.facts);
+  }
+
+  /** The last EVENTS_KEPT events, oldest first. */
+  get events(): readonly NodeEvent[] {
+    return this.journal;
+  }
+
+  /** Keeps `event` (the last EVENTS_KEPT) and tells the event listeners. */
+  record(event: NodeEvent): void {
+    this.journal = [...this.journal.slice(-(EVENTS_KEPT - 1)), event];
+    this.emitter.emit('event', event);
+  }
+
+  /** Calls `listener` after each recorded event; returns what stops it. A listener that throws is logged, not propagated. */
+  onEvent(listener: (event: NodeEvent) => void): () => void {
+    const guarded = (event: NodeEvent) => {
+      try {
+        listener(event);
+      } catch (error) {
+        this.log.error({ err: error, event: event.type }, 'a node-state event listener failed');
+      }
+    };
+    this.emitter.on('event', guarded);
+    return () => this.emitter.off('event', guarded);
   }
 
   /** Calls `listener` after each change; returns what stops it. A listener that throws is logged, not propagated. */
@@ -102,7 +145,7 @@ export class NodeState {
         this.log.error({ err: error, changed }, 'a node-state listener failed');
       }
     };
-    this.events.on('change', guarded);
-    return () => this.events.off('change', guarded);
+    this.emitter.on('change', guarded);
+    return () => this.emitter.off('change', guarded);
   }
 }

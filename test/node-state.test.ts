@@ -1,6 +1,6 @@
 import test from 'ava';
 import { pino } from 'pino';
-import { initialFacts, NodeState, type Fact } from '../src/node-state.js';
+import { EVENTS_KEPT, initialFacts, NodeState, type Fact } from '../src/node-state.js';
 
 const quiet = pino({ level: 'silent' });
 
@@ -29,4 +29,16 @@ test('a listener that throws does not stop the update or the other listeners', (
   state.update({ weight: { value: -100, reasons: ['broker sick'] } });
   t.is(heard, 1);
   t.deepEqual(state.current.weight, { value: -100, reasons: ['broker sick'] });
+});
+
+test('events: the listeners hear each one; the state keeps the last EVENTS_KEPT, oldest first', (t) => {
+  const state = new NodeState(quiet, initialFacts(new Date(0)));
+  const heard: number[] = [];
+  const stop = state.onEvent((event) => heard.push(event.at));
+  for (let at = 0; at < EVENTS_KEPT + 5; at++) state.record({ type: 'sync', at, kind: 'passwd', result: 'installed', from: 'node2' });
+  stop();
+  state.record({ type: 'sync', at: 1_000, kind: 'acl', result: 'rejected', reason: 'stale', from: 'node2' });
+  t.is(heard.length, EVENTS_KEPT + 5);
+  t.is(state.events.length, EVENTS_KEPT);
+  t.deepEqual([state.events[0]!.at, state.events.at(-1)!.at], [6, 1_000]);
 });

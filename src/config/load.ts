@@ -4,7 +4,7 @@ import { LineCounter, parseAllDocuments, parseDocument, type Document, type YAML
 import type { z } from 'zod';
 import { ConfigError, MqfoError, quoted, type ConfigProblem } from '../errors.js';
 import { ruleProblems } from './rules.js';
-import { Bridge, Broker, Cluster, Daemon, Failover, Health, Node, Sync, Tls, Topic, Vip, type ClusterConfig } from './schema.js';
+import { Bridge, Broker, Cluster, Daemon, Failover, Health, Metrics, Node, Sync, Tls, Topic, Vip, type ClusterConfig } from './schema.js';
 import { secretsFrom, type Env, type EnvSource, type Secrets } from './secrets.js';
 import type { TlsMaterial } from './tls.js';
 
@@ -32,6 +32,7 @@ const KEYS: Record<string, readonly string[]> = {
   sync: Object.keys(Sync.shape),
   tls: Object.keys(Tls.shape),
   health: Object.keys(Health.shape),
+  metrics: Object.keys(Metrics.shape),
 };
 
 /** A hint for a key that is missing, by the path of the object that lacks it. */

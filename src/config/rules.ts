@@ -6,7 +6,7 @@ import ipaddr from 'ipaddr.js';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { quoted, type ConfigProblem } from '../errors.js';
-import { Bridge, Broker, Daemon, Failover, Health, MQTT_STRING_BYTES, Node, Sync, Topic, Vip } from './schema.js';
+import { Bridge, Broker, Daemon, Failover, Health, Metrics, MQTT_STRING_BYTES, Node, Sync, Topic, Vip } from './schema.js';
 import { SECRET_NAMES, type Env } from './secrets.js';
 
 type Raw = Record<string, unknown>;
@@ -32,12 +32,14 @@ export function ruleProblems(raw: unknown, env: Env): ConfigProblem[] {
   const broker = valid(z.object(Broker.shape).prefault({}), field(raw, 'broker'));
   const sync = valid(z.object(Sync.shape).prefault({}), field(raw, 'sync'));
   const health = valid(z.object(Health.shape).prefault({}), field(raw, 'health'));
+  const metrics = valid(z.object(Metrics.shape).prefault({}), field(raw, 'metrics'));
   return [
     ...uniqueNodeFields(nodes),
     ...vipProblems(vip, nodes),
     ...failoverProblems(failover),
     ...healthProblems(health, failover, nodes),
     ...brokerProblems(broker),
+    ...metricsProblems(metrics, broker),
     ...bridgeProblems(raw, nodes),
     ...serviceUserProblems(raw),
     ...syncProblems(sync, broker),
@@ -200,6 +202,12 @@ function brokerProblems(broker: z.infer<typeof Broker> | undefined): ConfigProbl
     }
   }
   return problems;
+}
+
+function metricsProblems(metrics: z.infer<typeof Metrics> | undefined, broker: z.infer<typeof Broker> | undefined): ConfigProblem[] {
+  if (!metrics?.enabled || !broker) return [];
+  const taken = Object.entries({ 'broker.client_port': broker.client_port, 'broker.admin_port': broker.admin_port }).find(([, port]) => port === metrics.port);
+  return taken ? [{ path: 'metrics.port', message: `${metrics.port} is also ${taken[0]}`, hint: 'the metrics endpoint needs a port of its own, e.g. 9641' }] : [];
 }
 
 function bridgeProblems(raw: unknown, nodes: PartialNode[]): ConfigProblem[] {

@@ -252,6 +252,16 @@ export const Health = z.strictObject({
   client_port: z.boolean({ error: 'must be true or false' }).default(false),
 });
 
+/**
+ * Prometheus metrics (src/metrics/): off by default. Each node listens on `address` (default its
+ * own nodes[].address, the private network) and `port`.
+ */
+export const Metrics = z.strictObject({
+  enabled: z.boolean({ error: 'must be true or false' }).default(false),
+  address: ipv4.optional(),
+  port: port.default(9641),
+});
+
 export const Cluster = z.strictObject({
   cluster: z.string().regex(NAME, {
     error: (issue) => `${quoted(issue.input)} is not a valid cluster name: lower-case letters, digits and -, up to 32`,
@@ -265,6 +275,7 @@ export const Cluster = z.strictObject({
   sync: Sync.prefault({}),
   tls: Tls.optional(),
   health: Health.prefault({}),
+  metrics: Metrics.prefault({}),
 });
 
 export type ClusterConfig = z.infer<typeof Cluster>;
@@ -272,3 +283,4 @@ export type NodeConfig = z.infer<typeof Node>;
 export type TopicConfig = z.infer<typeof Topic>;
 export type TlsConfig = z.infer<typeof Tls>;
 export type HealthConfig = z.infer<typeof Health>;
+export type MetricsConfig = z.infer<typeof Metrics>;

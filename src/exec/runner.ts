@@ -14,6 +14,8 @@ export interface RunOptions {
   input?: string;
   /** Resolve with a non-zero exit code instead of throwing. */
   reject?: boolean;
+  /** Variables added to the daemon's environment for this program. */
+  env?: Record<string, string>;
 }
 
 export class CommandError extends MqfoError {
@@ -38,6 +40,7 @@ export const run: Runner = async (argv, options = {}) => {
     const result = await execa(file, args, {
       timeout: options.timeout ?? 30_000,
       ...(options.input === undefined ? {} : { input: options.input }),
+      ...(options.env === undefined ? {} : { env: options.env }),
       reject: options.reject ?? true,
       stripFinalNewline: false,
     });

@@ -40,6 +40,7 @@ export function createSyncer(context: DaemonContext, channel: SyncChannel): Sync
     publish: (kind, envelope) => channel.publish(topics.sync(kind), envelope),
     repair: (kind) => channel.repair(topics.sync(kind)),
     onVersion: () => state.update({ versions: syncer.versions() }),
+    onOutcome: (outcome) => state.record({ type: 'sync', at: Date.now(), ...outcome }),
   });
   return syncer;
 }

@@ -8,6 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { BrokerControl } from '../broker/control.js';
+import type { SyncEvent } from '../node-state.js';
 import type { NodeConfig } from '../config/schema.js';
 import type { Kind, ServiceUsers } from './content.js';
 import type { FileState } from './decide.js';
@@ -44,6 +45,8 @@ export interface SyncerOptions {
   repair: (kind: Kind) => void;
   /** Called when a file's version changed (for the node status). */
   onVersion?: () => void;
+  /** Called when a peer's version was installed or rejected (the node state's events: metrics, the control API). */
+  onOutcome?: (outcome: Omit<SyncEvent, 'type' | 'at'>) => void;
   now?: () => number;
   debounceMs?: number;
 }
@@ -183,6 +186,7 @@ export class Syncer {
     const plan = planEnvelope({ kind, own: from.id === self.id, verified, current, text, onDisk, refused: this.refused, users, passwords, nodes, now: this.now() });
     if (plan.republish) this.options.repair(kind);
     if (plan.type === 'reject') {
+      this.options.onOutcome?.({ kind, result: 'rejected', reason: 'envelope', from: from.name });
       const suppressed = this.rejections.pass(`${from.id} ${kind} ${plan.reason.slice(0, 20)}`);
       if (suppressed !== undefined) this.log.warn({ kind, from: from.name, reason: plan.reason, suppressed }, 'rejected an envelope');
     }
@@ -195,12 +199,14 @@ export class Syncer {
     }
     switch (plan.type) {
       case 'stale': {
+        this.options.onOutcome?.({ kind, result: 'rejected', reason: 'stale', from: from.name });
         const suppressed = this.rejections.pass(`${from.id} ${kind} stale`);
         if (suppressed !== undefined) this.log.info({ ...facts, suppressed }, 'rejected an older version (a replay or a late copy)');
         return;
       }
       case 'conflict': {
         const kept = await keepBeside(path, plan.keep.suffix, plan.keep.text);
+        this.options.onOutcome?.({ kind, result: 'rejected', reason: 'conflict', from: from.name });
         this.log.warn({ ...facts, kept }, `a concurrent edit of the ${LABEL[kind]} lost to this node's: kept its text beside the file`);
         return;
       }
@@ -209,14 +215,15 @@ export class Syncer {
         return;
       case 'invalid':
         this.refused.add(plan.key);
+        this.options.onOutcome?.({ kind, result: 'rejected', reason: 'invalid', from: from.name });
         this.log.error({ ...facts, problems: plan.problems }, `rejected a version of the ${LABEL[kind]} that is not valid; nothing installed`);
         return;
       case 'install':
-        await this.install(file, plan, facts);
+        await this.install(file, plan, facts, from.name);
     }
   }
 
-  private async install(file: SyncedFile, plan: Extract<EnvelopePlan, { type: 'install' }>, facts: Record<string, unknown>): Promise<void> {
+  private async install(file: SyncedFile, plan: Extract<EnvelopePlan, { type: 'install' }>, facts: Record<string, unknown>, from: string): Promise<void> {
     const { kind, path } = file;
     this.warnMissing(kind, plan.missing);
     if (plan.keepCurrent) {
@@ -226,9 +233,11 @@ export class Syncer {
     const started = this.now();
     if (!(await this.applier.install(file, plan.text, plan.previous, facts))) {
       this.refused.add(plan.key);
+      this.options.onOutcome?.({ kind, result: 'rejected', reason: 'broker', from });
       return;
     }
     await this.adopt(kind, plan.state, plan.text);
+    this.options.onOutcome?.({ kind, result: 'installed', from });
     this.log.info({ ...facts, path, ms: this.now() - started }, `installed a peer's version of the ${LABEL[kind]}`);
   }
 

@@ -7,7 +7,7 @@ import { Executor } from './execute.js';
 import { TakeoverLoop } from './loop.js';
 import { DriverWatch } from './stale.js';
 
-export function createTakeover(context: DaemonContext): TakeoverLoop {
+export function createTakeover(context: DaemonContext, options: { onAlive?: () => void } = {}): TakeoverLoop {
   const { loaded, node, log, run, broker, paths, state } = context;
   const { config } = loaded;
   const target = { vip: config.vip.address, port: config.broker.client_port, address: node.address, addressPort: config.broker.client_port };
@@ -23,5 +23,5 @@ export function createTakeover(context: DaemonContext): TakeoverLoop {
     vip: config.vip,
     log,
   });
-  return new TakeoverLoop({ config, paths, instance: vrrpInstance(config), target, state, broker, executor, driver, run, log });
+  return new TakeoverLoop({ config, paths, instance: vrrpInstance(config), target, state, broker, executor, driver, run, log, ...options });
 }

@@ -32,6 +32,12 @@ export interface TakeoverLoopOptions {
   driver: DriverWatch;
   run: Runner;
   log: Logger;
+  /**
+   * Called on every VIP poll while the loop is alive: idle, or in a reconcile younger than
+   * RECONCILE_BOUND_MS (systemd's watchdog, src/systemd/notify.ts). A blocked event loop, stopped
+   * timers or a reconcile stuck past its bound stop the calls.
+   */
+  onAlive?: () => void;
 }
 
 type Reason = 'start' | 'hint' | 'timer' | 'repair';
@@ -40,6 +46,11 @@ type Reason = 'start' | 'hint' | 'timer' | 'repair';
 const RETRY_MS = 2_000;
 /** How often the VIP is looked at. */
 const VIP_POLL_MS = 200;
+/**
+ * Longer than any reconcile can take: its steps are bounded by their commands' timeouts (a broker
+ * restart 60 s, the accepting wait 20 s, each iptables call 15 s).
+ */
+const RECONCILE_BOUND_MS = 150_000;
 /** How often the nat chain is checked even when the role did not change. */
 const REPAIR_MS = 10_000;
 
@@ -53,6 +64,7 @@ export class TakeoverLoop {
   private lastTransitionAt = 0;
   private retryAt = 0;
   private busy: Promise<void> | undefined;
+  private busySince = 0;
   private pending: Reason | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
@@ -113,10 +125,12 @@ export class TakeoverLoop {
 
   private trigger(reason: Reason): void {
     if (this.stopped) return;
+    if (!this.busy || Date.now() - this.busySince < RECONCILE_BOUND_MS) this.options.onAlive?.();
     if (this.busy) {
       if (reason !== 'timer' || this.pending === undefined) this.pending = reason;
       return;
     }
+    this.busySince = Date.now();
     this.busy = this.drain(reason).finally(() => {
       this.busy = undefined;
     });

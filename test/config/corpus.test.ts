@@ -97,6 +97,10 @@ const cases: Case[] = [
   { name: 'health.enabled as a string', yaml: `${BASE}health:\n  enabled: "yes"\n`, path: 'health.enabled', at: 'enabled', message: /must be true or false/ },
   { name: 'an unknown key under health', yaml: `${BASE}health:\n  falls: 3\n`, path: 'health.falls', at: 'falls', message: /unknown key \(hint: allowed here: enabled, interval, timeout, fall, rise, client_port\)/ },
   { name: 'priority 1 with health on (a sick node would tie with it)', yaml: edit('priority: 150', 'priority: 1'), path: 'nodes[0].priority', at: 'priority: 1', message: /1 leaves no room below this node/ },
+  // The metrics section (issue 14).
+  { name: 'the metrics port on the client listener', yaml: `${BASE}metrics:\n  enabled: true\n  port: 1883\n`, path: 'metrics.port', at: 'port: 1883', message: /1883 is also broker\.client_port/ },
+  { name: 'a metrics address that is not IPv4', yaml: `${BASE}metrics:\n  enabled: true\n  address: localhost\n`, path: 'metrics.address', at: 'address: localhost', message: /"localhost" is not an IPv4 address/ },
+  { name: 'a metrics port out of range', yaml: `${BASE}metrics:\n  port: 70000\n`, path: 'metrics.port', at: 'port: 70000', message: /must be a port from 1 to 65535/ },
   // The file itself.
   { name: 'an empty file', yaml: '', path: '(top level)', message: /^ {2}\(top level\): is empty: expected the cluster mapping \(see examples\/two-node\.yaml\)$/m },
   { name: 'a file of comments only', yaml: '# nothing here yet\n', path: '(top level)', message: /is empty/ },

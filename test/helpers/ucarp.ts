@@ -39,12 +39,13 @@ export async function waitForUcarpSettled(current: Lab, backup: LabNode): Promis
       return quietSince !== undefined && Date.now() - quietSince >= quietMs;
     },
     { timeoutMs: 20_000, intervalMs: 50 },
-  ).catch((error: unknown) => {
-    // What moved meanwhile: roles, takeovers, health and ucarp stops and starts on every node.
+  ).catch(async (error: unknown) => {
+    // Where things are, and what moved meanwhile: roles, takeovers, health and ucarp stops and starts on every node.
     const moves = /^(role |restarting the broker|broker sick|broker well|ucarp |weight )/;
     const lines = current.nodes.flatMap((node) => node.daemonLines().filter((line) => moves.test(line.msg)).map((line) => ({ ...line, node: node.name })));
-    const shown = lines.sort((a, b) => a.time - b.time).map((line) => `${new Date(line.time).toISOString().slice(11, 23)} ${line.node}: ${line.msg}`);
-    throw new Error(`${(error as Error).message}; what moved:\n${shown.join('\n')}`, { cause: error });
+    const shown = lines.sort((a, b) => a.time - b.time).slice(-30).map((line) => `${new Date(line.time).toISOString().slice(11, 23)} ${line.node}: ${line.msg}`);
+    const where = `VIP on ${(await current.vipHolders()).join(',') || 'none'}, DNAT rules on ${backup.name}: ${(await backup.dnatRules()).length}`;
+    throw new Error(`${(error as Error).message}; ${where}; what moved:\n${shown.join('\n')}`, { cause: error });
   });
 }
 
