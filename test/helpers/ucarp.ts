@@ -15,13 +15,13 @@ import { waitFor } from '../../lab/wait.js';
 export const UCARP_CAPTURE_TIMEOUT_MS = 1_000;
 
 /**
- * Waits (bounded) until the start is over: node1 alone holds the VIP, and node2 has held still
+ * Waits (bounded) until the start is over: node `masterId` (node1) alone holds the VIP, and node2 has held still
  * as a BACKUP (no DNAT rule, its last role line not MASTER, no takeover begun after it) for one
  * advert and ucarp's capture timeout, by which time its ucarp has read node1's adverts, and for
  * the planner's hold-down, so that its next MASTER is a takeover of its own and not the tail of a
  * start-up one (same epoch, no restart).
  */
-export async function waitForUcarpSettled(current: Lab, backup: LabNode): Promise<void> {
+export async function waitForUcarpSettled(current: Lab, backup: LabNode, masterId = 1): Promise<void> {
   const advertMs = backup.config.failover.advert_int * 1_000;
   const quietMs = Math.max(advertMs + UCARP_CAPTURE_TIMEOUT_MS, holdDownMs(backup.config.failover.advert_int));
   let quietSince: number | undefined;
@@ -29,7 +29,7 @@ export async function waitForUcarpSettled(current: Lab, backup: LabNode): Promis
     const lines = backup.daemonLines();
     const lastRole = lines.findLastIndex((line) => line.msg.startsWith('role '));
     const takingOver = lines.slice(lastRole + 1).some((line) => line.msg === 'restarting the broker for this takeover');
-    return lastRole >= 0 && lines[lastRole]!.role !== 'MASTER' && !takingOver && (await backup.dnatRules()).length === 0 && (await current.vipHolders()).join() === '1';
+    return lastRole >= 0 && lines[lastRole]!.role !== 'MASTER' && !takingOver && (await backup.dnatRules()).length === 0 && (await current.vipHolders()).join() === String(masterId);
   };
   await waitFor(
     `${backup.name} to hold still as BACKUP for ${quietMs} ms`,
