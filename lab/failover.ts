@@ -10,11 +10,13 @@ import type { Lab } from './lab.js';
 import type { LabNode } from './node.js';
 import { Probe } from './probe.js';
 
-export type Fault = 'keepalived' | 'link';
+export type Fault = 'keepalived' | 'link' | 'broker-hang' | 'broker-crash-loop';
 
 export const FAULTS: Record<Fault, string> = {
   keepalived: "kill -9 the master's keepalived",
   link: "pull the master's cable (link down)",
+  'broker-hang': "SIGSTOP the master's mosquitto (SIGCONT at the repair)",
+  'broker-crash-loop': "break the master's mosquitto.conf and kill -9 its broker (every restart fails)",
 };
 
 /** A takeover's steps, epoch ms. */
@@ -81,6 +83,8 @@ export interface RoundTimes {
   /** Connections the subscriber and the publisher saw closed between the fault and their reconnect (1: only the dead one). */
   subCloses?: number;
   pubCloses?: number;
+  /** The old master's daemon found its broker sick (broker faults). */
+  sick?: number;
 }
 
 /** Each client's view of the outage: when its connection closed, how often, and when it was connected again. */
@@ -109,6 +113,8 @@ export interface RoundResult {
   report: ProbeReport;
   /** Broker restarts each node did in the round (one per takeover). */
   restarts: Record<number, number>;
+  /** False when the VIP never moved (unhandledRound); clientVisibleMs then runs to the repair and beyond. */
+  failedOver?: boolean;
 }
 
 /** The longest gap between two receives within [from, to], and the receive that ended it. */
@@ -127,12 +133,35 @@ export function outage(events: readonly ProbeEvent[], from: number, to: number):
   return endedAt === undefined ? { gapMs } : { gapMs, endedAt };
 }
 
+/** The faults of the master's own broker, which VRRP does not see: only the daemon's health probes move the VIP for them. */
+export const BROKER_FAULTS: readonly Fault[] = ['broker-hang', 'broker-crash-loop'];
+
 export async function injectFault(node: LabNode, fault: Fault): Promise<void> {
+  if (fault === 'broker-hang') {
+    if (node.pause('mosquitto').length === 0) throw new Error(`${node.name}: no mosquitto to hang`);
+    return;
+  }
+  if (fault === 'broker-crash-loop') {
+    // The supervise adapter starts it again (0.5 s, then longer) and each start fails on the conf.
+    node.breakBrokerConfig();
+    if (node.kill('mosquitto').length === 0) throw new Error(`${node.name}: no mosquitto to kill`);
+    return;
+  }
   if (fault === 'keepalived') node.kill(node.config.failover.driver);
   else await node.linkDown();
 }
 
 export async function repairFault(node: LabNode, fault: Fault): Promise<void> {
+  if (fault === 'broker-hang') {
+    node.resume('mosquitto');
+    return;
+  }
+  if (fault === 'broker-crash-loop') {
+    node.restoreBrokerConfig();
+    // Without a daemon (the baseline) nothing restarts the broker: the repair does; a daemon's supervisor does at its next try.
+    if (node.daemonPids().length === 0) await node.startBroker();
+    return;
+  }
   if (fault === 'keepalived') node.startFailover();
   else await node.linkUp();
 }
@@ -166,6 +195,9 @@ export async function failoverRound(lab: Lab, options: RoundOptions): Promise<Ro
     step(`${next.name}: DNAT rule in place`, at.dnat);
     step(`${next.name}: broker restarted`, at.restarted);
     step(`${next.name}: broker accepting`, at.accepting);
+    const sick = old.linesSince('broker sick', faultAt)[0]?.time;
+    if (sick !== undefined) times.sick = sick - faultAt;
+    step(`${old.name}: broker sick (health probes)`, sick);
     const resumed = await probe.waitFor('delivery after the takeover', (event) => event.e === 'recv' && event.t > completeAt(at), 30_000);
     await sleep(steadyMs);
     const backAt = Date.now();
@@ -194,6 +226,61 @@ export async function failoverRound(lab: Lab, options: RoundOptions): Promise<Ro
       report,
       restarts: Object.fromEntries(lab.nodes.map((node) => [node.id, takeovers.restartsSince(node, faultAt)])),
     };
+  } finally {
+    if (!stopped) await probe.stop(5_000).catch(() => undefined);
+  }
+}
+
+export interface UnhandledRoundOptions extends Omit<RoundOptions, 'takeovers'> {
+  /** How long the fault is held while the VIP is watched, ms (default 10 s). */
+  holdMs?: number;
+}
+
+/**
+ * A round for a setup that does not fail over for `fault` (the baseline has no health check, so
+ * a hung or crash-looping broker keeps the VIP): the same probe and fault as failoverRound, held
+ * `holdMs` while the VIP is watched (bounded), then repaired. If the VIP moved after all, it says
+ * so; else the result has `failedOver: false` and the client-visible time runs from the fault to
+ * the first delivery after the repair.
+ */
+export async function unhandledRound(lab: Lab, options: UnhandledRoundOptions): Promise<RoundResult> {
+  const { fault, rate = 200, steadyMs = 1_000, holdMs = 10_000 } = options;
+  const [master] = await lab.vipHolders();
+  if (master === undefined) throw new Error('no node holds the VIP before the fault');
+  const old = lab.node(master);
+  const probe = await Probe.start(lab, { rate, qos: 1, clean: false, keepaliveSeconds: 2, reconnectPeriodMs: 100, drainMs: 15_000 });
+  let stopped = false;
+  try {
+    const started = Date.now();
+    await probe.waitFor('steady traffic before the fault', (event) => event.e === 'recv' && event.t > started + steadyMs, steadyMs + 15_000);
+    const faultAt = Date.now();
+    const step = (label: string, at: number | undefined) => at !== undefined && options.onStep?.(label, at - faultAt);
+    await injectFault(old, fault);
+    step(FAULTS[fault], faultAt);
+    const times: RoundTimes = {};
+    for (let polls = 0; Date.now() - faultAt < holdMs && polls < 10_000; polls++) {
+      const holders = await lab.vipHolders();
+      if (holders.join() !== String(old.id)) {
+        times.vipMoved = Date.now() - faultAt;
+        step(`the VIP moved after all (on ${holders.join(', ') || 'no node'})`, Date.now());
+        break;
+      }
+      await sleep(50);
+    }
+    if (times.vipMoved === undefined) step(`the VIP is still on ${old.name}: nothing failed over`, Date.now());
+    const repairedAt = Date.now();
+    await repairFault(old, fault);
+    step(`${old.name} repaired`, repairedAt);
+    const resumed = await probe.waitFor('delivery after the repair', (event) => event.e === 'recv' && event.t > repairedAt, 30_000);
+    times.delivered = resumed.t - faultAt;
+    step('first message delivered again', resumed.t);
+    await lab.waitForBridges(30_000);
+    await sleep(steadyMs);
+    const visible = outage(probe.events, faultAt, Date.now());
+    stopped = true;
+    const report = await probe.stop(40_000);
+    step('bridge drained, probe stopped', Date.now());
+    return { fault, from: old.id, to: old.id, times, clientVisibleMs: visible.gapMs, report, restarts: {}, failedOver: times.vipMoved !== undefined };
   } finally {
     if (!stopped) await probe.stop(5_000).catch(() => undefined);
   }

@@ -29,7 +29,8 @@ export interface LabOptions extends LabClusterOptions {
   start?: boolean;
   /**
    * Run the daemon on every node. Under `control: supervise` (the lab's default) it starts
-   * mosquitto itself; under any other control the lab starts mosquitto first.
+   * mosquitto itself; under any other control the lab starts mosquitto first. Likewise ucarp
+   * under `failover.control: supervise` (the lab's default with ucarp).
    */
   daemon?: boolean;
   /** The daemons' environment (default this process's). */
@@ -146,7 +147,9 @@ export class Lab {
         const supervised = options.daemon && loaded.config.broker.control === 'supervise';
         if (!supervised) await Promise.all(nodes.map((node) => node.startBroker()));
         if (options.daemon) await Promise.all(nodes.map((node) => node.startDaemon({ ...options.daemonStart, ...(options.daemonEnv ? { env: options.daemonEnv } : {}) })));
-        for (const node of nodes) node.startFailover();
+        // ucarp under `failover.control: supervise` is the daemon's to start.
+        const driverSupervised = options.daemon && loaded.config.failover.driver === 'ucarp' && loaded.config.failover.control === 'supervise';
+        if (!driverSupervised) for (const node of nodes) node.startFailover();
       }
       return lab;
     } catch (error) {

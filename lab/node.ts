@@ -2,7 +2,7 @@
  * One broker host of the lab: its namespace, its rendered files, the programs it runs
  * (mosquitto, keepalived or ucarp) and the faults that can be done to it.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeConfig } from '../src/config/schema.js';
@@ -58,6 +58,8 @@ export class LabNode {
   private readonly switchNs: Netns;
   private readonly port: string;
   private readonly faultState: LinkFaultState = {};
+  /** mosquitto.conf as it was before breakBrokerConfig(). */
+  private brokerConfig: string | undefined;
 
   constructor(node: NodeConfig, ns: Netns, placed: PlacedNode, switchNs: Netns, port: string) {
     this.id = node.id;
@@ -187,6 +189,23 @@ export class LabNode {
   /** Stops the broker as systemd would (SIGTERM, then SIGKILL after 5 s). */
   async stopBroker(): Promise<void> {
     await terminate(this.pids('mosquitto'));
+  }
+
+  /**
+   * Makes this node's mosquitto.conf one that mosquitto refuses to start on (an unknown option:
+   * mosquitto.conf(5) has no such key, and mosquitto exits at once), so that every start of the
+   * broker fails until restoreBrokerConfig(). In the lab only: the file is the lab's copy.
+   */
+  breakBrokerConfig(): void {
+    const path = this.placed.files.get('mosquitto.conf')!;
+    this.brokerConfig ??= readFileSync(path, 'utf8');
+    appendFileSync(path, '\n# lab fault: broker-crash-loop (lab/failover.ts)\nmqfo_lab_no_such_option true\n');
+  }
+
+  restoreBrokerConfig(): void {
+    if (this.brokerConfig === undefined) return;
+    writeFileSync(this.placed.files.get('mosquitto.conf')!, this.brokerConfig);
+    this.brokerConfig = undefined;
   }
 
   /** Starts keepalived (VRRP only, in the foreground) or ucarp, as the config's driver says. */

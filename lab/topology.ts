@@ -60,6 +60,8 @@ export function labDocument(options: LabClusterOptions = {}): LabDocument {
       advert_int: options.advertInt ?? 1,
       vrrp_version: 3,
       preempt: options.preempt ?? true,
+      // Under ucarp the daemon runs it, as it runs mosquitto: its health stops and starts it (src/failover/control.ts).
+      ...(options.driver === 'ucarp' ? { control: 'supervise' } : {}),
     },
     nodes: Array.from({ length: count }, (_, index) => ({
       id: index + 1,

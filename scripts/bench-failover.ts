@@ -1,12 +1,15 @@
 /**
- * npx tsx scripts/bench-failover.ts [--rounds N] [--rate N] [--setups ID,…] [--faults keepalived,link]
+ * npx tsx scripts/bench-failover.ts [--rounds N] [--rate N] [--setups ID,…] [--faults F,…]
  *
  * The failover benchmark. For each fault (kill -9 of the master's keepalived; link down on the
- * master), N rounds (default 5) in a two-node lab of each setup: mosquitto-failover at advert_int
+ * master; the master's broker hung with SIGSTOP; the master's broker crash-looping on a broken
+ * config), N rounds (default 5) in a two-node lab of each setup: mosquitto-failover at advert_int
  * 1 s, 0.1 s and 0.05 s, at 0.1 s and 0.05 s without the takeover's broker restart
  * (`failover.restart_on_takeover: false`), and the baseline, the recipe users build without it
  * (keepalived at its default 1 s with notify scripts that add the DNAT rule and restart
- * mosquitto; lab/baseline.ts). `--setups` and `--faults` pick some (ids in SETUPS).
+ * mosquitto; lab/baseline.ts). The baseline has no health check: for the broker faults its round
+ * holds the fault 10 s, reports that the VIP never moved, then repairs (lab/failover.ts,
+ * unhandledRound). `--setups` and `--faults` pick some (ids in ALL_SETUPS, ALL_FAULTS).
  * A fresh lab per setup and fault; the rounds reuse it, since each ends with the old master back.
  *
  * Progress goes to stderr; stdout gets the machine line and a markdown table for the README. A
@@ -15,7 +18,7 @@
 import { availableParallelism, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { baselineRound, BASELINE_ADVERT_INT, startBaselineLab } from '../lab/baseline.js';
-import { failoverRound, FAULTS, type Fault, type RoundResult } from '../lab/failover.js';
+import { BROKER_FAULTS, failoverRound, FAULTS, unhandledRound, type Fault, type RoundResult } from '../lab/failover.js';
 import { Lab } from '../lab/lab.js';
 import { labUnavailable } from '../lab/requirements.js';
 import { run } from '../src/exec/runner.js';
@@ -31,7 +34,7 @@ const { values } = parseArgs({
 });
 
 function usage(message: string): never {
-  console.error(`bench-failover: ${message}\nusage: npx tsx scripts/bench-failover.ts [--rounds N] [--rate MSG_PER_S] [--setups ID,…] [--faults keepalived,link]`);
+  console.error(`bench-failover: ${message}\nusage: npx tsx scripts/bench-failover.ts [--rounds N] [--rate MSG_PER_S] [--setups ID,…] [--faults ${ALL_FAULTS.join(',')}]`);
   process.exit(2);
 }
 
@@ -62,7 +65,9 @@ const ALL_SETUPS: Setup[] = [
   { id: '0.1-no-restart', label: 'mosquitto-failover, advert 0.1 s, no restart', baseline: false, advertInt: 0.1, restartOnTakeover: false },
   { id: '0.05-no-restart', label: 'mosquitto-failover, advert 0.05 s, no restart', baseline: false, advertInt: 0.05, restartOnTakeover: false },
 ];
-const ALL_FAULTS: Fault[] = ['keepalived', 'link'];
+const ALL_FAULTS: Fault[] = ['keepalived', 'link', 'broker-hang', 'broker-crash-loop'];
+/** The baseline holds a fault it does not fail over for this long (unhandledRound). */
+const UNHANDLED_HOLD_MS = 10_000;
 
 function pick<T>(all: readonly T[], list: string | undefined, idOf: (item: T) => string, what: string): T[] {
   if (list === undefined) return [...all];
@@ -106,6 +111,8 @@ async function startLab(setup: Setup): Promise<Lab> {
 function summary(result: RoundResult): string {
   const { times, report } = result;
   return [
+    ...(result.failedOver === false ? [`NO FAILOVER (VIP held ${UNHANDLED_HOLD_MS} ms)`] : []),
+    ...(times.sick === undefined ? [] : [`sick ${ms(times.sick)}`]),
     `VIP ${ms(times.vipMoved)}`,
     `hint ${ms(times.hint)}`,
     `DNAT ${ms(times.dnat)}`,
@@ -120,6 +127,12 @@ function summary(result: RoundResult): string {
   ].join(', ');
 }
 
+/** How a round of `setup` goes for `fault`: the baseline does not fail over for a broker fault, so its round is bounded and says so. */
+function roundOf(setup: Setup, fault: Fault): typeof failoverRound {
+  if (!setup.baseline) return failoverRound;
+  return BROKER_FAULTS.includes(fault) ? (lab, options) => unhandledRound(lab, { ...options, holdMs: UNHANDLED_HOLD_MS }) : baselineRound;
+}
+
 async function measure(setup: Setup, fault: Fault): Promise<Row> {
   const row: Row = { setup, fault, results: [], failures: [] };
   let lab: Lab | undefined;
@@ -131,7 +144,7 @@ async function measure(setup: Setup, fault: Fault): Promise<Row> {
           progress(`${tag}: starting a lab`);
           lab = await startLab(setup);
         }
-        const result = await (setup.baseline ? baselineRound : failoverRound)(lab, { fault, rate });
+        const result = await roundOf(setup, fault)(lab, { fault, rate });
         row.results.push(result);
         progress(`${tag}: ${summary(result)}`);
       } catch (error) {
@@ -195,18 +208,20 @@ const table = rows.map((row) => {
   const baseline = rows.find((candidate) => candidate.fault === row.fault && candidate.setup.baseline);
   const { results } = row;
   const failed = row.failures.length;
+  // The baseline's broker faults: nothing failed over, and the clients waited for the repair.
+  const unhandled = results.length > 0 && results.every((result) => result.failedOver === false);
   return [
     row.setup.label,
     FAULTS[row.fault],
     failed === 0 ? String(results.length) : `${results.length} of ${rounds} (${failed} FAILED)`,
-    spread(results.map((result) => result.times.vipMoved)),
+    unhandled ? `never (fault held ${ms(UNHANDLED_HOLD_MS)})` : spread(results.map((result) => result.times.vipMoved)),
     spread(results.map((result) => result.times.hint)),
     spread(results.map((result) => result.times.dnat)),
     spread(results.map((result) => result.times.accepting)),
     spread(results.map((result) => result.times.subLost)),
     spread(results.map((result) => result.times.subBack)),
     spread(results.map((result) => result.times.delivered)),
-    spread(results.map((result) => result.clientVisibleMs)),
+    `${spread(results.map((result) => result.clientVisibleMs))}${unhandled ? ' (until the repair)' : ''}`,
     sumMax(results.map((result) => result.report.lost.length)),
     sumMax(results.map((result) => result.report.duplicated.length)),
     ratio(row, baseline, (result) => result.clientVisibleMs),

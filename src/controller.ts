@@ -1,9 +1,10 @@
 /**
  * `mosquitto-failover run`: builds the components of a node on one shared node state, starts them
  * in order and stops them in reverse. The takeover loop first (it starts or adopts the broker and
- * stops it last), then the health monitor (it probes that broker), the credential sync, the peer
- * channel, the status publisher (its offline status goes out before the channel closes), the
- * control API (when control.users names someone) and the metrics endpoint (when it is on).
+ * stops it last), then, under ucarp, the failover driver's control (it may run ucarp), the health
+ * monitor (it probes that broker and, under ucarp, stops and starts ucarp), the credential sync,
+ * the peer channel, the status publisher (its offline status goes out before the channel closes),
+ * the control API (when control.users names someone) and the metrics endpoint (when it is on).
  */
 import type { Logger } from 'pino';
 import { brokerControl } from './broker/control.js';
@@ -27,6 +28,8 @@ import { ControlServer } from './control/server.js';
 import { TrackFile } from './health/track-file.js';
 import { createSyncer } from './sync/index.js';
 import { createTakeover } from './takeover/index.js';
+import { driverControl } from './failover/control.js';
+import { UcarpAdvertising } from './failover/advertise.js';
 
 export interface ControllerOptions {
   loaded: LoadedConfig;
@@ -85,6 +88,8 @@ export class Controller {
     });
     const status: StatusPublisher = new StatusPublisher({ self: node, state: this.state, channel, topics, log, run: runNumber });
     const takeover = createTakeover(context, this.options.onAlive ? { onAlive: this.options.onAlive } : {});
+    // ucarp has no runtime priority: the weight stops and starts it (src/failover/advertise.ts).
+    const driver = config.failover.driver === 'ucarp' ? driverControl(config, node, paths, run, log.child({ component: 'failover' })) : undefined;
     const health = new HealthMonitor({
       config,
       self: node,
@@ -93,7 +98,7 @@ export class Controller {
       state: this.state,
       log: log.child({ component: 'health' }),
       isConnected: (id) => channel.isConnected(id),
-      track: config.failover.driver === 'keepalived' ? new TrackFile(paths.trackFile) : undefined,
+      track: driver ? new UcarpAdvertising(driver, log.child({ component: 'failover' })) : new TrackFile(paths.trackFile),
     });
     const control = new ControlServer({
       config,
@@ -119,6 +124,7 @@ export class Controller {
       : undefined;
     return [
       ['takeover', takeover],
+      ...(driver ? [['failover', driver] as [string, Component]] : []),
       ['health', health],
       ...(syncer ? [['sync', syncer] as [string, Component]] : []),
       ['peer', channel],

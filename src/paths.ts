@@ -13,6 +13,8 @@ export interface RuntimePaths {
   trackFile: string;
   /** The supervised broker's pid, so a restarted daemon adopts it. */
   brokerPidFile: string;
+  /** ucarp's pid under `failover.control: supervise`, so a restarted daemon adopts it. */
+  ucarpPidFile: string;
   /** The takeover epoch (takeover/state.ts). */
   takeoverState: string;
   /** The version of each synced file (sync/state.ts). */
@@ -33,6 +35,7 @@ export function runtimePaths(config: ClusterConfig): RuntimePaths {
     fifo: posix.join(run, 'vrrp.fifo'),
     trackFile: posix.join(run, 'priority.track'),
     brokerPidFile: posix.join(run, 'mosquitto.pid'),
+    ucarpPidFile: posix.join(run, 'ucarp.pid'),
     takeoverState: posix.join(state, 'takeover.json'),
     syncState: posix.join(state, 'sync.json'),
     runState: posix.join(state, 'run.json'),

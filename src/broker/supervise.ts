@@ -3,6 +3,9 @@
  * and when it dies (with a growing delay), reaps it, and stops it on exit. Its pid is kept in a
  * file so that a daemon killed with -9 and started again adopts the broker it left running
  * instead of restarting it (or failing to bind a second one to the same ports).
+ *
+ * The same supervisor runs ucarp under `failover.control: supervise` (src/failover/control.ts),
+ * with its own name in the log, its own arguments, and `respawnOnCleanExit: false`.
  */
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,9 +19,20 @@ import type { BrokerControl } from './control.js';
 
 export interface SupervisorOptions {
   binary: string;
+  /** Its arguments; the default is mosquitto's, `-c configFile`. */
+  args?: readonly string[];
+  /** An argument that tells our program from another copy of it (adoption): default `configFile`. */
   configFile: string;
   pidFile: string;
   log: Logger;
+  /** What the log calls it (default `broker`). */
+  name?: string;
+  /**
+   * Whether an exit with code 0 is a crash to restart from (default true). ucarp exits 0 on
+   * SIGTERM, after its down script: someone stopped it on purpose, as systemd's
+   * Restart=on-failure takes it (systemd.service(5)).
+   */
+  respawnOnCleanExit?: boolean;
   /** Milliseconds between SIGTERM and SIGKILL. */
   stopGraceMs?: number;
 }
@@ -45,13 +59,24 @@ export class Supervisor implements BrokerControl {
     this.options = options;
   }
 
-  /** The pid of the broker we run or adopted, if it runs. */
+  private get name(): string {
+    return this.options.name ?? 'broker';
+  }
+
+  /** The log field of its pid (`brokerPid`): pino's own `pid` is the daemon's. */
+  private get pidField(): string {
+    return `${this.name}Pid`;
+  }
+
+  /** The pid of the program we run or adopted, if it runs. */
   get pid(): number | undefined {
     return this.child?.pid ?? this.adopted;
   }
 
   async start(): Promise<void> {
     if (this.pid !== undefined) return;
+    // Started now: a respawn still pending from a crash would stop this one and start another.
+    clearTimeout(this.respawnTimer);
     const left = await readPidFile(this.options.pidFile);
     if (left !== undefined && this.isOurBroker(left)) {
       this.adopt(left);
@@ -71,6 +96,11 @@ export class Supervisor implements BrokerControl {
     process.kill(pid, 'SIGHUP');
   }
 
+  /** Stops the program, SIGTERM then SIGKILL after the grace, and keeps it stopped until start() or restart(). */
+  async halt(): Promise<void> {
+    await this.kill();
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -81,13 +111,14 @@ export class Supervisor implements BrokerControl {
 
   private isOurBroker(pid: number): boolean {
     const argv = commandLine(pid);
-    return isRunning(pid) && argv !== undefined && (argv[0] ?? '').endsWith('mosquitto') && argv.includes(this.options.configFile);
+    const program = this.options.binary.split('/').at(-1) ?? '';
+    return isRunning(pid) && argv !== undefined && (argv[0] ?? '').endsWith(program) && argv.includes(this.options.configFile);
   }
 
   private adopt(pid: number): void {
     this.adopted = pid;
     this.startedAt = Date.now();
-    this.options.log.info({ brokerPid: pid }, 'adopted the running broker');
+    this.options.log.info({ [this.pidField]: pid }, `adopted the running ${this.name}`);
     this.adoptedWatch = setInterval(() => {
       if (isRunning(pid)) return;
       clearInterval(this.adoptedWatch);
@@ -102,7 +133,7 @@ export class Supervisor implements BrokerControl {
     if (this.pid !== undefined) await this.kill();
     const { binary, configFile, pidFile, log } = this.options;
     // mosquitto logs to stderr (log_dest in the rendered conf): ours, and so the journal's.
-    const child = execa(binary, ['-c', configFile], { stdin: 'ignore', stdout: 'inherit', stderr: 'inherit', reject: false, cleanup: true });
+    const child = execa(binary, this.options.args ?? ['-c', configFile], { stdin: 'ignore', stdout: 'inherit', stderr: 'inherit', reject: false, cleanup: true });
     if (child.pid === undefined) {
       await child;
       throw new MqfoError('EBROKER', `cannot start ${binary}`);
@@ -110,10 +141,14 @@ export class Supervisor implements BrokerControl {
     this.child = child;
     this.startedAt = Date.now();
     await writeFileAtomic(pidFile, `${child.pid}\n`);
-    log.info({ brokerPid: child.pid }, 'broker started');
+    log.info({ [this.pidField]: child.pid }, `${this.name} started`);
     void child.then((result) => {
       if (this.child !== child) return;
       this.child = undefined;
+      if (result.exitCode === 0 && this.options.respawnOnCleanExit === false && !this.stopping && !this.stopped) {
+        log.warn({ [this.pidField]: child.pid }, `${this.name} exited with code 0: stopped on purpose, not starting it again`);
+        return;
+      }
       this.exited(result.signal ?? `exit code ${result.exitCode}`);
     });
   }
@@ -123,9 +158,9 @@ export class Supervisor implements BrokerControl {
     const ran = Date.now() - this.startedAt;
     if (ran > STABLE_MS) this.respawns = 0;
     const delay = backoffDelay(this.respawns++, RESPAWN);
-    this.options.log.error({ how, ranMs: ran, respawnInMs: delay }, 'broker exited on its own; starting it again');
+    this.options.log.error({ how, ranMs: ran, respawnInMs: delay }, `${this.name} exited on its own; starting it again`);
     this.respawnTimer = setTimeout(() => {
-      this.spawn().catch((error: unknown) => this.options.log.error({ err: error }, 'cannot start the broker'));
+      this.spawn().catch((error: unknown) => this.options.log.error({ err: error }, `cannot start the ${this.name}`));
     }, delay);
   }
 
@@ -142,7 +177,7 @@ export class Supervisor implements BrokerControl {
       const deadline = Date.now() + (this.options.stopGraceMs ?? 10_000);
       while (isRunning(pid) && Date.now() < deadline) await sleep(10);
       if (isRunning(pid)) {
-        this.options.log.warn({ brokerPid: pid }, 'broker ignored SIGTERM; killing it');
+        this.options.log.warn({ [this.pidField]: pid }, `${this.name} ignored SIGTERM; killing it`);
         process.kill(pid, 'SIGKILL');
       }
       if (child) await child;

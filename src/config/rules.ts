@@ -164,6 +164,18 @@ function healthProblems(health: z.infer<typeof Health> | undefined, failover: z.
 
 function failoverProblems(failover: z.infer<typeof Failover> | undefined): ConfigProblem[] {
   if (!failover) return [];
+  return [...advertProblems(failover), ...driverControlProblems(failover)];
+}
+
+/** ucarp under `failover.control: command` needs both commands (src/failover/control.ts). */
+function driverControlProblems(failover: z.infer<typeof Failover>): ConfigProblem[] {
+  if (failover.driver !== 'ucarp' || failover.control !== 'command') return [];
+  return (['start_command', 'stop_command'] as const)
+    .filter((key) => !failover[key])
+    .map((key) => ({ path: `failover.${key}`, message: 'is required when failover.control is command (with driver ucarp)', hint: `an argument list, e.g. [/usr/bin/systemctl, ${key === 'start_command' ? 'start' : 'stop'}, mosquitto-failover-ucarp.service]` }));
+}
+
+function advertProblems(failover: z.infer<typeof Failover>): ConfigProblem[] {
   const advert = failover.advert_int;
   if (failover.driver === 'ucarp' && !Number.isInteger(advert)) {
     return [{ path: 'failover.advert_int', message: `${advert} is not a whole number of seconds`, hint: 'ucarp advertises in whole seconds (ucarp(8) --advbase); use keepalived with vrrp_version 3 for sub-second adverts' }];

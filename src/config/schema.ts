@@ -121,6 +121,24 @@ export const Vip = z.strictObject({
   }),
 });
 
+// The command runs without a shell (src/exec/runner.ts): "systemctl reload mosquitto" as one
+// element is a program of that name, which does not exist, found only at the first takeover.
+const argv = z
+  .array(z.string().min(1), { error: 'must be a list of arguments, e.g. [/usr/bin/systemctl, restart, mosquitto]' })
+  .min(1, { error: 'must name a program, e.g. [/usr/bin/systemctl, restart, mosquitto]' })
+  .superRefine((args, ctx) => {
+    const [program] = args;
+    if (program !== undefined && /\s/.test(program)) {
+      const split = program.trim().split(/\s+/).slice(0, 6).map((arg) => arg.slice(0, 40));
+      ctx.addIssue({
+        code: 'custom',
+        path: [0],
+        input: program,
+        message: `${quoted(program)} is a program name with spaces: the command runs without a shell, so write one argument per element, e.g. [${split.join(', ')}]`,
+      });
+    }
+  });
+
 export const Failover = z.strictObject({
   driver: z.enum(['keepalived', 'ucarp']).default('keepalived'),
   router_id: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be from 1 to 255' }).max(255, {
@@ -143,25 +161,15 @@ export const Failover = z.strictObject({
   // Where the daemon finds the VRRP/CARP program's pid, to tell a stale VIP (left by a killed
   // keepalived) from a live one. Default for keepalived: /run/keepalived.pid (keepalived(8)).
   pid_file: absolutePath.optional(),
+  // How the daemon stops and starts ucarp when the broker's health moves the VIP (ucarp has no
+  // runtime priority: a sick node stops advertising; src/failover/control.ts). Not used with
+  // keepalived, whose priority moves through the track file.
+  control: z.enum(['systemd', 'supervise', 'command']).default('systemd'),
+  unit: z.string().regex(/^[A-Za-z0-9@._:-]+$/, { error: 'is not a systemd unit name' }).default('mosquitto-failover-ucarp.service'),
+  start_command: argv.optional(),
+  stop_command: argv.optional(),
+  binary: absolutePath.default('/usr/sbin/ucarp'),
 });
-
-// The command runs without a shell (src/exec/runner.ts): "systemctl reload mosquitto" as one
-// element is a program of that name, which does not exist, found only at the first takeover.
-const argv = z
-  .array(z.string().min(1), { error: 'must be a list of arguments, e.g. [/usr/bin/systemctl, restart, mosquitto]' })
-  .min(1, { error: 'must name a program, e.g. [/usr/bin/systemctl, restart, mosquitto]' })
-  .superRefine((args, ctx) => {
-    const [program] = args;
-    if (program !== undefined && /\s/.test(program)) {
-      const split = program.trim().split(/\s+/).slice(0, 6).map((arg) => arg.slice(0, 40));
-      ctx.addIssue({
-        code: 'custom',
-        path: [0],
-        input: program,
-        message: `${quoted(program)} is a program name with spaces: the command runs without a shell, so write one argument per element, e.g. [${split.join(', ')}]`,
-      });
-    }
-  });
 
 export const Broker = z.strictObject({
   client_port: port.default(1883),

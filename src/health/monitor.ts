@@ -38,8 +38,12 @@ export interface HealthMonitorOptions {
   log: Logger;
   /** Whether the peer channel's connection to `nodeId`'s broker is up now. */
   isConnected: (nodeId: number) => boolean;
-  /** keepalived's track file; undefined under ucarp, which has no runtime priority. */
-  track: Pick<TrackFile, 'write'> | undefined;
+  /**
+   * The weight's one writer: keepalived's track file, or under ucarp, which has no runtime
+   * priority, the writer that stops ucarp for a weight below 0 and starts it again for 0
+   * (src/failover/advertise.ts).
+   */
+  track: Pick<TrackFile, 'write'>;
   now?: () => number;
 }
 
@@ -51,7 +55,6 @@ export class HealthMonitor implements Component {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
-  private warnedUcarp = false;
   /** This node's broker, and its peers', as of the last probe. */
   private sick = false;
   private peerHealth: Record<string, PeerHealth> = {};
@@ -80,7 +83,8 @@ export class HealthMonitor implements Component {
       log.info('health probes are off (health.enabled: false): the broker\'s health does not move the VIP');
       return;
     }
-    if (config.failover.preempt === false) {
+    // ucarp: a sick node stops advertising, and a backup takes over from a silent master whatever preempt says.
+    if (config.failover.preempt === false && config.failover.driver === 'keepalived') {
       log.warn('with failover.preempt: false a sick broker does not move the VIP: keepalived\'s backups never take over from a live master (nopreempt), whatever its priority');
     }
     this.schedule(0);
@@ -183,17 +187,13 @@ export class HealthMonitor implements Component {
   }
 
   private async apply(weight: Weight, peers: Record<string, PeerHealth>): Promise<void> {
-    const { state, track, log, config } = this.options;
+    const { state, track, log } = this.options;
     const before = state.current.weight;
-    await track?.write(weight.value);
+    await track.write(weight.value);
     this.steppedDown = weight.steppedDown;
     state.update({ weight: { value: weight.value, reasons: weight.reasons } });
     if (before.value !== weight.value || before.reasons.join() !== weight.reasons.join()) {
       log.info({ weight: weight.value, from: before.value, reasons: weight.reasons, peers }, `weight ${before.value} -> ${weight.value}`);
-    }
-    if (!track && weight.steppedDown && !this.warnedUcarp && config.failover.driver === 'ucarp') {
-      this.warnedUcarp = true;
-      log.warn('ucarp has no runtime priority: the VIP does not move for the broker\'s health (see the README)');
     }
   }
 }

@@ -72,24 +72,30 @@ export function advskewOf(priority: number): number {
   return 254 - priority;
 }
 
-export function nodeView(config: ClusterConfig, secrets: Secrets, node: NodeConfig, version: string): NodeView {
+/** ucarp's arguments for `node` (ucarp(8)): the rendered ucarp.args, and what `failover.control: supervise` runs. */
+export function ucarpArgs(config: ClusterConfig, node: NodeConfig): string[] {
   const paths = runtimePaths(config);
-  const advskew = advskewOf(node.priority);
   const { failover, vip } = config;
-  const args = [
+  return [
     `--interface=${vip.interface}`,
     `--srcip=${node.address}`,
     `--vhid=${failover.router_id}`,
     `--passfile=${paths.ucarpPass}`,
     `--addr=${vip.address}`,
     `--advbase=${failover.advert_int}`,
-    `--advskew=${advskew}`,
+    `--advskew=${advskewOf(node.priority)}`,
     `--upscript=${paths.vipUp}`,
     `--downscript=${paths.vipDown}`,
     // Run the down script on shutdown too, so a stopped ucarp leaves no VIP behind.
     '--shutdown',
     ...(failover.preempt ? ['--preempt'] : []),
   ];
+}
+
+export function nodeView(config: ClusterConfig, secrets: Secrets, node: NodeConfig, version: string): NodeView {
+  const paths = runtimePaths(config);
+  const advskew = advskewOf(node.priority);
+  const args = ucarpArgs(config, node);
   const hub = hubOf(config);
   return {
     version,

@@ -43,6 +43,7 @@ const cases: [string, (doc: Record<string, any>) => void, RegExp][] = [
   ['advert_int < 1 with VRRPv2', (d) => (d.failover = { vrrp_version: 2, advert_int: 0.5 }), /^failover\.advert_int \(line \d+\): 0\.5 s needs VRRPv3/],
   ['advert_int finer than centiseconds', (d) => (d.failover = { advert_int: 0.125 }), /^failover\.advert_int \(line \d+\): 0\.125 s is finer than VRRPv3's centiseconds/],
   ['sub-second adverts with ucarp', (d) => (d.failover = { driver: 'ucarp', advert_int: 0.5 }), /^failover\.advert_int \(line \d+\): 0\.5 is not a whole number of seconds.*ucarp/],
+  ['ucarp under a command control without its stop command', (d) => (d.failover = { driver: 'ucarp', control: 'command', start_command: ['/bin/true'] }), /^failover\.stop_command \(line \d+\): is required when failover\.control is command \(with driver ucarp\)/],
   ['an unknown key', (d) => (d.nodes[0].prioirty = 1), /^nodes\[0\]\.prioirty \(line \d+\): unknown key \(hint: allowed here: id, name, address, priority\)$/],
   ['an unknown top-level key', (d) => (d.brokers = {}), /^brokers \(line \d+\): unknown key \(hint: allowed here: cluster, vip, failover, nodes, broker, bridge, daemon, sync, tls, health, metrics, control\)$/],
   ['# in the middle of a topic', (d) => (d.bridge.topics[0].pattern = 'home/#/x'), /^bridge\.topics\[0\]\.pattern \(line \d+\): "home\/#\/x" has # in the wrong place/],

@@ -9,13 +9,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { CHAIN } from '../../src/takeover/nat.js';
-import { holdDownMs } from '../../src/takeover/plan.js';
 import { Lab, type LabOptions } from '../../lab/lab.js';
 import type { DaemonLine, LabNode } from '../../lab/node.js';
 import { failoverRound } from '../../lab/failover.js';
 import { Probe } from '../../lab/probe.js';
 import { waitFor } from '../../lab/wait.js';
 import { missingRequirements } from '../helpers/real.js';
+import { waitForUcarpSettled } from '../helpers/ucarp.js';
 import { scratchDir } from '../helpers/scratch.js';
 
 const unavailable = missingRequirements();
@@ -144,48 +144,6 @@ lab('a daemon started on a node that is already MASTER installs the rule, touche
   t.deepEqual(current.node(1).pids('mosquitto'), [], 'the supervised broker stopped with the daemon');
   t.true(current.node(1).daemonLines().some((line) => line.msg === 'stopped'));
 });
-
-/**
- * ucarp reads adverts through libpcap, opened with a 1 s packet buffer timeout and no immediate
- * mode (ucarp's carp.c: `pcap_open_live(..., CAPTURE_TIMEOUT, ...)`, ucarp.h: `CAPTURE_TIMEOUT
- * 1000`); on Linux (TPACKET_V3) the kernel hands packets over only when it retires a ring block,
- * so a BACKUP hears the master's adverts up to 1 s late. Both ucarps start at once, each waits
- * 3 adverts and its skew in BACKUP, and node2's wait ends a moment after node1's: it often claims
- * MASTER before it has read node1's first advert, and goes back to BACKUP when it reads it.
- */
-const UCARP_CAPTURE_TIMEOUT_MS = 1_000;
-
-/**
- * Waits (bounded) until the start is over: node1 alone holds the VIP, and node2 has held still
- * as a BACKUP (no DNAT rule, its last role line not MASTER, no takeover begun after it) for one
- * advert and ucarp's capture timeout, by which time its ucarp has read node1's adverts, and for
- * the planner's hold-down, so that its next MASTER is a takeover of its own and not the tail of a
- * start-up one (same epoch, no restart).
- */
-async function waitForUcarpSettled(current: Lab, backup: LabNode): Promise<void> {
-  const advertMs = backup.config.failover.advert_int * 1_000;
-  const quietMs = Math.max(advertMs + UCARP_CAPTURE_TIMEOUT_MS, holdDownMs(backup.config.failover.advert_int));
-  let quietSince: number | undefined;
-  const still = async () => {
-    const lines = backup.daemonLines();
-    const lastRole = lines.findLastIndex((line) => line.msg.startsWith('role '));
-    const takingOver = lines.slice(lastRole + 1).some((line) => line.msg === 'restarting the broker for this takeover');
-    return lastRole >= 0 && lines[lastRole]!.role !== 'MASTER' && !takingOver && (await backup.dnatRules()).length === 0 && (await current.vipHolders()).join() === '1';
-  };
-  await waitFor(
-    `${backup.name} to hold still as BACKUP for ${quietMs} ms`,
-    async () => {
-      if (!(await still())) quietSince = undefined;
-      else quietSince ??= Date.now();
-      return quietSince !== undefined && Date.now() - quietSince >= quietMs;
-    },
-    { timeoutMs: 20_000, intervalMs: 50 },
-  ).catch(async (error: unknown) => {
-    const lines = backup.daemonLines().filter((line) => line.msg.startsWith('role ') || line.msg.includes('takeover') || line.msg.startsWith('broker ') || line.msg.startsWith('weight '));
-    const seen = lines.slice(-12).map((line) => `${new Date(line.time).toISOString().slice(17, 23)} ${line.msg}`).join('; ');
-    throw new Error(`${(error as Error).message}; VIP on ${(await current.vipHolders()).join(',') || 'none'}, DNAT on ${backup.name}: ${(await backup.dnatRules()).length}; ${backup.name}'s last lines: ${seen}`);
-  });
-}
 
 lab('ucarp: the up and down scripts feed the same FIFO; takeover and release work the same', async (t) => {
   const current = await startLab(t, { daemon: true, driver: 'ucarp' });

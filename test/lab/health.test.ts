@@ -11,7 +11,9 @@ import { SICK_WEIGHT } from '../../src/health/weight.js';
 import { runtimePaths } from '../../src/paths.js';
 import { Lab, type LabOptions } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
+import { waitFor } from '../../lab/wait.js';
 import { missingRequirements } from '../helpers/real.js';
+import { UCARP_CAPTURE_TIMEOUT_MS, waitForUcarpSettled } from '../helpers/ucarp.js';
 
 const unavailable = missingRequirements();
 const lab = unavailable ? test.serial.skip : test.serial;
@@ -116,4 +118,84 @@ lab('a broker killed with -9 and restarted in place by the supervise adapter, wi
   t.deepEqual(roleChanges(one, killedAt), []);
   t.deepEqual(roleChanges(two, killedAt), []);
   t.deepEqual(await current.vipHolders(), [1]);
+});
+
+/**
+ * Under ucarp, which has no runtime priority, a sick master stops its ucarp (src/failover/): the
+ * down script releases the VIP and the other node takes over when its master-down wait ends; well
+ * again, ucarp runs again. With --preempt (failover.preempt, the default) node1's better skew
+ * takes the VIP back as soon as its ucarp reads node2's adverts; without it, the node waits as a
+ * BACKUP. Without --preempt, which node wins the start is a race (the daemons start their ucarps
+ * at their own pace, and a loaded machine can make node2's first): the test takes the winner.
+ */
+async function hangUcarpMaster(t: ExecutionContext, current: Lab, masterId: number): Promise<number> {
+  const one = current.node(masterId);
+  const two = current.nodes.find((node) => node.id !== masterId)!;
+  await current.waitForVipOn(one.id, { timeoutMs: 20_000 });
+  await one.waitForRole('MASTER', 0);
+  await waitForUcarpSettled(current, two, one.id);
+  await two.waitForLine(`peer ${one.name}'s broker well`, 0);
+  t.is(one.pids('ucarp').length, 1, 'the daemon runs ucarp (failover.control: supervise)');
+
+  const hungAt = Date.now();
+  t.true(one.pause('mosquitto').length > 0);
+  t.teardown(() => one.resume('mosquitto'));
+  await one.waitForLine('broker sick', hungAt);
+  const weight = await one.waitForLine(`weight 0 -> ${SICK_WEIGHT}`, hungAt);
+  t.deepEqual(weight.reasons, [`broker sick; stepping down for ${two.name} (well)`]);
+  await one.waitForLine('ucarp stopped', hungAt);
+  t.deepEqual(one.pids('ucarp'), [], `${one.name} no longer advertises`);
+  await one.waitForRole('BACKUP', hungAt);
+  await two.waitForRole('MASTER', hungAt);
+  await current.waitForVipOn(two.id, { alone: true, timeoutMs: 20_000 });
+  t.deepEqual(await one.dnatRules(), [], 'the sick node gave up its DNAT rule');
+  // Staying down while sick: its ucarp is not started again behind the other's back.
+  await sleep(quietMs(one));
+  t.deepEqual(one.pids('ucarp'), []);
+  t.deepEqual(await current.vipHolders(), [two.id]);
+
+  const resumedAt = Date.now();
+  one.resume('mosquitto');
+  await one.waitForLine('broker well', resumedAt);
+  await one.waitForLine(`weight ${SICK_WEIGHT} -> 0`, resumedAt);
+  await one.waitForLine('ucarp started again', resumedAt);
+  t.is(one.pids('ucarp').length, 1, `${one.name} advertises again`);
+  return resumedAt;
+}
+
+lab('ucarp: the master\'s broker hung: its ucarp stops and the VIP moves to node2; well again, ucarp runs again and takes the VIP back (--preempt)', async (t) => {
+  const current = await startLab(t, { driver: 'ucarp' });
+  const [one, two] = [current.node(1), current.node(2)];
+  const resumedAt = await hangUcarpMaster(t, current, 1);
+  // A new takeover or, back within the hold-down, the same one (no broker restart): wait for the role line, not for "accepting".
+  await one.waitForLine('role BACKUP -> MASTER', resumedAt);
+  await current.waitForVipOn(1, { alone: true, timeoutMs: 20_000 });
+  await two.waitForRole('BACKUP', resumedAt);
+});
+
+lab('ucarp without --preempt (failover.preempt: false): well again, the old master\'s ucarp runs as a BACKUP and the VIP stays on the other node', async (t) => {
+  const current = await startLab(t, { driver: 'ucarp', preempt: false });
+  // The winner: one node alone with the VIP for 4 adverts and the capture timeout (past the start's flaps).
+  const stableMs = 4 * current.loaded.config.failover.advert_int * 1000 + UCARP_CAPTURE_TIMEOUT_MS;
+  let candidate: number | undefined;
+  let since = 0;
+  const holder = await waitFor(
+    `one node to hold the VIP alone for ${stableMs} ms`,
+    async () => {
+      const holders = await current.vipHolders();
+      const alone = holders.length === 1 ? holders[0] : undefined;
+      if (alone !== candidate) [candidate, since] = [alone, Date.now()];
+      return candidate !== undefined && Date.now() - since >= stableMs ? candidate : undefined;
+    },
+    { timeoutMs: 40_000, intervalMs: 50 },
+  );
+  const one = current.node(holder);
+  const two = current.nodes.find((node) => node.id !== holder)!;
+  t.log(`${one.name} won the start`);
+  const resumedAt = await hangUcarpMaster(t, current, one.id);
+  // Its ucarp waits its master-down time, reading the other's adverts up to 1 s late (the capture timeout), and stays BACKUP.
+  await sleep(quietMs(one) + UCARP_CAPTURE_TIMEOUT_MS);
+  t.deepEqual(await current.vipHolders(), [two.id], `the VIP stayed on ${two.name}`);
+  t.deepEqual(one.linesSince('role ', resumedAt).filter((line) => line.role === 'MASTER'), [], `${one.name} did not take MASTER`);
+  t.deepEqual(roleChanges(two, resumedAt), [], `${two.name} changed no role`);
 });
