@@ -1,7 +1,8 @@
 /**
  * `mosquitto-failover run`: builds the components of a node on one shared node state, starts them
  * in order and stops them in reverse. The takeover loop first (it starts or adopts the broker and
- * stops it last), then the health monitor (it probes that broker), the credential sync, the peer
+ * stops it last), then the sync (credentials and the switchover preference, which the first
+ * weight needs), the health monitor (it probes that broker and writes the weight), the peer
  * channel, and the status publisher (its offline status goes out before the channel closes).
  */
 import type { Logger } from 'pino';
@@ -56,12 +57,12 @@ export class Controller {
       will: (connection) => status.will(connection),
       log: log.child({ component: 'peer' }),
       onMessage: (from, topic, value) => {
-        if (topic.type === 'sync') syncer?.receive(from, topic.kind, value);
+        if (topic.type === 'sync') syncer.receive(from, topic.kind, value);
         else if (topic.type === 'status') status.take(from, topic.node, value);
       },
       onOwnConnect: () => {
         status.publish();
-        syncer?.publishAll();
+        syncer.publishAll();
       },
     });
     const syncer = createSyncer(context, {
@@ -80,7 +81,9 @@ export class Controller {
       isConnected: (id) => channel.isConnected(id),
       track: config.failover.driver === 'keepalived' ? new TrackFile(paths.trackFile) : undefined,
     });
-    return [['takeover', takeover], ['health', health], ...(syncer ? [['sync', syncer] as [string, Component]] : []), ['peer', channel], ['status', status]];
+    // The sync before the health monitor: the monitor's first weight includes the synced
+    // preference, so a restarted daemon never writes a weight without its promote, not even for a moment.
+    return [['takeover', takeover], ['sync', syncer], ['health', health], ['peer', channel], ['status', status]];
   }
 
   /** Starts every component in order; if one fails, stops those started (it too), in reverse, and rethrows. */

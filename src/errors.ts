@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   ENOTREADY: 1,
   EUNHEALTHY: 1,
   ENOTCONNECTED: 1,
+  ESWITCHOVER: 1,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -23,6 +23,8 @@ export const NodeStatus = z.object({
   versions: z.record(z.string(), FileVersion).optional(),
   /** The health monitor's verdict on the node's own broker (health/hysteresis.ts); absent until it probed. */
   health: z.enum(['well', 'sick']).optional(),
+  /** What the node adds to its VRRP priority now (health/weight.ts); absent from older daemons. */
+  weight: z.int().min(-253).max(253).optional(),
   run: z.int().min(0),
   connection: z.int().min(0),
   seq: z.int().min(0),

@@ -24,7 +24,7 @@ function setup(connected = true) {
   return { sent, repaired, state, publisher, channel };
 }
 
-test('the status is published at start and when the role, the broker\'s verdict or a version changes, not for other facts, each later than the last', async (t) => {
+test('the status is published at start and when the role, the broker\'s verdict, the weight or a version changes, not for other facts, each later than the last', async (t) => {
   const { sent, state, publisher } = setup();
   await publisher.start();
   state.update({ role: 'MASTER' });
@@ -33,10 +33,13 @@ test('the status is published at start and when the role, the broker\'s verdict 
   state.update({ weight: { value: 0, reasons: ['x'] } });
   state.update({ versions: { passwd: { version: '5.0@1', origin: 1, sha256: 'ab' } } });
   state.update({ broker: { healthy: false, checkedAt: 3, problem: 'refused' } });
-  t.deepEqual(sent.map(({ topic }) => topic), Array(5).fill('mosquitto-failover/home/node/1/status'));
-  t.deepEqual(sent.at(-2)!.status, { node: 1, name: 'node1', online: true, role: 'MASTER', since: SINCE, versions: { passwd: { version: '5.0@1', origin: 1, sha256: 'ab' } }, health: 'well', run: 7, connection: 3, seq: 4 });
-  t.is(sent.at(-1)!.status.health, 'sick');
-  t.deepEqual(sent.map(({ status }) => status.seq), [1, 2, 3, 4, 5]);
+  state.update({ weight: { value: 253, reasons: ['promoted by the operator'] } });
+  state.update({ preference: { promote: 'node1' } });
+  t.deepEqual(sent.map(({ topic }) => topic), Array(6).fill('mosquitto-failover/home/node/1/status'));
+  t.deepEqual(sent.at(-3)!.status, { node: 1, name: 'node1', online: true, role: 'MASTER', since: SINCE, versions: { passwd: { version: '5.0@1', origin: 1, sha256: 'ab' } }, health: 'well', weight: 0, run: 7, connection: 3, seq: 4 });
+  t.is(sent.at(-2)!.status.health, 'sick');
+  t.is(sent.at(-1)!.status.weight, 253);
+  t.deepEqual(sent.map(({ status }) => status.seq), [1, 2, 3, 4, 5, 6]);
 });
 
 test('stop publishes the offline status once, and nothing after it', async (t) => {
