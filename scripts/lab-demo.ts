@@ -1,5 +1,5 @@
 /**
- * npm run lab -- [--fault link|keepalived] [--advert-int S] [--rate N]
+ * npm run lab -- [--fault link|keepalived|promote] [--advert-int S] [--rate N]
  *
  * The demo: a two-node lab with the daemon on each node, a client publishing QoS 1 through the
  * VIP and a persistent subscriber, a fault on the master, and a timeline of what happened. The
@@ -26,7 +26,7 @@ function fail(reason: string): never {
 }
 
 const fault = values.fault as Fault;
-if (!(fault in FAULTS)) fail(`--fault is link or keepalived, not ${values.fault}`);
+if (!(fault in FAULTS)) fail(`--fault is one of ${Object.keys(FAULTS).join(', ')}, not ${values.fault}`);
 const advertInt = Number(values['advert-int']);
 if (!(advertInt > 0)) fail(`--advert-int is a number of seconds, not ${values['advert-int']}`);
 const rate = Number(values.rate);
