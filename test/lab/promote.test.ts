@@ -11,6 +11,7 @@ import { runtimePaths } from '../../src/paths.js';
 import { syncState, waitForSameVersion } from '../../lab/credentials.js';
 import { Lab } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
+import { waitFor } from '../../lab/wait.js';
 import { missingRequirements } from '../helpers/real.js';
 
 const unavailable = missingRequirements();
@@ -60,6 +61,28 @@ lab('bad input: an unknown node, or a promote while a peer\'s daemon is stopped,
   await two.startDaemon();
   await current!.waitForBridges();
   t.deepEqual(versions(), before);
+});
+
+lab('a bridge that does not carry the drain marker: the promote is refused and nothing changes', async (t) => {
+  const [one, two] = [current!.node(1), current!.node(2)];
+  const before = versions();
+  // node1's bridge (and its daemon's peer connection) to node2's admin listener goes nowhere; the
+  // command on node2 still reads both statuses (node2's on its own broker, node1's on node1's).
+  const rule = ['INPUT', '-s', one.address, '-p', 'tcp', '--dport', String(two.config.broker.admin_port), '-j', 'DROP'];
+  await two.ns.exec(['iptables', '-w', '5', '-I', ...rule], { timeout: 10_000 });
+  const blockedAt = Date.now();
+  try {
+    const result = await two.cli(['promote', 'node2', '--timeout', '5']);
+    t.is(result.exitCode, 1, result.stdout + result.stderr);
+    t.regex(result.stderr, /^error: the bridge did not carry a marker from node1 to node2 within \d+ ms: what node1 acknowledged may not be there yet, so the VIP is not moved \(is the bridge up\?\)$/m);
+  } finally {
+    await two.ns.exec(['iptables', '-w', '5', '-D', ...rule], { timeout: 10_000 });
+  }
+  t.is(leaderOn(two), undefined, 'no preference written');
+  t.deepEqual(versions(), before, 'no synced version changed');
+  t.deepEqual(await current!.vipHolders(), [1]);
+  t.deepEqual(two.linesSince('weight ', blockedAt), [], 'no weight changed on node2');
+  await current!.waitForBridges(30_000);
 });
 
 lab('promote node2: the bridge is drained, then the VIP moves to node2 alone and the command exits 0', async (t) => {
@@ -119,10 +142,10 @@ lab('demote node1: the VIP moves off node1 to node2, and stays off until cleared
   t.is(result.exitCode, 0, result.stdout + result.stderr);
   t.regex(result.stdout, /^bridge drained: a marker from node1 reached node2 in \d+ ms$/m);
   t.deepEqual(await current!.vipHolders(), [2]);
-  await two.waitForRole('MASTER', at).catch((error: unknown) => {
-    t.log(two.linesSince('role ', at - 10_000).map((line) => `${line.time - at} ms: ${line.msg} ${JSON.stringify(line.at)}`));
-    throw error;
-  });
+  // Not waitForRole: node2 gave the VIP up moments ago (--clear), within the takeover hold-down
+  // (takeover/plan.ts), so it takes it back without a second broker restart, and the role line
+  // has no `accepting` step.
+  await waitFor('node2 MASTER in its log', () => two.linesSince('role ', at).find((line) => line.role === 'MASTER'), { timeoutMs: 30_000, intervalMs: 20 });
   t.is(trackValue(one), 2 - one.priority);
 
   const cleared = Date.now();
