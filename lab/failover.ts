@@ -111,11 +111,15 @@ export async function injectFault(node: LabNode, fault: Fault, next?: LabNode): 
   } else await node.linkDown();
 }
 
+/** What the last round's `promote` printed (the drain's time, the wait's). */
+export let promoteOutput: string | undefined;
+
 async function finishPromote(): Promise<void> {
   if (!promoting) return;
   const { node, run } = promoting;
   promoting = undefined;
   const result = await run;
+  promoteOutput = result.stdout;
   if (result.exitCode !== 0) throw new Error(`promote ${node.name} exited ${result.exitCode}: ${result.stdout}${result.stderr}`);
 }
 

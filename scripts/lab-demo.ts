@@ -7,7 +7,7 @@
  * `failover ok: client-visible <ms> ms, acked-lost <n>, duplicated <n>` or `failover FAILED: …`.
  */
 import { parseArgs } from 'node:util';
-import { failoverRound, FAULTS, type Fault } from '../lab/failover.js';
+import { failoverRound, FAULTS, promoteOutput, type Fault } from '../lab/failover.js';
 import { Lab } from '../lab/lab.js';
 import { NEEDS } from '../lab/machine.mjs';
 import { labUnavailable } from '../lab/requirements.js';
@@ -48,6 +48,11 @@ try {
   const steps: [number, string][] = [];
   const result = await failoverRound(lab, { fault, rate, onStep: (label, at) => steps.push([at, label]) });
   for (const [at, label] of steps.sort((a, b) => a[0] - b[0])) console.log(`  ${ms(at)}  ${label}`);
+  if (fault === 'promote') {
+    console.log(`\nthe promote command said:\n${(promoteOutput ?? '').trimEnd().replace(/^/gm, '  ')}`);
+    const takeover = lab.node(result.to).daemonLines().findLast((line) => line.msg.startsWith('role ') && line.role === 'MASTER' && line.time >= Date.now() - 120_000);
+    console.log(`${lab.node(result.to).name}'s takeover, ms from its first sign: ${JSON.stringify(takeover?.ms)}`);
+  }
   const { report } = result;
   console.log(`
 messages: ${report.attempted} sent, ${report.acknowledged} acknowledged, ${report.received} received
