@@ -1,8 +1,9 @@
 /**
  * The facts about this node that the components share: role and takeover epoch (takeover loop),
  * the last transition and its step timings, broker health, the priority weight, the synced files'
- * versions (syncer) and the peers' statuses (peer channel). Each component updates the facts it
- * owns and reads the others'; a change event says which facts changed.
+ * versions and the operator's switchover preference (syncer) and the peers' statuses (peer
+ * channel). Each component updates the facts it owns and reads the others'; a change event says
+ * which facts changed.
  */
 import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';

@@ -3,7 +3,8 @@
  * as the daemon user on the admin listener, and on the client listener with
  * `health.client_port`), decides sick or well (hysteresis.ts), and writes the weight
  * (weight.ts) that moves this node's priority through the one track-file writer. It owns the
- * `broker` and `weight` facts of the node state; the status publisher tells the peers.
+ * `broker` and `weight` facts of the node state; the status publisher tells the peers. The
+ * operator's `preference` (the synced leader file, owned by the syncer) adds its term.
  *
  * What it knows of a peer's broker is the health in the peer's status, taken only while the
  * peer is online and its broker reachable now. Before stepping down for a peer, it checks that
