@@ -5,18 +5,20 @@
  * (`npm run lab`), the end-to-end tests and the benchmark; every wait is bounded.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { RunResult } from '../src/exec/runner.js';
 import type { ProbeEvent, ProbeReport } from './history.js';
 import type { Lab } from './lab.js';
 import type { LabNode } from './node.js';
 import { Probe } from './probe.js';
 
-export type Fault = 'keepalived' | 'link' | 'broker-hang' | 'broker-crash-loop';
+export type Fault = 'keepalived' | 'link' | 'broker-hang' | 'broker-crash-loop' | 'promote';
 
 export const FAULTS: Record<Fault, string> = {
   keepalived: "kill -9 the master's keepalived",
   link: "pull the master's cable (link down)",
   'broker-hang': "SIGSTOP the master's mosquitto (SIGCONT at the repair)",
   'broker-crash-loop': "break the master's mosquitto.conf and kill -9 its broker (every restart fails)",
+  promote: 'promote the next node (planned switchover: drain the bridge, then move the VIP)',
 };
 
 /** A takeover's steps, epoch ms. */
@@ -136,7 +138,11 @@ export function outage(events: readonly ProbeEvent[], from: number, to: number):
 /** The faults of the master's own broker, which VRRP does not see: only the daemon's health probes move the VIP for them. */
 export const BROKER_FAULTS: readonly Fault[] = ['broker-hang', 'broker-crash-loop'];
 
-export async function injectFault(node: LabNode, fault: Fault): Promise<void> {
+/** The `promote` command of a round, run on the node it promotes, while the round watches the VIP. */
+let promoting: { node: LabNode; run: Promise<RunResult> } | undefined;
+
+/** `next`: the node the round expects the VIP on (a promote's target). */
+export async function injectFault(node: LabNode, fault: Fault, next?: LabNode): Promise<void> {
   if (fault === 'broker-hang') {
     if (node.pause('mosquitto').length === 0) throw new Error(`${node.name}: no mosquitto to hang`);
     return;
@@ -148,7 +154,22 @@ export async function injectFault(node: LabNode, fault: Fault): Promise<void> {
     return;
   }
   if (fault === 'keepalived') node.kill(node.config.failover.driver);
-  else await node.linkDown();
+  else if (fault === 'promote') {
+    if (!next) throw new Error('a promote needs the node to promote');
+    promoting = { node: next, run: next.cli(['promote', next.name]) };
+  } else await node.linkDown();
+}
+
+/** What the last round's `promote` printed (the drain's time, the wait's). */
+export let promoteOutput: string | undefined;
+
+async function finishPromote(): Promise<void> {
+  if (!promoting) return;
+  const { node, run } = promoting;
+  promoting = undefined;
+  const result = await run;
+  promoteOutput = result.stdout;
+  if (result.exitCode !== 0) throw new Error(`promote ${node.name} exited ${result.exitCode}: ${result.stdout}${result.stderr}`);
 }
 
 export async function repairFault(node: LabNode, fault: Fault): Promise<void> {
@@ -163,7 +184,11 @@ export async function repairFault(node: LabNode, fault: Fault): Promise<void> {
     return;
   }
   if (fault === 'keepalived') node.startFailover();
-  else await node.linkUp();
+  else if (fault === 'promote') {
+    await finishPromote();
+    const cleared = await node.cli(['promote', '--clear']);
+    if (cleared.exitCode !== 0) throw new Error(`promote --clear exited ${cleared.exitCode}: ${cleared.stdout}${cleared.stderr}`);
+  } else await node.linkUp();
 }
 
 export async function failoverRound(lab: Lab, options: RoundOptions): Promise<RoundResult> {
@@ -180,7 +205,7 @@ export async function failoverRound(lab: Lab, options: RoundOptions): Promise<Ro
 
     const faultAt = Date.now();
     const step = (label: string, at: number | undefined) => at !== undefined && options.onStep?.(label, at - faultAt);
-    await injectFault(old, fault);
+    await injectFault(old, fault, next);
     step(FAULTS[fault], faultAt);
     const times: RoundTimes = {};
     const waitStarted = Date.now();

@@ -6,6 +6,7 @@ import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeConfig } from '../src/config/schema.js';
+import type { RunResult } from '../src/exec/runner.js';
 import { adminTlsArgs } from './certs.js';
 import { acceptPort, refusePort, setLinkFaults, type LinkFaults, type LinkFaultState } from './faults.js';
 import type { Netns } from './netns.js';
@@ -136,7 +137,17 @@ export class LabNode {
     return daemon;
   }
 
-  /** The daemon's pids (node is its program name; nothing else of the lab runs node in a broker host). */
+  /**
+   * Runs `mosquitto-failover ARGS` on this node, as its operator would (from the sources, this
+   * node's cluster file and env file, `--node` this node), bounded; resolves with its exit code
+   * and output whatever it is.
+   */
+  async cli(args: readonly string[], timeoutMs = 60_000): Promise<RunResult> {
+    const argv = [process.execPath, '--import', import.meta.resolve('tsx'), SOURCE_ENTRY, ...args, '--config', this.placed.clusterFile, '--env', this.placed.envFile, '--node', String(this.id)];
+    return this.ns.exec(argv, { reject: false, timeout: timeoutMs });
+  }
+
+  /** The daemon's pids (node is its program name; nothing else of the lab runs node in a broker host, but cli() while it runs). */
   daemonPids(): number[] {
     return this.pids('node');
   }

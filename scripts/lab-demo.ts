@@ -1,5 +1,5 @@
 /**
- * npm run lab -- [--fault link|keepalived|broker-hang|broker-crash-loop] [--advert-int S] [--rate N]
+ * npm run lab -- [--fault link|keepalived|broker-hang|broker-crash-loop|promote] [--advert-int S] [--rate N]
  *
  * The demo: a two-node lab with the daemon on each node, a client publishing QoS 1 through the
  * VIP and a persistent subscriber, a fault on the master (its link, its keepalived, or its own
@@ -8,7 +8,7 @@
  * `failover ok: client-visible <ms> ms, acked-lost <n>, duplicated <n>` or `failover FAILED: …`.
  */
 import { parseArgs } from 'node:util';
-import { failoverRound, FAULTS, type Fault } from '../lab/failover.js';
+import { failoverRound, FAULTS, promoteOutput, type Fault } from '../lab/failover.js';
 import { Lab } from '../lab/lab.js';
 import { NEEDS } from '../lab/machine.mjs';
 import { labUnavailable } from '../lab/requirements.js';
@@ -49,6 +49,11 @@ try {
   const steps: [number, string][] = [];
   const result = await failoverRound(lab, { fault, rate, onStep: (label, at) => steps.push([at, label]) });
   for (const [at, label] of steps.sort((a, b) => a[0] - b[0])) console.log(`  ${ms(at)}  ${label}`);
+  if (fault === 'promote') {
+    console.log(`\nthe promote command said:\n${(promoteOutput ?? '').trimEnd().replace(/^/gm, '  ')}`);
+    const takeover = lab.node(result.to).daemonLines().findLast((line) => line.msg.startsWith('role ') && line.role === 'MASTER' && line.time >= Date.now() - 120_000);
+    console.log(`${lab.node(result.to).name}'s takeover, ms from its first sign: ${JSON.stringify(takeover?.ms)}`);
+  }
   const { report } = result;
   console.log(`
 messages: ${report.attempted} sent, ${report.acknowledged} acknowledged, ${report.received} received

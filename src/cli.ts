@@ -220,6 +220,44 @@ function buildProgram(io: CliIo): Command {
       if (code !== 0) throw new MqfoError('ENOTSYNCED', 'not every node confirmed the change in time');
     });
 
+  const switchoverCommand = (name: 'promote' | 'demote', description: string) =>
+    program
+      .command(name)
+      .description(description)
+      .addOption(configOption)
+      .addOption(envOption)
+      .option('-n, --node <id|name>', `the node this runs on, whose daemon publishes the change (default: ${NODE_ENV}, else the node with a local address)`)
+      .option('--timeout <seconds>', 'how long to wait for the VIP to move', '30');
+
+  type SwitchoverFlags = ConfigOptions & { node?: string; timeout: string; clear?: boolean };
+  const runSwitchover = async (name: 'promote' | 'demote', target: string | undefined, options: SwitchoverFlags) => {
+    // Imported here for the same reason as the renderer: the daemon never needs it.
+    const { checkDriver, nodeNamed } = await import('./switchover/plan.js');
+    const { switchover } = await import('./switchover/run.js');
+    if (options.clear && target !== undefined) throw new UsageError(`promote --clear takes no node (${target})`);
+    if (!options.clear && target === undefined) throw new UsageError(`${name} needs a node (or promote --clear)`);
+    const timeout = Number(options.timeout);
+    if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 3600) throw new UsageError(`--timeout ${JSON.stringify(options.timeout)} is not a number of seconds from 1 to 3600`);
+    const found = await load(options, io);
+    warnReadableEnv(found, io);
+    const loaded = await withTls(found.loaded);
+    const { config } = loaded;
+    const action = target === undefined ? { type: 'clear' as const } : { type: name, node: nodeNamed(config, target) };
+    checkDriver(config);
+    const node = resolveNode(config, { flag: options.node, env: loaded.env[NODE_ENV], localAddresses: io.localAddresses() });
+    const code = await switchover({ loaded, node, action, timeoutMs: timeout * 1000, say: io.stdout });
+    if (code !== 0) throw new MqfoError('ESWITCHOVER', 'the switchover did not complete in time');
+  };
+
+  switchoverCommand('promote', 'move the VIP to NODE and keep it there (synced to every node, across restarts) until promote --clear; waits until NODE is MASTER and the VIP answers')
+    .argument('[node]', 'the node to promote (name or id)')
+    .option('--clear', 'remove the preference: every node back to its configured priority and health')
+    .action((target: string | undefined, options: SwitchoverFlags) => runSwitchover('promote', target, options));
+
+  switchoverCommand('demote', 'move the VIP off NODE to the best other healthy node, and keep it off until promote --clear')
+    .argument('<node>', 'the node to demote (name or id)')
+    .action((target: string, options: SwitchoverFlags) => runSwitchover('demote', target, options));
+
   return program;
 }
 

@@ -1,10 +1,11 @@
 /**
  * `mosquitto-failover run`: builds the components of a node on one shared node state, starts them
  * in order and stops them in reverse. The takeover loop first (it starts or adopts the broker and
- * stops it last), then, under ucarp, the failover driver's control (it may run ucarp), the health
- * monitor (it probes that broker and, under ucarp, stops and starts ucarp), the credential sync,
- * the peer channel, the status publisher (its offline status goes out before the channel closes),
- * the control API (when control.users names someone) and the metrics endpoint (when it is on).
+ * stops it last), then, under ucarp, the failover driver's control (it may run ucarp), the sync
+ * (credentials and the switchover preference, which the first weight needs), the health monitor
+ * (it probes that broker and writes the weight; under ucarp it stops and starts ucarp), the peer
+ * channel, the status publisher (its offline status goes out before the channel closes), the
+ * control API (when control.users names someone) and the metrics endpoint (when it is on).
  */
 import type { Logger } from 'pino';
 import { brokerControl } from './broker/control.js';
@@ -66,12 +67,12 @@ export class Controller {
       will: (connection) => status.will(connection),
       log: log.child({ component: 'peer' }),
       onMessage: (from, topic, value) => {
-        if (topic.type === 'sync') syncer?.receive(from, topic.kind, value);
+        if (topic.type === 'sync') syncer.receive(from, topic.kind, value);
         else if (topic.type === 'status') status.take(from, topic.node, value);
         else if (topic.type === 'command' && from.id !== node.id) {
           const command = commandToRun(value, topic.node, from.id, Date.now());
           if (!command.ok) log.warn({ from: from.name, reason: command.reason }, 'ignored a command on the peer channel');
-          else if (syncer) {
+          else {
             log.info({ from: from.name }, `${from.name} asked for the sync sweep now`);
             syncer.sweepNow();
           }
@@ -79,7 +80,7 @@ export class Controller {
       },
       onOwnConnect: () => {
         status.publish();
-        syncer?.publishAll();
+        syncer.publishAll();
       },
     });
     const syncer = createSyncer(context, {
@@ -110,13 +111,11 @@ export class Controller {
         config,
         self: node,
         state: this.state,
-        syncNow: syncer
-          ? async () => {
-              syncer.sweepNow();
-              await channel.publish(topics.command(node.id), { command: 'syncNow', at: Date.now() }, { retain: false });
-              return config.nodes.map((peer) => peer.name);
-            }
-          : undefined,
+        syncNow: async () => {
+          syncer.sweepNow();
+          await channel.publish(topics.command(node.id), { command: 'syncNow', at: Date.now() }, { retain: false });
+          return config.nodes.map((peer) => peer.name);
+        },
       }),
     });
     const metrics = config.metrics.enabled
@@ -125,8 +124,10 @@ export class Controller {
     return [
       ['takeover', takeover],
       ...(driver ? [['failover', driver] as [string, Component]] : []),
+      // The sync before the health monitor: the monitor's first weight includes the synced
+      // preference, so a restarted daemon never writes a weight without its promote, not even for a moment.
+      ['sync', syncer],
       ['health', health],
-      ...(syncer ? [['sync', syncer] as [string, Component]] : []),
       ['peer', channel],
       ['status', status],
       ['control', control],

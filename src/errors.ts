@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   EUNHEALTHY: 1,
   ENOTCONNECTED: 1,
   EMETRICS: 1,
+  ESWITCHOVER: 1,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,8 +1,9 @@
 /**
  * The facts about this node that the components share: role and takeover epoch (takeover loop),
  * the last transition and its step timings, broker health, the priority weight, the synced files'
- * versions (syncer) and the peers' statuses (peer channel). Each component updates the facts it
- * owns and reads the others'; a change event says which facts changed.
+ * versions and the operator's switchover preference (syncer) and the peers' statuses (peer
+ * channel). Each component updates the facts it owns and reads the others'; a change event says
+ * which facts changed.
  */
 import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
@@ -39,6 +40,12 @@ export interface BrokerHealth {
   change?: { from: 'well' | 'sick'; reason: string; since: number; at: number; ms: number };
 }
 
+/** The operator's planned switchover (the synced `leader` file, sync/content/leader.ts): a node name, or nothing. */
+export interface Preference {
+  promote?: string;
+  demote?: string;
+}
+
 export interface NodeFacts {
   /** When this daemon started (ISO time). */
   readonly startedAt: string;
@@ -49,6 +56,8 @@ export interface NodeFacts {
   broker: BrokerHealth;
   /** What this node adds to its VRRP priority (keepalived's track file), and why. */
   weight: { value: number; reasons: string[] };
+  /** The operator's preference, as the synced `leader` file says now (empty: none). */
+  preference: Preference;
   /** Each synced file's version and hash, by kind. */
   versions: Record<string, FileVersion>;
   /** Each node's last status as read on its own broker, by id (this node's own included). */
@@ -107,6 +116,7 @@ export function initialFacts(now = new Date()): NodeFacts {
     lastTransition: undefined,
     broker: { healthy: undefined, checkedAt: undefined },
     weight: { value: 0, reasons: [] },
+    preference: {},
     versions: {},
     peers: {},
   };

@@ -19,6 +19,8 @@ export interface RuntimePaths {
   takeoverState: string;
   /** The version of each synced file (sync/state.ts). */
   syncState: string;
+  /** The operator's switchover preference, synced (sync/content/leader.ts). */
+  leader: string;
   /** The daemon's run number, which orders its statuses across restarts (peer/run.ts). */
   runState: string;
   clusterFile: string;
@@ -39,6 +41,7 @@ export function runtimePaths(config: ClusterConfig): RuntimePaths {
     takeoverState: posix.join(state, 'takeover.json'),
     syncState: posix.join(state, 'sync.json'),
     runState: posix.join(state, 'run.json'),
+    leader: posix.join(state, 'leader.json'),
     clusterFile: posix.join(dir, 'cluster.yaml'),
     envFile: posix.join(dir, '.env'),
     ucarpArgs: posix.join(dir, 'ucarp.args'),

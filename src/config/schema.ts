@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { quoted } from '../errors.js';
 import { peerPrefix } from '../mqtt/topics.js';
 
-const NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+export const NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 // Linux IFNAMSIZ is 16 including the terminating NUL.
 const INTERFACE = /^[A-Za-z0-9_.:@-]{1,15}$/;
 const USER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;

@@ -3,7 +3,8 @@
  * as the daemon user on the admin listener, and on the client listener with
  * `health.client_port`), decides sick or well (hysteresis.ts), and writes the weight
  * (weight.ts) that moves this node's priority through the one track-file writer. It owns the
- * `broker` and `weight` facts of the node state; the status publisher tells the peers.
+ * `broker` and `weight` facts of the node state; the status publisher tells the peers. The
+ * operator's `preference` (the synced leader file, owned by the syncer) adds its term.
  *
  * What it knows of a peer's broker is the health in the peer's status, taken only while the
  * peer is online and its broker reachable now. Before stepping down for a peer, it checks that
@@ -20,13 +21,13 @@ import type { Topics } from '../mqtt/topics.js';
 import type { Fact, NodeState } from '../node-state.js';
 import { INITIAL_HEALTH, nextHealth, type HealthState, type ProbeResult } from './hysteresis.js';
 import type { TrackFile } from './track-file.js';
-import { weightOf, type PeerHealth, type Weight } from './weight.js';
+import { weightOf, type PeerHealth, type Switchover, type Weight } from './weight.js';
 
 /**
  * The node-state facts besides the broker's health that move the weight (weight.ts): a change of
  * any of them weighs again at once, with or without health probes.
  */
-const WEIGHT_FACTS: readonly Fact[] = [];
+const WEIGHT_FACTS: readonly Fact[] = ['preference'];
 
 export interface HealthMonitorOptions {
   config: ClusterConfig;
@@ -160,9 +161,18 @@ export class HealthMonitor implements Component {
    * weighing in progress (whose failure its caller has seen), so that two never write at once.
    */
   private reweigh(): Promise<void> {
-    const next = this.weighing.catch(() => undefined).then(() => this.apply(weightOf({ sick: this.sick, steppedDown: this.steppedDown, peers: this.peerHealth }), this.peerHealth));
+    const next = this.weighing.catch(() => undefined).then(() => this.apply(weightOf({ sick: this.sick, steppedDown: this.steppedDown, peers: this.peerHealth, switchover: this.switchover() }), this.peerHealth));
     this.weighing = next;
     return next;
+  }
+
+  /** The operator's preference as it concerns this node; a name that is no node's is no preference. */
+  private switchover(): Switchover | undefined {
+    const { config, self, state } = this.options;
+    const { promote, demote } = state.current.preference;
+    const name = promote ?? demote;
+    if (name === undefined || !config.nodes.some((node) => node.name === name)) return undefined;
+    return { action: promote === undefined ? 'demote' : 'promote', target: name === self.name ? 'self' : 'other', priority: self.priority };
   }
 
   /** Each peer's broker as this node knows it now; with `verify`, a peer taken as well is checked first. */

@@ -15,6 +15,26 @@
 
 export const SICK_WEIGHT = -253;
 
+/** keepalived's bounds for a track file's value (times weight 1): beyond them the instance goes to FAULT. */
+export const MAX_WEIGHT = 253;
+export const MIN_WEIGHT = -253;
+/** keepalived's effective priority range. */
+const TOP_PRIORITY = 254;
+/** The priority a demoted node drops to: above a sick node (1), below every other node. */
+const DEMOTED_PRIORITY = 2;
+
+/**
+ * The operator's planned switchover (`promote NODE` / `demote NODE`, the synced `leader` file) as
+ * it concerns this node: whether it names this node or another, and this node's configured priority.
+ */
+export interface Switchover {
+  action: 'promote' | 'demote';
+  /** `self`: this node is the one promoted or demoted. */
+  target: 'self' | 'other';
+  /** This node's configured priority (1..254; cluster.yaml keeps them distinct). */
+  priority: number;
+}
+
 /** What this node knows of a peer's broker: `unknown` when its status is missing, offline, or its broker cannot be reached now. */
 export type PeerHealth = 'well' | 'sick' | 'unknown';
 
@@ -25,6 +45,8 @@ export interface WeightInputs {
   steppedDown: boolean;
   /** Each other node's broker, by name. */
   peers: Readonly<Record<string, PeerHealth>>;
+  /** The operator's preference; undefined when there is none (`promote --clear`). */
+  switchover?: Switchover | undefined;
 }
 
 export interface Weight {
@@ -42,6 +64,35 @@ export interface Weight {
  * back up then would pull the VIP onto a sick broker. Well again: 0, and preempt decides.
  */
 export function weightOf(inputs: WeightInputs): Weight {
+  const health = healthWeight(inputs);
+  // Sick wins: a sick node's weight is its health's alone, promoted or not.
+  if (inputs.sick || !inputs.switchover) return health;
+  const term = switchoverTerm(inputs.switchover);
+  return { value: clampWeight(health.value + term.value), reasons: [...health.reasons, ...term.reasons], steppedDown: health.steppedDown };
+}
+
+/** Never beyond ±253: nothing adds up to FAULT by accident. */
+export function clampWeight(value: number): number {
+  return Math.min(MAX_WEIGHT, Math.max(MIN_WEIGHT, value));
+}
+
+/**
+ * The preference's term, in three tiers of effective priority: the promoted node at 254 (the top,
+ * +253 from any priority), the other nodes at 253 at most (a node configured 254 gives one up, so
+ * the promoted one is strictly above it and no tie is left to the IP addresses), a demoted node
+ * at 2 (above a sick node's 1, below every other node: a node configured 2 then goes to 3).
+ * Nothing else moves, so the order of the other nodes among themselves stays as configured
+ * (except that 254 and 253 then tie: only the VRRP IP rule tells them apart, which matters only
+ * when the promoted node is sick).
+ */
+function switchoverTerm({ action, target, priority }: Switchover): { value: number; reasons: string[] } {
+  if (action === 'promote' && target === 'self') return { value: TOP_PRIORITY - priority, reasons: ['promoted by the operator'] };
+  if (action === 'promote') return priority === TOP_PRIORITY ? { value: -1, reasons: ['another node is promoted: below it'] } : { value: 0, reasons: [] };
+  if (target === 'self') return { value: DEMOTED_PRIORITY - priority, reasons: ['demoted by the operator'] };
+  return priority === DEMOTED_PRIORITY ? { value: 1, reasons: ['another node is demoted: above it'] } : { value: 0, reasons: [] };
+}
+
+function healthWeight(inputs: WeightInputs): Weight {
   const names = (health: PeerHealth) => Object.entries(inputs.peers).filter(([, value]) => value === health).map(([name]) => name);
   if (!inputs.sick) return { value: 0, reasons: [], steppedDown: false };
   const well = names('well');

@@ -11,13 +11,24 @@ export function peerPrefix(cluster: string): string {
   return `${PEER_ROOT}/${cluster}`;
 }
 
+/**
+ * The switchover's drain markers (switchover.ts): the one daemons' topic the bridges carry, so
+ * outside the peer prefix, which they must not carry. A marker published on the old master
+ * arrives on the new one after everything the same bridge queued before it.
+ */
+export function drainPrefix(cluster: string): string {
+  return `${PEER_ROOT}-drain/${cluster}`;
+}
+
 /** What a topic under the prefix is about. */
 export type PeerTopic = { type: 'status'; node: number } | { type: 'sync'; kind: string } | { type: 'command'; node: number } | { type: 'other' };
 
 export class Topics {
   readonly prefix: string;
+  private readonly cluster: string;
 
   constructor(cluster: string) {
+    this.cluster = cluster;
     this.prefix = peerPrefix(cluster);
   }
 
@@ -54,6 +65,15 @@ export class Topics {
   /** Where the answers to `user` may go: this topic or below it (the ACL lets only that user read them). */
   controlResponse(user: string): string {
     return `${this.prefix}/control/${user}/response`;
+  }
+
+  /** One drain marker's topic (drainPrefix). */
+  drain(nonce: string): string {
+    return `${this.drainPrefix}/${nonce}`;
+  }
+
+  get drainPrefix(): string {
+    return drainPrefix(this.cluster);
   }
 
   /** What every daemon reads on every node's broker. */

@@ -5,7 +5,7 @@
 import { createHmac } from 'node:crypto';
 import type { ClusterConfig, NodeConfig, TopicConfig } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
-import { peerPrefix } from '../mqtt/topics.js';
+import { drainPrefix, peerPrefix } from '../mqtt/topics.js';
 import { runtimePaths, vrrpInstance, type RuntimePaths } from '../paths.js';
 
 export interface BridgeView {
@@ -32,6 +32,8 @@ export interface NodeView {
   instance: string;
   /** Topic prefix of the daemons' peer channel. */
   peerPrefix: string;
+  /** The switchover's drain markers (mqtt/topics.ts): carried by every bridge, at QoS 1. */
+  drainTopic: string;
   paths: RuntimePaths;
   ucarp: { advskew: number; args: string[] };
 }
@@ -109,6 +111,7 @@ export function nodeView(config: ClusterConfig, secrets: Secrets, node: NodeConf
     topics: config.bridge.topics.map((topic) => ({ ...topic, access: ACCESS[topic.direction] })),
     instance: vrrpInstance(config),
     peerPrefix: peerPrefix(config.cluster),
+    drainTopic: `${drainPrefix(config.cluster)}/#`,
     paths,
     ucarp: { advskew, args },
   };

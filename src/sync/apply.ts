@@ -26,6 +26,7 @@ export class Applier {
 
   /** Makes the broker take the file as it is on disk, and checks its health; rejects when unhealthy. */
   async apply(file: SyncedFile, what: string): Promise<void> {
+    if (file.apply === 'none') return;
     if (file.apply === 'restart') await this.options.broker.restart();
     else await this.options.broker.reload();
     await this.options.healthy();

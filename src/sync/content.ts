@@ -1,6 +1,6 @@
 /**
- * The broker files the daemon syncs between nodes: mosquitto's password file, its ACL file and
- * the dynamic-security plugin's JSON. Each is checked the way mosquitto 2.0.11 reads it, only
+ * The files the daemon syncs between nodes: mosquitto's password file, its ACL file and
+ * the dynamic-security plugin's JSON, and the operator's switchover preference (content/leader.ts). Each is checked the way mosquitto 2.0.11 reads it, only
  * stricter where mosquitto would start anyway but with a file that is not what its writer meant
  * (it drops bad password lines and bad dynsec entries with at most a log line), and merged so
  * that a sync never removes or changes the service users. Pure: text in, text out.
@@ -8,17 +8,18 @@
 import { acl } from './content/acl.js';
 import type { Format } from './content/common.js';
 import { dynsec } from './content/dynsec.js';
+import { leader } from './content/leader.js';
 import { passwd } from './content/passwd.js';
 import { MAX_SYNCED_BYTES } from '../peer/limits.js';
 
-export type Kind = 'passwd' | 'acl' | 'dynsec';
-export const KINDS: readonly Kind[] = ['passwd', 'acl', 'dynsec'];
+export type Kind = 'passwd' | 'acl' | 'dynsec' | 'leader';
+export const KINDS: readonly Kind[] = ['passwd', 'acl', 'dynsec', 'leader'];
 export interface ServiceUsers {
   bridge: string;
   daemon: string;
 }
 
-const FORMATS: Record<Kind, Format> = { passwd, acl, dynsec };
+const FORMATS: Record<Kind, Format> = { passwd, acl, dynsec, leader };
 
 /** Every problem in `text` for that kind, each as "line N: what is wrong" (dynsec: "path.to.field: what is wrong"); [] when valid. */
 export function contentProblems(kind: Kind, text: string): string[] {

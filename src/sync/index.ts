@@ -1,8 +1,11 @@
-/** Builds a node's credential sync, or nothing when cluster.yaml syncs no file. */
+/** Builds a node's sync: the broker files cluster.yaml asks for, and the switchover preference always. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkHealth } from '../broker/health.js';
 import type { DaemonContext } from '../context.js';
+import type { Logger } from 'pino';
 import { daemonLogin } from '../mqtt/client.js';
+import type { Preference } from '../node-state.js';
+import { parseLeader } from './content/leader.js';
 import { Syncer, syncedFiles } from './syncer.js';
 
 /** After a SIGHUP, a moment for mosquitto's main loop to reread its files before the health check. */
@@ -15,11 +18,21 @@ export interface SyncChannel {
   repair: (topic: string) => void;
 }
 
-export function createSyncer(context: DaemonContext, channel: SyncChannel): Syncer | undefined {
+/** The preference in the synced text; none without one (the syncer never adopts an invalid one). */
+function preferenceOf(text: string | undefined, log: Logger): Preference {
+  if (text === undefined) return {};
+  const parsed = parseLeader(text);
+  if ('problems' in parsed) {
+    log.error({ problems: parsed.problems }, 'the switchover preference is not valid: taken as none');
+    return {};
+  }
+  return parsed.preference;
+}
+
+export function createSyncer(context: DaemonContext, channel: SyncChannel): Syncer {
   const { loaded, node, log, broker, paths, topics, state } = context;
   const { config, secrets } = loaded;
   const files = syncedFiles(config);
-  if (files.length === 0) return undefined;
   const login = daemonLogin(loaded, node);
   const syncer: Syncer = new Syncer({
     cluster: config.cluster,
@@ -39,7 +52,7 @@ export function createSyncer(context: DaemonContext, channel: SyncChannel): Sync
     },
     publish: (kind, envelope) => channel.publish(topics.sync(kind), envelope),
     repair: (kind) => channel.repair(topics.sync(kind)),
-    onVersion: () => state.update({ versions: syncer.versions() }),
+    onVersion: () => state.update({ versions: syncer.versions(), preference: preferenceOf(syncer.text('leader'), log) }),
     onOutcome: (outcome) => state.record({ type: 'sync', at: Date.now(), ...outcome }),
   });
   return syncer;

@@ -86,6 +86,11 @@ export class Syncer {
     return Object.fromEntries(this.fileStates().map(([kind, file]) => [kind, { version: formatVersion(file.version), origin: file.origin, sha256: file.sha256 }]));
   }
 
+  /** The text of this node's version of `kind` (what it publishes), if it has one. */
+  text(kind: Kind): string | undefined {
+    return this.texts.get(kind);
+  }
+
   private fileStates(): [Kind, FileState][] {
     return this.kinds.flatMap((kind): [Kind, FileState][] => (this.state[kind] ? [[kind, this.state[kind]]] : []));
   }
@@ -153,7 +158,8 @@ export class Syncer {
     const { kind, path } = file;
     const found = await readText(path);
     if (!found) {
-      if (why === 'start') this.log.warn({ kind, path }, `no ${LABEL[kind]} yet: nothing to sync until a peer sends one`);
+      // No preference is the usual state: nothing to warn about.
+      if (why === 'start' && kind !== 'leader') this.log.warn({ kind, path }, `no ${LABEL[kind]} yet: nothing to sync until a peer sends one`);
       return;
     }
     const previous = this.texts.get(kind);

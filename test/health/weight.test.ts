@@ -1,5 +1,5 @@
 import test from 'ava';
-import { SICK_WEIGHT, weightOf } from '../../src/health/weight.js';
+import { clampWeight, SICK_WEIGHT, weightOf } from '../../src/health/weight.js';
 
 test('well: 0 and nothing to say, whatever the peers', (t) => {
   t.deepEqual(weightOf({ sick: false, steppedDown: false, peers: { node2: 'sick' } }), { value: 0, reasons: [], steppedDown: false });
@@ -43,4 +43,74 @@ test('once down, a sick node stays down when its peers turn sick or unknown (it 
       steppedDown: true,
     });
   }
+});
+
+// keepalived.conf(5), track_file: the value is added to the priority, the result limited to [1,254].
+const effective = (priority: number, weight: number) => Math.min(254, Math.max(1, priority + weight));
+const well = { sick: false, steppedDown: false, peers: { other: 'well' as const } };
+
+test('promote: the promoted node ends at 254, strictly above every other node, from any configured priority', (t) => {
+  for (const priority of [2, 100, 253, 254]) {
+    const promoted = weightOf({ ...well, switchover: { action: 'promote', target: 'self', priority } });
+    t.is(effective(priority, promoted.value), 254);
+    t.deepEqual(promoted.reasons, ['promoted by the operator']);
+    t.false(promoted.steppedDown);
+    for (const other of [2, 100, 253, 254]) {
+      if (other === priority) continue;
+      const weight = weightOf({ ...well, switchover: { action: 'promote', target: 'other', priority: other } }).value;
+      t.true(effective(other, weight) < 254, `a node at ${other} stays below the promoted one`);
+    }
+  }
+});
+
+test('promote: only a node configured at 254 gives one up; the others keep their priority', (t) => {
+  t.deepEqual(weightOf({ ...well, switchover: { action: 'promote', target: 'other', priority: 254 } }), { value: -1, reasons: ['another node is promoted: below it'], steppedDown: false });
+  for (const priority of [2, 150, 253]) t.deepEqual(weightOf({ ...well, switchover: { action: 'promote', target: 'other', priority } }), { value: 0, reasons: [], steppedDown: false });
+});
+
+test('demote: the demoted node ends at 2, below every other healthy node and above a sick one (1)', (t) => {
+  for (const priority of [2, 100, 254]) {
+    const demoted = weightOf({ ...well, switchover: { action: 'demote', target: 'self', priority } });
+    t.is(effective(priority, demoted.value), 2);
+    t.deepEqual(demoted.reasons, ['demoted by the operator']);
+    t.true(effective(priority, demoted.value) > effective(priority, SICK_WEIGHT));
+    for (const other of [2, 3, 100, 254]) {
+      if (other === priority) continue;
+      const weight = weightOf({ ...well, switchover: { action: 'demote', target: 'other', priority: other } }).value;
+      t.true(effective(other, weight) > 2, `a node at ${other} stays above the demoted one`);
+    }
+  }
+  t.deepEqual(weightOf({ ...well, switchover: { action: 'demote', target: 'other', priority: 2 } }), { value: 1, reasons: ['another node is demoted: above it'], steppedDown: false });
+});
+
+test('sick wins: a promoted or demoted node whose broker is sick weighs what its health says alone', (t) => {
+  for (const action of ['promote', 'demote'] as const) {
+    for (const target of ['self', 'other'] as const) {
+      const switchover = { action, target, priority: 200 };
+      t.deepEqual(weightOf({ sick: true, steppedDown: false, peers: { node2: 'well' }, switchover }), weightOf({ sick: true, steppedDown: false, peers: { node2: 'well' } }));
+      t.deepEqual(weightOf({ sick: true, steppedDown: false, peers: { node2: 'sick' }, switchover }), weightOf({ sick: true, steppedDown: false, peers: { node2: 'sick' } }));
+      t.deepEqual(weightOf({ sick: true, steppedDown: true, peers: { node2: 'unknown' }, switchover }), weightOf({ sick: true, steppedDown: true, peers: { node2: 'unknown' } }));
+    }
+  }
+  t.is(effective(254, weightOf({ sick: true, steppedDown: false, peers: { node2: 'well' }, switchover: { action: 'promote', target: 'self', priority: 254 } }).value), 1);
+});
+
+test('no preference: the health term alone, as before', (t) => {
+  t.deepEqual(weightOf({ ...well, switchover: undefined }), { value: 0, reasons: [], steppedDown: false });
+});
+
+test('every weight, for every combination, stays within ±253 (never FAULT)', (t) => {
+  for (const sick of [false, true]) {
+    for (const steppedDown of [false, true]) {
+      for (const peer of ['well', 'sick', 'unknown'] as const) {
+        for (const switchover of [undefined, ...(['promote', 'demote'] as const).flatMap((action) => (['self', 'other'] as const).flatMap((target) => [1, 2, 3, 253, 254].map((priority) => ({ action, target, priority }))))]) {
+          const { value } = weightOf({ sick, steppedDown, peers: { node2: peer }, switchover });
+          t.true(value >= -253 && value <= 253, JSON.stringify({ sick, steppedDown, peer, switchover, value }));
+        }
+      }
+    }
+  }
+  t.is(clampWeight(400), 253);
+  t.is(clampWeight(-400), -253);
+  t.is(clampWeight(7), 7);
 });

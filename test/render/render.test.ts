@@ -47,6 +47,7 @@ test('mosquitto.conf on the hub: listeners, persistence, auth files and one brid
     'notification_topic $SYS/broker/connection/mqfo-home-mqtt-a-mqtt-b/state',
     'topic home/# both 1 "" ""',
     'topic zigbee2mqtt/# both 1 "" ""',
+    'topic mosquitto-failover-drain/home/# both 1 "" ""',
   ]) {
     t.true(conf.includes(expected), expected);
   }
@@ -92,7 +93,7 @@ test('dynsec replaces the password and ACL files; client_bind all listens everyw
   t.false(files(example('three-node')).has('service-users.acl'));
 });
 
-test('the service-user ACL follows each topic direction and keeps the control topics from the bridge', (t) => {
+test('the service-user ACL follows each topic direction, keeps the control topics from the bridge, and gives both users the drain markers', (t) => {
   const acl = lines(files(example('two-node')).get('service-users.acl')?.content);
   const bridge = acl.slice(acl.indexOf('user mqfo-bridge'), acl.indexOf('user mqfo-daemon'));
   t.deepEqual(bridge.filter((line) => line.startsWith('topic')), [
@@ -100,8 +101,11 @@ test('the service-user ACL follows each topic direction and keeps the control to
     'topic readwrite home/#',
     'topic readwrite zigbee2mqtt/#',
     'topic write $SYS/broker/connection/+/state',
+    'topic readwrite mosquitto-failover-drain/home/#',
   ]);
-  t.true(acl.includes('topic readwrite mosquitto-failover/home/#'));
+  const daemon = acl.slice(acl.indexOf('user mqfo-daemon'));
+  t.true(daemon.includes('topic readwrite mosquitto-failover/home/#'));
+  t.true(daemon.includes('topic readwrite mosquitto-failover-drain/home/#'));
 });
 
 test('keepalived.conf: VRRPv3, unicast peers, the VIP, the FIFO and the track file', (t) => {

@@ -15,8 +15,8 @@ const HASH = 'vC4P0zHvkPWAMn2vW8KUcV2xuAJXek0rw5UY6J1ybgPFV+bqI1H0839rn5P1RhFd0k
 
 const lines = (...items: string[]): string => `${items.join('\n')}\n`;
 
-test('KINDS lists the three synced files', (t) => {
-  t.deepEqual(KINDS, ['passwd', 'acl', 'dynsec']);
+test('KINDS lists the synced files: the three broker files and the switchover preference', (t) => {
+  t.deepEqual(KINDS, ['passwd', 'acl', 'dynsec', 'leader']);
 });
 
 // ------------------------------------------------------------------ passwd
