@@ -1,7 +1,8 @@
 /**
  * `mosquitto-failover run`: builds the components of a node on one shared node state, starts them
  * in order and stops them in reverse. The takeover loop first (it starts or adopts the broker and
- * stops it last), then the health monitor (it probes that broker), the credential sync, the peer
+ * stops it last), then the health monitor (it probes that broker), the split-brain watch (stopped before the
+ * monitor, so that its step-down is lifted through the monitor's write), the credential sync, the peer
  * channel, and the status publisher (its offline status goes out before the channel closes).
  */
 import type { Logger } from 'pino';
@@ -19,7 +20,10 @@ import { StatusPublisher } from './peer/publisher.js';
 import { startRun } from './peer/run.js';
 import { sealKey } from './peer/seal.js';
 import { HealthMonitor } from './health/monitor.js';
+import { SplitWatch } from './health/split-watch.js';
 import { TrackFile } from './health/track-file.js';
+import { VrrpCounter } from './health/vrrp-counter.js';
+import { probeOnce } from './broker/health.js';
 import { createSyncer } from './sync/index.js';
 import { createTakeover } from './takeover/index.js';
 
@@ -80,7 +84,16 @@ export class Controller {
       isConnected: (id) => channel.isConnected(id),
       track: config.failover.driver === 'keepalived' ? new TrackFile(paths.trackFile) : undefined,
     });
-    return [['takeover', takeover], ['health', health], ...(syncer ? [['sync', syncer] as [string, Component]] : []), ['peer', channel], ['status', status]];
+    const split = new SplitWatch({
+      config,
+      self: node,
+      state: this.state,
+      log: log.child({ component: 'split' }),
+      isConnected: (id) => channel.isConnected(id),
+      reaches: (peer) => probeOnce(daemonLogin(loaded, peer), topics.health(node.id), config.health.timeout * 1000).then(() => true, () => false),
+      counter: config.failover.driver === 'keepalived' ? new VrrpCounter(run, config.nodes.filter((peer) => peer.id !== node.id).map((peer) => peer.address)) : undefined,
+    });
+    return [['takeover', takeover], ['health', health], ['split', split], ...(syncer ? [['sync', syncer] as [string, Component]] : []), ['peer', channel], ['status', status]];
   }
 
   /** Starts every component in order; if one fails, stops those started (it too), in reverse, and rethrows. */

@@ -11,7 +11,11 @@
  * refuses priority 1 when health is on, so no peer ties with it). Not FAULT: a node at priority 1
  * still holds the VIP when no other keepalived answers, so a wrong verdict, or a peer that is
  * gone, never leaves the VIP on no node.
+ *
+ * A split-brain step-down (split.ts) is the one term below that: SPLIT_WEIGHT (-254) puts the
+ * instance in FAULT, because a lower priority does not end a split where adverts do not cross.
  */
+import { SPLIT_WEIGHT } from './split.js';
 
 export const SICK_WEIGHT = -253;
 
@@ -25,6 +29,8 @@ export interface WeightInputs {
   steppedDown: boolean;
   /** Each other node's broker, by name. */
   peers: Readonly<Record<string, PeerHealth>>;
+  /** The node this one steps down for in a split brain (split.ts), by name: FAULT, whatever the other terms. */
+  split?: string | undefined;
 }
 
 export interface Weight {
@@ -42,6 +48,12 @@ export interface Weight {
  * back up then would pull the VIP onto a sick broker. Well again: 0, and preempt decides.
  */
 export function weightOf(inputs: WeightInputs): Weight {
+  const weight = healthWeight(inputs);
+  if (inputs.split === undefined) return weight;
+  return { ...weight, value: SPLIT_WEIGHT, reasons: [...weight.reasons, `split brain: giving up the VIP to ${inputs.split} (FAULT)`] };
+}
+
+function healthWeight(inputs: WeightInputs): Weight {
   const names = (health: PeerHealth) => Object.entries(inputs.peers).filter(([, value]) => value === health).map(([name]) => name);
   if (!inputs.sick) return { value: 0, reasons: [], steppedDown: false };
   const well = names('well');

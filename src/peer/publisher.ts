@@ -1,6 +1,6 @@
 /**
  * Keeps this node's retained status true: published when the own broker's connection is made and
- * whenever the role, the broker's health verdict or a synced file's version changes; on stop, the offline status the last-will
+ * whenever the role, the broker's health verdict, the standing priority or a synced file's version changes; on stop, the offline status the last-will
  * would have said, before the channel closes. Peers' statuses read on their brokers go into the
  * node state when they are later than the one held (status.ts: a replayed old one is not), and
  * peers coming and going are logged. This node's own status read back as anything but what it
@@ -42,7 +42,14 @@ export class StatusPublisher {
 
   async start(): Promise<void> {
     this.unsubscribe = this.options.state.onChange((changed, facts) => {
-      if (changed.includes('role') || changed.includes('versions') || (changed.includes('broker') && healthOf(facts.broker.healthy) !== this.last?.health)) this.publish();
+      if (
+        changed.includes('role') ||
+        changed.includes('versions') ||
+        (changed.includes('broker') && healthOf(facts.broker.healthy) !== this.last?.health) ||
+        (changed.includes('weight') && facts.weight.priority !== this.last?.priority)
+      ) {
+        this.publish();
+      }
     });
     this.publish();
   }
@@ -66,9 +73,10 @@ export class StatusPublisher {
   publish(): void {
     const { self, state, channel, run } = this.options;
     if (!this.unsubscribe || !channel.isConnected(self.id)) return;
-    const { role, startedAt, versions, broker } = state.current;
+    const { role, startedAt, versions, broker, weight } = state.current;
     const health = healthOf(broker.healthy);
-    this.send({ node: self.id, name: self.name, online: true, role, since: startedAt, versions, ...(health ? { health } : {}), run, connection: channel.connection, seq: ++this.seq }).catch((error: unknown) =>
+    const priority = weight.priority;
+    this.send({ node: self.id, name: self.name, online: true, role, since: startedAt, versions, ...(health ? { health } : {}), ...(priority === undefined ? {} : { priority }), run, connection: channel.connection, seq: ++this.seq }).catch((error: unknown) =>
       this.options.log.debug({ err: error }, 'status not published now'),
     );
   }

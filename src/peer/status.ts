@@ -23,6 +23,8 @@ export const NodeStatus = z.object({
   versions: z.record(z.string(), FileVersion).optional(),
   /** The health monitor's verdict on the node's own broker (health/hysteresis.ts); absent until it probed. */
   health: z.enum(['well', 'sick']).optional(),
+  /** The standing priority (configured plus the weight without the split term, 1..254): who keeps the VIP in a split brain (health/split.ts). */
+  priority: z.int().min(1).max(254).optional(),
   run: z.int().min(0),
   connection: z.int().min(0),
   seq: z.int().min(0),
