@@ -17,7 +17,7 @@ import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import type { Component } from '../context.js';
 import type { NodeState, SplitFacts } from '../node-state.js';
 import { staleAfterMs } from '../takeover/stale.js';
-import { splitOf, SPLIT_WEIGHT, standingPriority, type SplitPeer, type SplitVerdict } from './split.js';
+import { splitOf, SPLIT_WEIGHT, standingPriority, type SplitNode, type SplitPeer, type SplitVerdict } from './split.js';
 import type { VrrpCounter } from './vrrp-counter.js';
 
 export interface SplitWatchOptions {
@@ -57,6 +57,8 @@ export class SplitWatch implements Component {
   /** The winner's adverts counted when this node stepped down. */
   private baseline = 0;
   private undecidedKey: string | undefined;
+  /** Peers' step-downs for this node already named (`id@since`). */
+  private readonly yieldedSeen = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private evaluating: Promise<void> = Promise.resolve();
@@ -151,7 +153,8 @@ export class SplitWatch implements Component {
     }
 
     this.noteUndecided(verdict, me.master);
-    const current = facts.split;
+    this.noteYielded(me);
+    const current = state.current.split;
     if (verdict.masters.length === 0) {
       this.candidate = undefined;
       if (this.decidedKey !== undefined && current && current.at.ended === undefined) {
@@ -169,7 +172,6 @@ export class SplitWatch implements Component {
     if (now - this.candidate.since < this.confirmMs) return;
     const winner = verdict.winner!;
     const winnerConfig = config.nodes.find((node) => node.id === winner.id)!;
-    const names = [self.name, ...verdict.masters.map((peer) => peer.name)];
     const stepDown = verdict.stepDown && counter !== undefined;
     if (verdict.stepDown && !(await this.options.reaches(winnerConfig))) {
       this.logUndecided(`${winner.name}'s broker does not answer now`, [winner.name]);
@@ -177,14 +179,46 @@ export class SplitWatch implements Component {
     }
     const seen = this.candidate.since;
     this.candidate = undefined;
-    this.decidedKey = key;
     if (stepDown) this.baseline = (await counter.read())[winnerConfig.address] ?? 0;
-    const losers = [me, ...verdict.masters].filter((node) => node.id !== winner.id);
+    this.announce(key, me, verdict.masters, winner, stepDown, seen);
+    if (stepDown) this.steppedDownFor = winnerConfig;
+  }
+
+  /**
+   * The one line naming the split on this node, and the `split` fact. `stepDown` false: this node
+   * keeps the VIP, or cannot give it up (ucarp).
+   */
+  private announce(key: string, me: SplitNode, masters: readonly SplitNode[], winner: SplitNode, stepDown: boolean, seen: number): void {
+    const { self, state, counter, log } = this.options;
+    const now = this.now();
+    this.decidedKey = key;
+    const names = [self.name, ...masters.map((peer) => peer.name)];
+    const losers = [me, ...masters].filter((node) => node.id !== winner.id);
     const why = losers.map((loser) => `${loser.name} ${loser.priority === winner.priority ? `(priority ${loser.priority}, lower id)` : `(priority ${loser.priority} < ${winner.priority})`}`).join(', ');
     const outcome = counter === undefined ? `ucarp has no runtime priority: nobody steps down (${why} should)` : stepDown ? `${self.name} gives up the VIP to ${winner.name}: ${why}` : `${losers.map((loser) => loser.name).join(', ')} should give it up: ${why}`;
-    log.warn({ split: names, winner: winner.name, stepDown, since: seen, at: { seen, decided: now }, priorities: Object.fromEntries([me, ...verdict.masters].map((node) => [node.name, node.priority])) }, `split brain: ${names.join(' and ')} both hold the VIP since ${clock(seen)}; ${outcome}`);
-    if (stepDown) this.steppedDownFor = winnerConfig;
+    log.warn({ split: names, winner: winner.name, stepDown, since: seen, at: { seen, decided: now }, priorities: Object.fromEntries([me, ...masters].map((node) => [node.name, node.priority])) }, `split brain: ${names.join(' and ')} both hold the VIP since ${clock(seen)}; ${outcome}`);
     state.update({ split: { nodes: names, winner: winner.name, stepDown, at: { seen, decided: now } } });
+  }
+
+  /**
+   * A peer that gave up the VIP to this node for a split (its status says so) may have decided
+   * before this node confirmed the split itself: this node then names the split too, once.
+   */
+  private noteYielded(me: SplitNode & { master: boolean }): void {
+    const { config, self, state } = this.options;
+    const yielded = config.nodes.flatMap((node) => {
+      const status = state.current.peers[node.id];
+      return status?.online && status.split?.winner === self.name ? [{ node, status, split: status.split }] : [];
+    });
+    const keys = new Set(yielded.map(({ node, split }) => `${node.id}@${split.since}`));
+    for (const key of this.yieldedSeen) if (!keys.has(key)) this.yieldedSeen.delete(key);
+    const fresh = yielded.filter(({ node, split }) => !this.yieldedSeen.has(`${node.id}@${split.since}`));
+    for (const key of keys) this.yieldedSeen.add(key);
+    if (fresh.length === 0 || !me.master || this.decidedKey !== undefined) return;
+    const losers = fresh.map(({ node, status }) => ({ id: node.id, name: node.name, priority: status.priority ?? node.priority }));
+    const key = [self.id, ...losers.map((loser) => loser.id)].sort((a, b) => a - b).join(',');
+    this.candidate = undefined;
+    this.announce(key, me, losers, me, false, Math.min(...fresh.map(({ split }) => split.since)));
   }
 
   private noteUndecided(verdict: SplitVerdict, master: boolean): void {

@@ -9,13 +9,18 @@
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/schema.js';
 import type { Topics } from '../mqtt/topics.js';
-import type { NodeState } from '../node-state.js';
+import type { NodeState, SplitFacts } from '../node-state.js';
 import type { PeerChannel } from './channel.js';
 import { Throttle } from './limits.js';
 import { compareStatus, isNewer, LAST_SEQ, parseStatus, type NodeStatus } from './status.js';
 
 function healthOf(healthy: boolean | undefined): NodeStatus['health'] {
   return healthy === undefined ? undefined : healthy ? 'well' : 'sick';
+}
+
+/** What the status says of a split brain: whom this node gives up the VIP to, while it does. */
+function splitOf(split: SplitFacts | undefined): NodeStatus['split'] {
+  return split?.stepDown ? { winner: split.winner, since: split.at.seen } : undefined;
 }
 
 export interface StatusPublisherOptions {
@@ -46,7 +51,8 @@ export class StatusPublisher {
         changed.includes('role') ||
         changed.includes('versions') ||
         (changed.includes('broker') && healthOf(facts.broker.healthy) !== this.last?.health) ||
-        (changed.includes('weight') && facts.weight.priority !== this.last?.priority)
+        (changed.includes('weight') && facts.weight.priority !== this.last?.priority) ||
+        (changed.includes('split') && splitOf(facts.split)?.winner !== this.last?.split?.winner)
       ) {
         this.publish();
       }
@@ -76,7 +82,8 @@ export class StatusPublisher {
     const { role, startedAt, versions, broker, weight } = state.current;
     const health = healthOf(broker.healthy);
     const priority = weight.priority;
-    this.send({ node: self.id, name: self.name, online: true, role, since: startedAt, versions, ...(health ? { health } : {}), ...(priority === undefined ? {} : { priority }), run, connection: channel.connection, seq: ++this.seq }).catch((error: unknown) =>
+    const split = splitOf(state.current.split);
+    this.send({ node: self.id, name: self.name, online: true, role, since: startedAt, versions, ...(health ? { health } : {}), ...(priority === undefined ? {} : { priority }), ...(split ? { split } : {}), run, connection: channel.connection, seq: ++this.seq }).catch((error: unknown) =>
       this.options.log.debug({ err: error }, 'status not published now'),
     );
   }

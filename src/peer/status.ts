@@ -25,6 +25,8 @@ export const NodeStatus = z.object({
   health: z.enum(['well', 'sick']).optional(),
   /** The standing priority (configured plus the weight without the split term, 1..254): who keeps the VIP in a split brain (health/split.ts). */
   priority: z.int().min(1).max(254).optional(),
+  /** While the node gives up the VIP for a split brain: to whom (name), and since when the split was seen (epoch ms). */
+  split: z.object({ winner: z.string(), since: z.number() }).optional(),
   run: z.int().min(0),
   connection: z.int().min(0),
   seq: z.int().min(0),
