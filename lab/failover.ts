@@ -10,11 +10,12 @@ import type { Lab } from './lab.js';
 import type { LabNode } from './node.js';
 import { Probe } from './probe.js';
 
-export type Fault = 'keepalived' | 'link';
+export type Fault = 'keepalived' | 'link' | 'vrrp-split';
 
 export const FAULTS: Record<Fault, string> = {
   keepalived: "kill -9 the master's keepalived",
   link: "pull the master's cable (link down)",
+  'vrrp-split': 'drop VRRP (IP protocol 112) between the nodes for 5 s: split brain (a round of its own: lab/split.ts)',
 };
 
 /** A takeover's steps, epoch ms; `time` is when it was complete. */
@@ -98,11 +99,13 @@ export function outage(events: readonly ProbeEvent[], from: number, to: number):
 }
 
 export async function injectFault(node: LabNode, fault: Fault): Promise<void> {
+  if (fault === 'vrrp-split') throw new Error('vrrp-split is a round of its own (lab/split.ts: splitRound)');
   if (fault === 'keepalived') node.kill(node.config.failover.driver);
   else await node.linkDown();
 }
 
 export async function repairFault(node: LabNode, fault: Fault): Promise<void> {
+  if (fault === 'vrrp-split') throw new Error('vrrp-split is a round of its own (lab/split.ts: splitRound)');
   if (fault === 'keepalived') node.startFailover();
   else await node.linkUp();
 }

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { NodeStatus } from './peer/status.js';
-import type { Role } from './role/observe.js';
+import type { DriverState, Role } from './role/observe.js';
 
 export type RoleName = Role | 'UNKNOWN';
 
@@ -61,6 +61,8 @@ export interface NodeFacts {
   /** When this daemon started (ISO time). */
   readonly startedAt: string;
   role: RoleName;
+  /** Whether the VRRP/CARP program runs, by its pid file (takeover/stale.ts): a MASTER whose program is dead holds a stale VIP. */
+  driver: DriverState | undefined;
   /** Takeovers this node has made (takeover.json). */
   epoch: number;
   lastTransition: Transition | undefined;
@@ -86,6 +88,7 @@ export function initialFacts(now = new Date()): NodeFacts {
   return {
     startedAt: now.toISOString(),
     role: 'UNKNOWN',
+    driver: undefined,
     epoch: 0,
     lastTransition: undefined,
     broker: { healthy: undefined, checkedAt: undefined },

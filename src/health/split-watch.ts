@@ -16,7 +16,6 @@ import type { Logger } from 'pino';
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import type { Component } from '../context.js';
 import type { NodeState, SplitFacts } from '../node-state.js';
-import { staleAfterMs } from '../takeover/stale.js';
 import { splitOf, SPLIT_WEIGHT, standingPriority, type SplitNode, type SplitPeer, type SplitVerdict } from './split.js';
 import type { VrrpCounter } from './vrrp-counter.js';
 
@@ -36,11 +35,12 @@ export interface SplitWatchOptions {
 
 /**
  * How long both nodes must be seen MASTER before anything is decided: VRRP sorts out a passing
- * overlap (a preempting master) within an advert, and a dead keepalived's stale VIP is removed
- * after staleAfterMs (takeover/stale.ts), so one more advert on top of that.
+ * overlap (a preempting master) within an advert, and the statuses follow within milliseconds;
+ * three adverts and 200 ms leave room for a loaded machine. A MASTER whose keepalived is dead
+ * (its status says so) holds a stale VIP that it removes itself (takeover/stale.ts): never a split.
  */
 export function confirmMs(advertIntSeconds: number): number {
-  return staleAfterMs(advertIntSeconds) + Math.round(advertIntSeconds * 1000);
+  return Math.round(3 * advertIntSeconds * 1000 + 200);
 }
 
 const clock = (ms: number) => new Date(ms).toISOString().slice(11, 23);
@@ -130,14 +130,14 @@ export class SplitWatch implements Component {
       .map((node) => {
         const status = state.current.peers[node.id];
         const online = status?.online === true;
-        return { id: node.id, name: node.name, priority: status?.priority ?? node.priority, master: online && status?.role === 'MASTER', reachable: online && isConnected(node.id) };
+        return { id: node.id, name: node.name, priority: status?.priority ?? node.priority, master: online && status?.role === 'MASTER' && status.driver !== 'dead', reachable: online && isConnected(node.id) };
       });
   }
 
   private async decide(): Promise<void> {
     const { config, self, state, counter, log } = this.options;
     const facts = state.current;
-    const me = { id: self.id, name: self.name, priority: facts.weight.priority ?? standingPriority(self.priority, 0), master: facts.role === 'MASTER' };
+    const me = { id: self.id, name: self.name, priority: facts.weight.priority ?? standingPriority(self.priority, 0), master: facts.role === 'MASTER' && facts.driver !== 'dead' };
     const peers = this.peersView();
     let healed = false;
     const winnerNode = this.steppedDownFor;

@@ -49,6 +49,7 @@ export class StatusPublisher {
     this.unsubscribe = this.options.state.onChange((changed, facts) => {
       if (
         changed.includes('role') ||
+        (changed.includes('driver') && facts.driver !== this.last?.driver) ||
         changed.includes('versions') ||
         (changed.includes('broker') && healthOf(facts.broker.healthy) !== this.last?.health) ||
         (changed.includes('weight') && facts.weight.priority !== this.last?.priority) ||
@@ -79,11 +80,11 @@ export class StatusPublisher {
   publish(): void {
     const { self, state, channel, run } = this.options;
     if (!this.unsubscribe || !channel.isConnected(self.id)) return;
-    const { role, startedAt, versions, broker, weight } = state.current;
+    const { role, startedAt, versions, broker, weight, driver } = state.current;
     const health = healthOf(broker.healthy);
     const priority = weight.priority;
     const split = splitOf(state.current.split);
-    this.send({ node: self.id, name: self.name, online: true, role, since: startedAt, versions, ...(health ? { health } : {}), ...(priority === undefined ? {} : { priority }), ...(split ? { split } : {}), run, connection: channel.connection, seq: ++this.seq }).catch((error: unknown) =>
+    this.send({ node: self.id, name: self.name, online: true, role, ...(driver ? { driver } : {}), since: startedAt, versions, ...(health ? { health } : {}), ...(priority === undefined ? {} : { priority }), ...(split ? { split } : {}), run, connection: channel.connection, seq: ++this.seq }).catch((error: unknown) =>
       this.options.log.debug({ err: error }, 'status not published now'),
     );
   }

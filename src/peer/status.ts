@@ -18,6 +18,8 @@ export const NodeStatus = z.object({
   name: z.string(),
   online: z.boolean(),
   role: z.string().optional(),
+  /** Whether its VRRP/CARP program runs (a MASTER whose program is dead holds a stale VIP that goes soon: not a split brain). */
+  driver: z.enum(['alive', 'dead', 'unknown']).optional(),
   /** When this daemon started (ISO time). */
   since: z.string().optional(),
   versions: z.record(z.string(), FileVersion).optional(),
