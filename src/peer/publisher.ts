@@ -111,6 +111,9 @@ export class StatusPublisher {
     if (node !== self.id && before?.online !== status.online) {
       log.info({ peer: status.name, online: status.online, role: status.role }, `peer ${status.name} ${status.online ? 'online' : 'offline'}`);
     }
+    if (node !== self.id && status.online && status.role !== undefined && before?.role !== status.role) {
+      log.debug({ peer: status.name, role: status.role }, `peer ${status.name} is ${status.role}`);
+    }
     if (node !== self.id && status.health !== undefined && before?.health !== status.health) {
       log.info({ peer: status.name, health: status.health }, `peer ${status.name}'s broker ${status.health}`);
     }

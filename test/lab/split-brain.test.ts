@@ -30,8 +30,9 @@ async function startLab(t: ExecutionContext): Promise<Lab> {
   const [one, two] = [started.node(1), started.node(2)];
   await started.waitForVipOn(1);
   await one.waitForRole('MASTER', 0);
-  await one.waitForLine('peer node2 online', 0);
-  await two.waitForLine('peer node1 online', 0);
+  // Each knows the other's role: node1's MASTER status may come after its first one.
+  await one.waitForLine('peer node2 is BACKUP', 0);
+  await two.waitForLine('peer node1 is MASTER', 0);
   return started;
 }
 
