@@ -21,6 +21,10 @@ async function roundTrip(login: Login, topic: string, deadline: number): Promise
         if (payload.toString() === nonce) resolve();
       });
     });
+    // The timer can fire while the subscribe or the publish below is still pending (a loaded
+    // machine): handled here, so that it is no unhandled rejection (which ends the daemon); the
+    // `await received` below still throws it.
+    received.catch(() => undefined);
     const granted = await client.subscribeAsync(topic, { qos: 1 });
     // mosquitto answers 128 (failure) for a subscription the ACL denies.
     if (granted.some((grant) => grant.qos === 128)) throw new MqfoError('EUNHEALTHY', `subscribing to ${topic} was refused`);
