@@ -11,7 +11,7 @@ import type { Lab } from './lab.js';
 import type { LabNode } from './node.js';
 import { Probe } from './probe.js';
 
-export type Fault = 'keepalived' | 'link' | 'broker-hang' | 'broker-crash-loop' | 'promote';
+export type Fault = 'keepalived' | 'link' | 'broker-hang' | 'broker-crash-loop' | 'promote' | 'vrrp-split';
 
 export const FAULTS: Record<Fault, string> = {
   keepalived: "kill -9 the master's keepalived",
@@ -19,6 +19,7 @@ export const FAULTS: Record<Fault, string> = {
   'broker-hang': "SIGSTOP the master's mosquitto (SIGCONT at the repair)",
   'broker-crash-loop': "break the master's mosquitto.conf and kill -9 its broker (every restart fails)",
   promote: 'promote the next node (planned switchover: drain the bridge, then move the VIP)',
+  'vrrp-split': 'drop VRRP (IP protocol 112) between the nodes for 5 s: split brain (a round of its own: lab/split.ts)',
 };
 
 /** A takeover's steps, epoch ms. */
@@ -143,6 +144,7 @@ let promoting: { node: LabNode; run: Promise<RunResult> } | undefined;
 
 /** `next`: the node the round expects the VIP on (a promote's target). */
 export async function injectFault(node: LabNode, fault: Fault, next?: LabNode): Promise<void> {
+  if (fault === 'vrrp-split') throw new Error('vrrp-split is a round of its own (lab/split.ts: splitRound)');
   if (fault === 'broker-hang') {
     if (node.pause('mosquitto').length === 0) throw new Error(`${node.name}: no mosquitto to hang`);
     return;
@@ -173,6 +175,7 @@ async function finishPromote(): Promise<void> {
 }
 
 export async function repairFault(node: LabNode, fault: Fault): Promise<void> {
+  if (fault === 'vrrp-split') throw new Error('vrrp-split is a round of its own (lab/split.ts: splitRound)');
   if (fault === 'broker-hang') {
     node.resume('mosquitto');
     return;

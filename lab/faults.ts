@@ -37,7 +37,12 @@ async function ensureChain(ns: Netns, chain: string, ifname: string): Promise<vo
   }
 }
 
-/** Drops VRRP/CARP between this namespace and `peerAddress`, both ways; TCP and the rest pass. */
+/**
+ * Drops VRRP/CARP between this namespace and `peerAddress`, both ways; TCP and the rest pass. The
+ * jump to the chain is inserted first in INPUT and OUTPUT, so it drops the packets before anything
+ * else in the node sees them, as a wire would: the daemon's advert counter (src/health/vrrp-counter.ts,
+ * appended to INPUT) does not count them.
+ */
 export async function blockVrrp(ns: Netns, ifname: string, peerAddress: string): Promise<void> {
   await ensureChain(ns, VRRP_CHAIN, ifname);
   await iptables(ns, ['-A', VRRP_CHAIN, '-p', VRRP_PROTOCOL, '-s', peerAddress, '-j', 'DROP']);
@@ -46,6 +51,22 @@ export async function blockVrrp(ns: Netns, ifname: string, peerAddress: string):
 
 export async function unblockVrrp(ns: Netns): Promise<void> {
   await ns.exec(['iptables', '-w', '5', '-F', VRRP_CHAIN], { timeout: 10_000, reject: false });
+}
+
+const TCP_CHAIN = 'MQFO-LAB-TCP';
+
+/**
+ * Drops TCP between this namespace and `peerAddress`, both ways (the bridge and the peer channel);
+ * VRRP and everything else pass, and so do clients.
+ */
+export async function blockTcp(ns: Netns, ifname: string, peerAddress: string): Promise<void> {
+  await ensureChain(ns, TCP_CHAIN, ifname);
+  await iptables(ns, ['-A', TCP_CHAIN, '-p', 'tcp', '-s', peerAddress, '-j', 'DROP']);
+  await iptables(ns, ['-A', TCP_CHAIN, '-p', 'tcp', '-d', peerAddress, '-j', 'DROP']);
+}
+
+export async function unblockTcp(ns: Netns): Promise<void> {
+  await ns.exec(['iptables', '-w', '5', '-F', TCP_CHAIN], { timeout: 10_000, reject: false });
 }
 
 const PORT_CHAIN = 'MQFO-LAB-PORT';

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import type { LoadedConfig } from '../src/config/load.js';
 import { hubOf } from '../src/render/model.js';
-import { blockVrrp, unblockVrrp } from './faults.js';
+import { blockTcp, blockVrrp, unblockTcp, unblockVrrp } from './faults.js';
 import { atRunExit, destroySync, isNamedRun, namespacesOf, Netns, removeStaleNamespaces, type RunId } from './netns.js';
 import { LabNode, type DaemonStartOptions } from './node.js';
 import { makeCa, type Issued } from './certs.js';
@@ -201,6 +201,16 @@ export class Lab {
 
   async healVrrp(): Promise<void> {
     for (const node of this.nodes) await unblockVrrp(node.ns);
+  }
+
+  /** Drops TCP between nodes `a` and `b` (the bridge and the peer channel); clients still reach both. */
+  async partitionTcp(a: number, b: number): Promise<void> {
+    await blockTcp(this.node(a).ns, LAB_INTERFACE, this.node(b).address);
+    await blockTcp(this.node(b).ns, LAB_INTERFACE, this.node(a).address);
+  }
+
+  async healTcp(): Promise<void> {
+    for (const node of this.nodes) await unblockTcp(node.ns);
   }
 
   /**

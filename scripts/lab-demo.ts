@@ -1,5 +1,5 @@
 /**
- * npm run lab -- [--fault link|keepalived|broker-hang|broker-crash-loop|promote] [--advert-int S] [--rate N]
+ * npm run lab -- [--fault link|keepalived|broker-hang|broker-crash-loop|promote|vrrp-split] [--advert-int S] [--rate N] [--rounds N (vrrp-split)]
  *
  * The demo: a two-node lab with the daemon on each node, a client publishing QoS 1 through the
  * VIP and a persistent subscriber, a fault on the master (its link, its keepalived, or its own
@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { failoverRound, FAULTS, promoteOutput, type Fault } from '../lab/failover.js';
 import { Lab } from '../lab/lab.js';
 import { NEEDS } from '../lab/machine.mjs';
+import { splitDemo } from '../lab/split.js';
 import { labUnavailable } from '../lab/requirements.js';
 
 const { values } = parseArgs({
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     fault: { type: 'string', default: 'link' },
     'advert-int': { type: 'string', default: '0.1' },
     rate: { type: 'string', default: '200' },
+    rounds: { type: 'string', default: '1' },
   },
 });
 
@@ -32,6 +34,8 @@ const advertInt = Number(values['advert-int']);
 if (!(advertInt > 0)) fail(`--advert-int is a number of seconds, not ${values['advert-int']}`);
 const rate = Number(values.rate);
 if (!(rate > 0 && rate <= 2000)) fail(`--rate is 1 to 2000 messages per second, not ${values.rate}`);
+const rounds = Number(values.rounds);
+if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 50)) fail(`--rounds is 1 to 50, not ${values.rounds}`);
 const unavailable = labUnavailable(NEEDS.lab.programs);
 if (unavailable) fail(`this machine ${unavailable}`);
 
@@ -43,6 +47,14 @@ try {
   await lab.waitForVipOn(1, { timeoutMs: 20_000 });
   await lab.waitForBridges();
   console.log(`node1 holds the VIP ${lab.loaded.config.vip.address}; a client publishes ${rate} msg/s at QoS 1 through it.\n`);
+  if (fault === 'vrrp-split') {
+    // A round of its own: the VIP stays on node1, node2 takes it too and gives it up (lab/split.ts).
+    const verdict = await splitDemo(lab, { rate, rounds, log: (line) => console.log(line) });
+    lab.stop();
+    if (verdict.failed !== undefined) fail(verdict.failed);
+    console.log(verdict.ok);
+    process.exit(0);
+  }
   console.log(`injecting the fault: ${FAULTS[fault]}…`);
   console.log('timeline (from the fault):');
   // Steps are reported as they are known, not always in order (the daemon's times come from its log).

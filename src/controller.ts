@@ -3,9 +3,11 @@
  * in order and stops them in reverse. The takeover loop first (it starts or adopts the broker and
  * stops it last), then, under ucarp, the failover driver's control (it may run ucarp), the sync
  * (credentials and the switchover preference, which the first weight needs), the health monitor
- * (it probes that broker and writes the weight; under ucarp it stops and starts ucarp), the peer
- * channel, the status publisher (its offline status goes out before the channel closes), the
- * control API (when control.users names someone) and the metrics endpoint (when it is on).
+ * (it probes that broker and writes the weight; under ucarp it stops and starts ucarp), the
+ * split-brain watch (stopped before the monitor, so that its step-down is lifted through the
+ * monitor's write), the peer channel, the status publisher (its offline status goes out before
+ * the channel closes), the control API (when control.users names someone) and the metrics
+ * endpoint (when it is on).
  */
 import type { Logger } from 'pino';
 import { brokerControl } from './broker/control.js';
@@ -26,7 +28,10 @@ import { Metrics } from './metrics/metrics.js';
 import { commandToRun } from './control/cluster-command.js';
 import { controlCommands } from './control/commands.js';
 import { ControlServer } from './control/server.js';
+import { SplitWatch } from './health/split-watch.js';
 import { TrackFile } from './health/track-file.js';
+import { VrrpCounter } from './health/vrrp-counter.js';
+import { probeOnce } from './broker/health.js';
 import { createSyncer } from './sync/index.js';
 import { createTakeover } from './takeover/index.js';
 import { driverControl } from './failover/control.js';
@@ -101,6 +106,15 @@ export class Controller {
       isConnected: (id) => channel.isConnected(id),
       track: driver ? new UcarpAdvertising(driver, log.child({ component: 'failover' })) : new TrackFile(paths.trackFile),
     });
+    const split = new SplitWatch({
+      config,
+      self: node,
+      state: this.state,
+      log: log.child({ component: 'split' }),
+      isConnected: (id) => channel.isConnected(id),
+      reaches: (peer) => probeOnce(daemonLogin(loaded, peer), topics.health(node.id), config.health.timeout * 1000).then(() => true, () => false),
+      counter: config.failover.driver === 'keepalived' ? new VrrpCounter(run, config.nodes.filter((peer) => peer.id !== node.id).map((peer) => peer.address)) : undefined,
+    });
     const control = new ControlServer({
       config,
       self: node,
@@ -128,6 +142,7 @@ export class Controller {
       // preference, so a restarted daemon never writes a weight without its promote, not even for a moment.
       ['sync', syncer],
       ['health', health],
+      ['split', split],
       ['peer', channel],
       ['status', status],
       ['control', control],

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { NodeStatus } from './peer/status.js';
-import type { Role } from './role/observe.js';
+import type { DriverState, Role } from './role/observe.js';
 
 export type RoleName = Role | 'UNKNOWN';
 
@@ -46,18 +46,44 @@ export interface Preference {
   demote?: string;
 }
 
+/** A split brain this node saw (health/split-watch.ts): the current one, or the last one, ended. */
+export interface SplitFacts {
+  /** The nodes that held the VIP at once, this one included, by name. */
+  nodes: string[];
+  /** Who keeps the VIP (higher standing priority, then higher id). */
+  winner: string;
+  /** Whether this node gives up the VIP for it (the track file's SPLIT_WEIGHT: FAULT). */
+  stepDown: boolean;
+  /**
+   * Epoch ms: both seen MASTER on the peer channel, the decision (after the confirmation time),
+   * this node's step-down written, its VIP gone, the VRRP path back (the winner's adverts
+   * arrive again), the end (this node or the loser no longer MASTER, or the step-down lifted).
+   */
+  at: { seen: number; decided: number; steppedDown?: number; released?: number; healed?: number; ended?: number };
+  /** Why it ended. */
+  end?: string;
+}
+
 export interface NodeFacts {
   /** When this daemon started (ISO time). */
   readonly startedAt: string;
   role: RoleName;
+  /** Whether the VRRP/CARP program runs, by its pid file (takeover/stale.ts): a MASTER whose program is dead holds a stale VIP. */
+  driver: DriverState | undefined;
   /** Takeovers this node has made (takeover.json). */
   epoch: number;
   lastTransition: Transition | undefined;
   broker: BrokerHealth;
-  /** What this node adds to its VRRP priority (keepalived's track file), and why. */
-  weight: { value: number; reasons: string[] };
+  /**
+   * What this node adds to its VRRP priority (keepalived's track file), and why; `priority` is the
+   * standing priority (configured priority plus the weight without the split term, within 1..254),
+   * which the status publishes and split brain is decided by (health/split.ts).
+   */
+  weight: { value: number; reasons: string[]; priority?: number };
   /** The operator's preference, as the synced `leader` file says now (empty: none). */
   preference: Preference;
+  /** The current or last split brain (both this node and a peer MASTER); undefined until one was seen. */
+  split: SplitFacts | undefined;
   /** Each synced file's version and hash, by kind. */
   versions: Record<string, FileVersion>;
   /** Each node's last status as read on its own broker, by id (this node's own included). */
@@ -112,11 +138,13 @@ export function initialFacts(now = new Date()): NodeFacts {
   return {
     startedAt: now.toISOString(),
     role: 'UNKNOWN',
+    driver: undefined,
     epoch: 0,
     lastTransition: undefined,
     broker: { healthy: undefined, checkedAt: undefined },
     weight: { value: 0, reasons: [] },
     preference: {},
+    split: undefined,
     versions: {},
     peers: {},
   };

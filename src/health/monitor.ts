@@ -21,13 +21,14 @@ import type { Topics } from '../mqtt/topics.js';
 import type { Fact, NodeState } from '../node-state.js';
 import { INITIAL_HEALTH, nextHealth, type HealthState, type ProbeResult } from './hysteresis.js';
 import type { TrackFile } from './track-file.js';
-import { weightOf, type PeerHealth, type Switchover, type Weight } from './weight.js';
+import { standingPriority } from './split.js';
+import { weightOf, type PeerHealth, type Switchover, type Weight, type WeightInputs } from './weight.js';
 
 /**
  * The node-state facts besides the broker's health that move the weight (weight.ts): a change of
  * any of them weighs again at once, with or without health probes.
  */
-const WEIGHT_FACTS: readonly Fact[] = ['preference'];
+const WEIGHT_FACTS: readonly Fact[] = ['preference', 'split'];
 
 export interface HealthMonitorOptions {
   config: ClusterConfig;
@@ -161,7 +162,13 @@ export class HealthMonitor implements Component {
    * weighing in progress (whose failure its caller has seen), so that two never write at once.
    */
   private reweigh(): Promise<void> {
-    const next = this.weighing.catch(() => undefined).then(() => this.apply(weightOf({ sick: this.sick, steppedDown: this.steppedDown, peers: this.peerHealth, switchover: this.switchover() }), this.peerHealth));
+    const next = this.weighing.catch(() => undefined).then(() => {
+      const split = this.options.state.current.split;
+      const inputs: WeightInputs = { sick: this.sick, steppedDown: this.steppedDown, peers: this.peerHealth, split: split?.stepDown ? split.winner : undefined, switchover: this.switchover() };
+      // The standing priority leaves the split term out: it is what a split is decided by (split.ts).
+      const priority = standingPriority(this.options.self.priority, weightOf({ ...inputs, split: undefined }).value);
+      return this.apply(weightOf(inputs), priority, this.peerHealth);
+    });
     this.weighing = next;
     return next;
   }
@@ -196,12 +203,12 @@ export class HealthMonitor implements Component {
     return Object.fromEntries(views);
   }
 
-  private async apply(weight: Weight, peers: Record<string, PeerHealth>): Promise<void> {
+  private async apply(weight: Weight, priority: number, peers: Record<string, PeerHealth>): Promise<void> {
     const { state, track, log } = this.options;
     const before = state.current.weight;
     await track.write(weight.value);
     this.steppedDown = weight.steppedDown;
-    state.update({ weight: { value: weight.value, reasons: weight.reasons } });
+    state.update({ weight: { value: weight.value, reasons: weight.reasons, priority } });
     if (before.value !== weight.value || before.reasons.join() !== weight.reasons.join()) {
       log.info({ weight: weight.value, from: before.value, reasons: weight.reasons, peers }, `weight ${before.value} -> ${weight.value}`);
     }

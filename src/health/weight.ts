@@ -11,7 +11,11 @@
  * refuses priority 1 when health is on, so no peer ties with it). Not FAULT: a node at priority 1
  * still holds the VIP when no other keepalived answers, so a wrong verdict, or a peer that is
  * gone, never leaves the VIP on no node.
+ *
+ * A split-brain step-down (split.ts) is the one term below that: SPLIT_WEIGHT (-254) puts the
+ * instance in FAULT, because a lower priority does not end a split where adverts do not cross.
  */
+import { SPLIT_WEIGHT } from './split.js';
 
 export const SICK_WEIGHT = -253;
 
@@ -47,6 +51,8 @@ export interface WeightInputs {
   peers: Readonly<Record<string, PeerHealth>>;
   /** The operator's preference; undefined when there is none (`promote --clear`). */
   switchover?: Switchover | undefined;
+  /** The node this one steps down for in a split brain (split.ts), by name: FAULT, whatever the other terms. */
+  split?: string | undefined;
 }
 
 export interface Weight {
@@ -64,13 +70,18 @@ export interface Weight {
  * back up then would pull the VIP onto a sick broker. Well again: 0, and preempt decides.
  */
 export function weightOf(inputs: WeightInputs): Weight {
+  const combined = withSwitchover(inputs);
+  if (inputs.split === undefined) return combined;
+  return { ...combined, value: SPLIT_WEIGHT, reasons: [...combined.reasons, `split brain: giving up the VIP to ${inputs.split} (FAULT)`] };
+}
+
+/** The health term, and the operator's preference unless the broker is sick (sick wins: a sick node's weight is its health's alone, promoted or not). */
+function withSwitchover(inputs: WeightInputs): Weight {
   const health = healthWeight(inputs);
-  // Sick wins: a sick node's weight is its health's alone, promoted or not.
   if (inputs.sick || !inputs.switchover) return health;
   const term = switchoverTerm(inputs.switchover);
   return { value: clampWeight(health.value + term.value), reasons: [...health.reasons, ...term.reasons], steppedDown: health.steppedDown };
 }
-
 /** Never beyond ±253: nothing adds up to FAULT by accident. */
 export function clampWeight(value: number): number {
   return Math.min(MAX_WEIGHT, Math.max(MIN_WEIGHT, value));

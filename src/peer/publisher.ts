@@ -1,6 +1,6 @@
 /**
  * Keeps this node's retained status true: published when the own broker's connection is made and
- * whenever the role, the broker's health verdict, the weight, a takeover or a synced file's version changes; on stop, the offline status the last-will
+ * whenever the role, the broker's health verdict, the weight (and standing priority), a takeover, a split brain or a synced file's version changes; on stop, the offline status the last-will
  * would have said, before the channel closes. Peers' statuses read on their brokers go into the
  * node state when they are later than the one held (status.ts: a replayed old one is not), and
  * peers coming and going are logged. This node's own status read back as anything but what it
@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/schema.js';
 import type { Topics } from '../mqtt/topics.js';
-import type { NodeState, Transition } from '../node-state.js';
+import type { NodeState, SplitFacts, Transition } from '../node-state.js';
 import type { PeerChannel } from './channel.js';
 import { Throttle } from './limits.js';
 import { compareStatus, isNewer, LAST_SEQ, parseStatus, type NodeStatus } from './status.js';
@@ -23,6 +23,11 @@ function lastTakeover(transition: Transition | undefined): NodeStatus['takeover'
   if (transition?.to !== 'MASTER') return undefined;
   const ms = Math.max(0, ...Object.values(transition.ms));
   return { epoch: transition.epoch, at: Math.min(...Object.values(transition.at)), ms };
+}
+
+/** What the status says of a split brain: whom this node gives up the VIP to, while it does. */
+function splitOf(split: SplitFacts | undefined): NodeStatus['split'] {
+  return split?.stepDown ? { winner: split.winner, since: split.at.seen } : undefined;
 }
 
 export interface StatusPublisherOptions {
@@ -51,8 +56,17 @@ export class StatusPublisher {
 
   async start(): Promise<void> {
     this.unsubscribe = this.options.state.onChange((changed, facts) => {
-      const moved = ['role', 'versions', 'weight', 'lastTransition'] as const;
-      if (moved.some((fact) => changed.includes(fact)) || (changed.includes('broker') && healthOf(facts.broker.healthy) !== this.last?.health)) this.publish();
+      if (
+        changed.includes('role') ||
+        (changed.includes('driver') && facts.driver !== this.last?.driver) ||
+        changed.includes('versions') ||
+        changed.includes('weight') ||
+        changed.includes('lastTransition') ||
+        (changed.includes('broker') && healthOf(facts.broker.healthy) !== this.last?.health) ||
+        (changed.includes('split') && splitOf(facts.split)?.winner !== this.last?.split?.winner)
+      ) {
+        this.publish();
+      }
     });
     this.publish();
   }
@@ -76,11 +90,29 @@ export class StatusPublisher {
   publish(): void {
     const { self, state, channel, run } = this.options;
     if (!this.unsubscribe || !channel.isConnected(self.id)) return;
-    const { role, startedAt, versions, broker, weight } = state.current;
+    const { role, startedAt, versions, broker, weight, driver } = state.current;
     const health = healthOf(broker.healthy);
     this.takeover = lastTakeover(state.current.lastTransition) ?? this.takeover;
     const takeover = this.takeover;
-    this.send({ node: self.id, name: self.name, online: true, role, since: startedAt, versions, ...(health ? { health } : {}), weight, ...(takeover ? { takeover } : {}), run, connection: channel.connection, seq: ++this.seq }).catch((error: unknown) =>
+    const priority = weight.priority;
+    const split = splitOf(state.current.split);
+    this.send({
+      node: self.id,
+      name: self.name,
+      online: true,
+      role,
+      ...(driver ? { driver } : {}),
+      since: startedAt,
+      versions,
+      ...(health ? { health } : {}),
+      weight: { value: weight.value, reasons: weight.reasons },
+      ...(priority === undefined ? {} : { priority }),
+      ...(takeover ? { takeover } : {}),
+      ...(split ? { split } : {}),
+      run,
+      connection: channel.connection,
+      seq: ++this.seq,
+    }).catch((error: unknown) =>
       this.options.log.debug({ err: error }, 'status not published now'),
     );
   }
@@ -106,6 +138,9 @@ export class StatusPublisher {
     state.update({ peers: { ...state.current.peers, [node]: status } });
     if (node !== self.id && before?.online !== status.online) {
       log.info({ peer: status.name, online: status.online, role: status.role }, `peer ${status.name} ${status.online ? 'online' : 'offline'}`);
+    }
+    if (node !== self.id && status.online && status.role !== undefined && before?.role !== status.role) {
+      log.debug({ peer: status.name, role: status.role }, `peer ${status.name} is ${status.role}`);
     }
     if (node !== self.id && status.health !== undefined && before?.health !== status.health) {
       log.info({ peer: status.name, health: status.health }, `peer ${status.name}'s broker ${status.health}`);

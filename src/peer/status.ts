@@ -18,6 +18,8 @@ export const NodeStatus = z.object({
   name: z.string(),
   online: z.boolean(),
   role: z.string().optional(),
+  /** Whether its VRRP/CARP program runs (a MASTER whose program is dead holds a stale VIP that goes soon: not a split brain). */
+  driver: z.enum(['alive', 'dead', 'unknown']).optional(),
   /** When this daemon started (ISO time). */
   since: z.string().optional(),
   versions: z.record(z.string(), FileVersion).optional(),
@@ -27,6 +29,10 @@ export const NodeStatus = z.object({
   weight: z.object({ value: z.int(), reasons: z.array(z.string()).max(16) }).optional(),
   /** The node's last takeover: its epoch, when it began (epoch ms) and how long it took (ms). */
   takeover: z.object({ epoch: z.int(), at: z.number(), ms: z.number() }).optional(),
+  /** The standing priority (configured plus the weight without the split term, 1..254): who keeps the VIP in a split brain (health/split.ts). */
+  priority: z.int().min(1).max(254).optional(),
+  /** While the node gives up the VIP for a split brain: to whom (name), and since when the split was seen (epoch ms). */
+  split: z.object({ winner: z.string(), since: z.number() }).optional(),
   run: z.int().min(0),
   connection: z.int().min(0),
   seq: z.int().min(0),

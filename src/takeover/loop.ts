@@ -159,6 +159,7 @@ export class TakeoverLoop {
     const { config, executor, driver, log } = this.options;
     const vip = hasAddress(config.vip.interface, config.vip.address);
     const looked = await driver.look(vip);
+    this.options.state.update({ driver: looked.driver });
     const observed = roleOf({ vip, driver: looked.driver, hint: this.lastHint?.state, driverDeadForMs: looked.deadForMs, staleAfterMs: driver.staleAfterMs });
     const changed = observed.role !== this.lastRole || observed.staleVip;
     if (reason === 'timer' && (!changed || Date.now() < this.retryAt)) return;
