@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   EUNHEALTHY: 1,
   ENOTCONNECTED: 1,
   EMETRICS: 1,
+  EDOCTOR: 1,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
