@@ -50,7 +50,7 @@ export function renderedCheck(placed: readonly Placed[], render: { command: stri
     const what = difference(entry);
     return what === undefined ? [] : [{ entry, what }];
   });
-  if (differing.length === 0) return { name, ok: true, detail: `${placed.length} files as cluster.yaml renders them` };
+  if (differing.length === 0) return { name, ok: true, detail: `${placed.length} file${placed.length === 1 ? '' : 's'} as cluster.yaml renders ${placed.length === 1 ? 'it' : 'them'}` };
   const installs = differing.map(({ entry }) => `install -m ${octal(entry.file.mode)} ${render.out}/${entry.file.name} ${entry.path}`);
   return {
     name,
@@ -84,7 +84,7 @@ export function secretsCheck(secrets: readonly { secret: Secret; found: Pick<Ins
     return problem === undefined ? [] : [{ secret, found, problem }];
   });
   if (bad.length === 0) return { name, ok: true, detail: secrets.map(({ secret, found }) => `${secret.what} ${octal(found?.mode ?? 0)}`).join(', ') };
-  const fixes = bad.map(({ secret, found }) => (found ? `${secret.root ? `chown root ${secret.path} && ` : ''}chmod ${octal(secret.mode)} ${secret.path}` : `create ${secret.path}`));
+  const fixes = bad.map(({ secret, found }) => (found ? `${secret.root && found.uid !== 0 ? `chown root ${secret.path} && ` : ''}chmod ${octal(secret.mode)} ${secret.path}` : `create ${secret.path}`));
   return { name, ok: false, detail: bad.map(({ problem }) => problem).join('; '), fix: fixes.join(' && ') };
 }
 

@@ -27,6 +27,6 @@ export function formatReport(results: readonly CheckResult[]): string {
   });
   const count = (ok: CheckResult['ok']) => results.filter((result) => result.ok === ok).length;
   const failed = count(false);
-  lines.push(`${results.length} checks: ${count(true)} ok, ${failed} failed, ${count('skipped')} skipped`);
+  lines.push(`${results.length} check${results.length === 1 ? '' : 's'}: ${count(true)} ok, ${failed} failed, ${count('skipped')} skipped`);
   return `${lines.join('\n')}\n`;
 }
