@@ -6,7 +6,8 @@
 import { CHAIN, dnatLine, HOOKS, parseNat, type DnatTarget } from '../takeover/nat.js';
 import type { CheckResult } from './report.js';
 
-const FIX = 'the daemon repairs its chain every few seconds; if this stays, restart it (systemctl restart mosquitto-failover) and read its log';
+// The takeover loop's REPAIR_MS.
+const FIX = 'the daemon repairs its chain every 10 s; if this stays, restart it (systemctl restart mosquitto-failover) and read its log';
 
 export function chainCheck(listing: string, holdsVip: boolean, target: DnatTarget): CheckResult {
   const name = 'nat chain';

@@ -57,6 +57,7 @@ lab('on a healthy master every check passes or says why it was skipped; exit 0',
 
 /** The one check that failed, with its fix; exit 1. */
 function failedOnly(t: import('ava').ExecutionContext, run: Awaited<ReturnType<typeof doctor>>, name: string): string {
+  t.log(run.line(name));
   t.is(run.exitCode, 1, run.stdout + run.stderr);
   t.is(run.failed.length, 1, run.stdout);
   t.true(run.failed[0]?.startsWith(`FAIL ${name} `), run.stdout);
