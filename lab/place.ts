@@ -5,13 +5,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { chownSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { LoadedConfig } from '../src/config/load.js';
 import type { NodeConfig } from '../src/config/schema.js';
 import { nodeView } from '../src/render/model.js';
 import { createTemplateEngine, renderNode } from '../src/render/render.js';
+import { VERSION } from '../src/version.js';
 import { issueCert, type Issued } from './certs.js';
 
 export interface PlacedNode {
@@ -59,7 +60,8 @@ export function placeNode(loaded: LoadedConfig, node: NodeConfig, dir: string): 
   if (config.tls) config.tls = { cafile: `${dir}/etc/tls/ca.crt`, certfile: `${dir}/etc/tls/node.crt`, keyfile: `${dir}/etc/tls/node.key` };
   const placed = { ...loaded, config };
   const files = new Map<string, string>();
-  for (const file of renderNode(createTemplateEngine(), placed, node, 'lab')) {
+  // This version, as `mosquitto-failover render` writes them: `doctor` compares them byte for byte.
+  for (const file of renderNode(createTemplateEngine(), placed, node, VERSION)) {
     const path = join(dir, 'etc', file.name);
     writeFileSync(path, file.content, { mode: file.mode });
     files.set(file.name, path);
@@ -98,6 +100,9 @@ export function writePasswordFile(placed: PlacedNode, extra: readonly { user: st
     execFileSync('mosquitto_passwd', [...(index === 0 ? ['-c'] : []), '-b', file, user, password], { stdio: 'ignore', timeout: 10_000 });
   });
   chownToMosquitto(file);
+  // mosquitto_passwd -c leaves it as the umask says (0644): every local user could read the
+  // hashes, and mosquitto 2 warns about it. The broker owns it and alone reads it.
+  chmodSync(file, 0o600);
 }
 
 /** An ACL-file style rule (`topic ACCESS TOPIC`) for a dynamic-security role. */

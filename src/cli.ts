@@ -258,6 +258,40 @@ function buildProgram(io: CliIo): Command {
     .argument('<node>', 'the node to demote (name or id)')
     .action((target: string, options: SwitchoverFlags) => runSwitchover('demote', target, options));
 
+  program
+    .command('doctor')
+    .description("check what breaks an installation on this node, one line per check with a fix; exit 1 if a check failed")
+    .addOption(configOption)
+    .addOption(envOption)
+    .option('-n, --node <id|name>', `this node (default: ${NODE_ENV}, else the node with a local address)`)
+    .option('--rendered-dir <dir>', 'compare the rendered files with DIR/<file> (as render --out DIR wrote them) instead of where they are installed')
+    .option('--timeout <seconds>', "each check's bound", '5')
+    .action(async (options: ConfigOptions & { node?: string; renderedDir?: string; timeout: string }) => {
+      const timeout = Number(options.timeout);
+      if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 600) throw new UsageError(`--timeout ${JSON.stringify(options.timeout)} is not a number of seconds from 1 to 600`);
+      if (options.renderedDir !== undefined) await existingDir('--rendered-dir', options.renderedDir);
+      // No warning about a readable env file: that is one of the checks.
+      const found = await load(options, io);
+      const loaded = await withTls(found.loaded);
+      const node = resolveNode(loaded.config, { flag: options.node, env: loaded.env[NODE_ENV], localAddresses: io.localAddresses() });
+      // Imported here for the same reason as the renderer: the daemon never needs it.
+      const { runDoctor } = await import('./doctor/doctor.js');
+      const { exitCodeOf, formatReport } = await import('./doctor/report.js');
+      const renderCommand = ['mosquitto-failover render', `--config ${options.config}`, ...(options.env ? [`--env ${options.env}`] : []), `--node ${node.name}`].join(' ');
+      const results = await runDoctor({
+        loaded,
+        node,
+        run,
+        version: VERSION,
+        timeoutMs: timeout * 1000,
+        renderCommand,
+        ...(options.renderedDir === undefined ? {} : { compareDir: options.renderedDir }),
+        ...(found.envRead ? { envFile: found.envRead.file } : {}),
+      });
+      io.stdout(formatReport(results));
+      if (exitCodeOf(results) !== 0) throw new MqfoError('EDOCTOR', `${results.filter((result) => result.ok === false).length} of ${results.length} checks failed`);
+    });
+
   return program;
 }
 

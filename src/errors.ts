@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   ENOTCONNECTED: 1,
   EMETRICS: 1,
   ESWITCHOVER: 1,
+  EDOCTOR: 1,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -130,3 +130,25 @@ test('passwd: an empty password on stdin is refused with exit 2, and a bad --tim
   t.is(timeout.exitCode, 2);
   t.regex(timeout.stderr, /--timeout "soon" is not a number of seconds/);
 });
+
+test('doctor: an invalid config is exit 2 with every problem, as check says them, and no check runs', async (t) => {
+  const bad = join(scratch(), 'bad.yaml');
+  writeFileSync(bad, 'cluster: home\nvip: {address: 192.168.1.50, interface: eth0}\nnodes:\n  - {id: 1, name: a, address: 192.168.1.300, priority: 10}\nbridge: {topics: [{pattern: "a/#"}]}\n');
+  const result = await cli('doctor', '--config', bad, '--env', envFile, '--node', '1');
+  t.is(result.exitCode, 2);
+  t.regex(result.stderr, /^ {2}nodes\[0\]\.address \(line 4\): "192\.168\.1\.300" is not an IPv4 address$/m);
+  t.is(result.stdout, '');
+});
+
+test('doctor: a bad --timeout, an unknown node, a missing --rendered-dir are usage errors (exit 2)', async (t) => {
+  const timeout = await cli('doctor', '--config', two, '--env', envFile, '--node', 'mqtt-a', '--timeout', 'soon');
+  t.is(timeout.exitCode, 2);
+  t.regex(timeout.stderr, /--timeout "soon" is not a number of seconds/);
+  const node = await cli('doctor', '--config', two, '--env', envFile, '--node', 'mqtt-z');
+  t.is(node.exitCode, 2);
+  t.regex(node.stderr, /--node "mqtt-z" is no node of cluster "home"/);
+  const dir = await cli('doctor', '--config', two, '--env', envFile, '--node', 'mqtt-a', '--rendered-dir', '/nonexistent/out');
+  t.is(dir.exitCode, 2);
+  t.regex(dir.stderr, /--rendered-dir \/nonexistent\/out: no such directory/);
+  t.is(dir.stdout, '');
+});

@@ -12,7 +12,7 @@ import type { ClusterConfig } from '../config/schema.js';
 import { driverState } from '../role/truth.js';
 import type { DriverState } from '../role/observe.js';
 
-const DEFAULT_KEEPALIVED_PID_FILE = '/run/keepalived.pid';
+export const DEFAULT_KEEPALIVED_PID_FILE = '/run/keepalived.pid';
 
 /** The VRRP/CARP program's pid file, when there is one to tell a stale VIP by. */
 function driverPidFile(config: ClusterConfig): string | undefined {
