@@ -23,6 +23,19 @@ export interface Transition {
   ms: Record<string, number>;
 }
 
+/** A takeover in short: its epoch, when its first sign came (epoch ms) and how long until its last step (ms). */
+export interface TakeoverSummary {
+  epoch: number;
+  at: number;
+  ms: number;
+}
+
+/** `transition` summed up, when it was a takeover (to MASTER). */
+export function takeoverOf(transition: Transition | undefined): TakeoverSummary | undefined {
+  if (transition?.to !== 'MASTER') return undefined;
+  return { epoch: transition.epoch, at: Math.min(...Object.values(transition.at)), ms: Math.max(0, ...Object.values(transition.ms)) };
+}
+
 export interface FileVersion {
   version: string;
   origin: number;

@@ -4,7 +4,7 @@
  * the peer channel, to run its sweep.
  */
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
-import { EVENTS_KEPT, type NodeFacts, type NodeState } from '../node-state.js';
+import { EVENTS_KEPT, takeoverOf, type NodeFacts, type NodeState } from '../node-state.js';
 import type { NodeStatus } from '../peer/status.js';
 import type { CommandRequest, Handler } from './api.js';
 
@@ -24,8 +24,7 @@ export interface NodeView {
 
 /** This node as its own state says. */
 function selfView(node: NodeConfig, facts: Readonly<NodeFacts>, ownStatus: NodeStatus | undefined): NodeView {
-  const transition = facts.lastTransition?.to === 'MASTER' ? facts.lastTransition : undefined;
-  const takeover = transition ? { epoch: transition.epoch, at: Math.min(...Object.values(transition.at)), ms: Math.max(0, ...Object.values(transition.ms)) } : ownStatus?.takeover;
+  const takeover = takeoverOf(facts.lastTransition) ?? ownStatus?.takeover;
   return {
     id: node.id,
     name: node.name,

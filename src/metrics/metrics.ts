@@ -14,7 +14,7 @@ import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import type { Component } from '../context.js';
 import { MqfoError } from '../errors.js';
 import { connectLasting, uniqueClientId, type Login, type MqttClient } from '../mqtt/client.js';
-import type { NodeState, RoleName, Transition } from '../node-state.js';
+import { takeoverOf, type NodeState, type RoleName } from '../node-state.js';
 
 const PREFIX = 'mosquitto_failover_';
 const ROLES: readonly RoleName[] = ['MASTER', 'BACKUP', 'FAULT', 'STOP', 'UNKNOWN'];
@@ -31,11 +31,6 @@ export interface MetricsOptions {
   login: Login;
   /** Whether the peer channel's connection to `nodeId`'s broker is up now. */
   isConnected: (nodeId: number) => boolean;
-}
-
-/** How long the takeover took from its first sign to its last step, in seconds. */
-export function takeoverSeconds(transition: Transition): number {
-  return Math.max(0, ...Object.values(transition.ms)) / 1000;
 }
 
 export class Metrics implements Component {
@@ -141,8 +136,9 @@ export class Metrics implements Component {
           counted = current.epoch;
         }
         const transition = current.lastTransition;
-        if (changed.includes('lastTransition') && transition?.to === 'MASTER') {
-          last.set(takeoverSeconds(transition));
+        const takeover = takeoverOf(transition);
+        if (changed.includes('lastTransition') && transition && takeover) {
+          last.set(takeover.ms / 1000);
           for (const [step, ms] of Object.entries(transition.ms)) steps.observe({ step }, ms / 1000);
         }
       }),

@@ -9,20 +9,13 @@
 import type { Logger } from 'pino';
 import type { NodeConfig } from '../config/schema.js';
 import type { Topics } from '../mqtt/topics.js';
-import type { NodeState, SplitFacts, Transition } from '../node-state.js';
+import { takeoverOf, type NodeState, type SplitFacts } from '../node-state.js';
 import type { PeerChannel } from './channel.js';
 import { Throttle } from './limits.js';
 import { compareStatus, isNewer, LAST_SEQ, parseStatus, type NodeStatus } from './status.js';
 
 function healthOf(healthy: boolean | undefined): NodeStatus['health'] {
   return healthy === undefined ? undefined : healthy ? 'well' : 'sick';
-}
-
-/** A transition to MASTER as the status tells it: its epoch, its first sign and how long until its last step. */
-function lastTakeover(transition: Transition | undefined): NodeStatus['takeover'] {
-  if (transition?.to !== 'MASTER') return undefined;
-  const ms = Math.max(0, ...Object.values(transition.ms));
-  return { epoch: transition.epoch, at: Math.min(...Object.values(transition.at)), ms };
 }
 
 /** What the status says of a split brain: whom this node gives up the VIP to, while it does. */
@@ -92,7 +85,7 @@ export class StatusPublisher {
     if (!this.unsubscribe || !channel.isConnected(self.id)) return;
     const { role, startedAt, versions, broker, weight, driver } = state.current;
     const health = healthOf(broker.healthy);
-    this.takeover = lastTakeover(state.current.lastTransition) ?? this.takeover;
+    this.takeover = takeoverOf(state.current.lastTransition) ?? this.takeover;
     const takeover = this.takeover;
     const priority = weight.priority;
     const split = splitOf(state.current.split);
