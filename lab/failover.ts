@@ -194,20 +194,51 @@ export async function repairFault(node: LabNode, fault: Fault): Promise<void> {
   } else await node.linkUp();
 }
 
+/** What a round's body gets from probedRound: the probe, the fault's time, the timeline and the drain. */
+export interface ProbedRun {
+  probe: Probe;
+  /** Epoch ms of the fault: steady traffic has run for `steadyMs` by then. */
+  faultAt: number;
+  /** Reports a step at epoch ms `at` (nothing when undefined), as ms since the fault. */
+  step: (label: string, at: number | undefined) => void;
+  /** Stops the probe once the bridges have carried everything (bounded), and returns its report. */
+  drain: () => Promise<ProbeReport>;
+}
+
+/**
+ * What every round shares: a QoS 1 publisher and a persistent subscriber through the VIP, steady
+ * traffic for `steadyMs`, then `body` from the fault on; the probe is stopped whatever happens.
+ */
+export async function probedRound<T>(lab: Lab, options: { rate: number; steadyMs: number; onStep?: ((label: string, msSinceFault: number) => void) | undefined }, body: (run: ProbedRun) => Promise<T>): Promise<T> {
+  const { rate, steadyMs } = options;
+  const probe = await Probe.start(lab, { rate, qos: 1, clean: false, keepaliveSeconds: 2, reconnectPeriodMs: 100, drainMs: 15_000 });
+  let stopped = false;
+  try {
+    const started = Date.now();
+    await probe.waitFor('steady traffic before the fault', (event) => event.e === 'recv' && event.t > started + steadyMs, steadyMs + 15_000);
+    const faultAt = Date.now();
+    const step = (label: string, at: number | undefined) => {
+      if (at !== undefined) options.onStep?.(label, at - faultAt);
+    };
+    const drain = async () => {
+      stopped = true;
+      const report = await probe.stop(40_000);
+      step('bridge drained, probe stopped', Date.now());
+      return report;
+    };
+    return await body({ probe, faultAt, step, drain });
+  } finally {
+    if (!stopped) await probe.stop(5_000).catch(() => undefined);
+  }
+}
+
 export async function failoverRound(lab: Lab, options: RoundOptions): Promise<RoundResult> {
   const { fault, rate = 200, steadyMs = 1_000, takeovers = DAEMON_TAKEOVERS } = options;
   const [master] = await lab.vipHolders();
   if (master === undefined) throw new Error('no node holds the VIP before the fault');
   const old = lab.node(master);
   const next = lab.nodes.filter((node) => node.id !== master).sort((a, b) => b.priority - a.priority)[0]!;
-  const probe = await Probe.start(lab, { rate, qos: 1, clean: false, keepaliveSeconds: 2, reconnectPeriodMs: 100, drainMs: 15_000 });
-  let stopped = false;
-  try {
-    const started = Date.now();
-    await probe.waitFor('steady traffic before the fault', (event) => event.e === 'recv' && event.t > started + steadyMs, steadyMs + 15_000);
-
-    const faultAt = Date.now();
-    const step = (label: string, at: number | undefined) => at !== undefined && options.onStep?.(label, at - faultAt);
+  return probedRound(lab, { rate, steadyMs, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
     await injectFault(old, fault, next);
     step(FAULTS[fault], faultAt);
     const times: RoundTimes = {};
@@ -242,9 +273,7 @@ export async function failoverRound(lab: Lab, options: RoundOptions): Promise<Ro
     await lab.waitForBridges(30_000);
     await probe.waitFor('delivery after the failback', (event) => event.e === 'recv' && event.t > completeAt(failback), 30_000);
     await sleep(steadyMs);
-    stopped = true;
-    const report = await probe.stop(40_000);
-    step('bridge drained, probe stopped', Date.now());
+    const report = await drain();
     return {
       fault,
       from: old.id,
@@ -254,9 +283,7 @@ export async function failoverRound(lab: Lab, options: RoundOptions): Promise<Ro
       report,
       restarts: Object.fromEntries(lab.nodes.map((node) => [node.id, takeovers.restartsSince(node, faultAt)])),
     };
-  } finally {
-    if (!stopped) await probe.stop(5_000).catch(() => undefined);
-  }
+  });
 }
 
 export interface UnhandledRoundOptions extends Omit<RoundOptions, 'takeovers'> {
@@ -276,13 +303,7 @@ export async function unhandledRound(lab: Lab, options: UnhandledRoundOptions): 
   const [master] = await lab.vipHolders();
   if (master === undefined) throw new Error('no node holds the VIP before the fault');
   const old = lab.node(master);
-  const probe = await Probe.start(lab, { rate, qos: 1, clean: false, keepaliveSeconds: 2, reconnectPeriodMs: 100, drainMs: 15_000 });
-  let stopped = false;
-  try {
-    const started = Date.now();
-    await probe.waitFor('steady traffic before the fault', (event) => event.e === 'recv' && event.t > started + steadyMs, steadyMs + 15_000);
-    const faultAt = Date.now();
-    const step = (label: string, at: number | undefined) => at !== undefined && options.onStep?.(label, at - faultAt);
+  return probedRound(lab, { rate, steadyMs, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
     await injectFault(old, fault);
     step(FAULTS[fault], faultAt);
     const times: RoundTimes = {};
@@ -305,11 +326,7 @@ export async function unhandledRound(lab: Lab, options: UnhandledRoundOptions): 
     await lab.waitForBridges(30_000);
     await sleep(steadyMs);
     const visible = outage(probe.events, faultAt, Date.now());
-    stopped = true;
-    const report = await probe.stop(40_000);
-    step('bridge drained, probe stopped', Date.now());
+    const report = await drain();
     return { fault, from: old.id, to: old.id, times, clientVisibleMs: visible.gapMs, report, restarts: {}, failedOver: times.vipMoved !== undefined };
-  } finally {
-    if (!stopped) await probe.stop(5_000).catch(() => undefined);
-  }
+  });
 }

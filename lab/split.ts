@@ -5,11 +5,10 @@
  * lab (who holds the VIP, polled every 10 ms) and from the daemons' logs; every wait is bounded.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FAULTS, outage } from './failover.js';
+import { FAULTS, outage, probedRound } from './failover.js';
 import type { ProbeReport } from './history.js';
 import type { Lab } from './lab.js';
 import type { DaemonLine } from './node.js';
-import { Probe } from './probe.js';
 import { spread } from './stats.js';
 import { waitFor } from './wait.js';
 
@@ -36,13 +35,7 @@ export async function splitRound(lab: Lab, options: SplitRoundOptions = {}): Pro
   if (held === undefined) throw new Error('no node holds the VIP before the fault');
   const winner = lab.node(held);
   const loser = lab.nodes.find((node) => node.id !== held)!;
-  const probe = await Probe.start(lab, { rate, qos: 1, clean: false, keepaliveSeconds: 2, reconnectPeriodMs: 100, drainMs: 15_000 });
-  let stopped = false;
-  try {
-    const started = Date.now();
-    await probe.waitFor('steady traffic before the fault', (event) => event.e === 'recv' && event.t > started + steadyMs, steadyMs + 15_000);
-    const faultAt = Date.now();
-    const step = (label: string, at: number | undefined) => at !== undefined && options.onStep?.(label, at - faultAt);
+  return probedRound(lab, { rate, steadyMs, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
     await lab.partitionVrrp(winner.id, loser.id);
     step(`VRRP (IP protocol 112) dropped between ${winner.name} and ${loser.name}`, faultAt);
     let bothAt = 0;
@@ -79,13 +72,9 @@ export async function splitRound(lab: Lab, options: SplitRoundOptions = {}): Pro
     const endAt = Date.now();
     const visible = outage(probe.events, faultAt, endAt);
     await lab.waitForBridges(30_000);
-    stopped = true;
-    const report = await probe.stop(40_000);
-    step('bridge drained, probe stopped', Date.now());
+    const report = await drain();
     return { endedAfterDecisionMs: aloneAt - decidedAt, overlapMs: aloneAt - bothAt, clientVisibleMs: visible.gapMs, report };
-  } finally {
-    if (!stopped) await probe.stop(5_000).catch(() => undefined);
-  }
+  });
 }
 
 /**
