@@ -4,7 +4,6 @@
  */
 import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { NodeConfig } from '../src/config/schema.js';
 import type { RunResult } from '../src/exec/runner.js';
 import { adminTlsArgs } from './certs.js';
@@ -13,20 +12,18 @@ import type { Netns } from './netns.js';
 import type { PlacedNode } from './place.js';
 import { readPidFileSync, readTextSync } from '../src/exec/pids.js';
 import { isRunning, signalPids, spawnIn, terminate, type LabProcess } from './process.js';
+import { cliArgv, DIST_ENTRY, requireFreshDist, SOURCE_ENTRY } from './entry.js';
 import { LAB_INTERFACE } from './topology.js';
 import { GiveUp, waitFor } from './wait.js';
 
-const SOURCE_ENTRY = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
-/** What `npm run build` makes and `npm pack` ships: the daemon as users run it. */
-export const DIST_ENTRY = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 
 export interface DaemonStartOptions {
   /** `--log-level` (default debug). */
   logLevel?: string;
   env?: NodeJS.ProcessEnv;
   /**
-   * `src` (default) runs the TypeScript sources under tsx; `dist` runs the compiled
-   * `node dist/bin.js`, as installed (build it first: nothing here checks that it is fresh).
+   * `dist` (default) runs the compiled `node dist/bin.js`, as installed (lab/entry.ts: refused
+   * when older than the sources); `src` runs the TypeScript sources under tsx.
    */
   entry?: 'src' | 'dist';
   /** Options for node itself, before the entry (e.g. `--max-semi-space-size=1`). */
@@ -121,13 +118,12 @@ export class LabNode {
   }
 
   /**
-   * Starts this node's daemon (`mosquitto-failover run`, from the sources unless `entry` says
-   * `dist`) and waits (bounded) until it has started and, as it supervises mosquitto, its broker
+   * Starts this node's daemon (`mosquitto-failover run`, as shipped unless `entry` says `src`) and waits (bounded) until it has started and, as it supervises mosquitto, its broker
    * accepts the daemon user.
    */
   async startDaemon(options: DaemonStartOptions = {}): Promise<LabProcess> {
     if (this.daemonPids().length > 0) throw new Error(`${this.name}: the daemon is already running`);
-    const entry = options.entry === 'dist' ? [DIST_ENTRY] : ['--import', import.meta.resolve('tsx'), SOURCE_ENTRY];
+    const entry = options.entry === 'src' ? ['--import', import.meta.resolve('tsx'), SOURCE_ENTRY] : (requireFreshDist(), [DIST_ENTRY]);
     const argv = [process.execPath, ...(options.nodeArgs ?? []), ...entry, 'run', '--config', this.placed.clusterFile, '--env', this.placed.envFile, '--node', String(this.id), '--log-level', options.logLevel ?? 'debug'];
     const daemon = spawnIn(this.ns, argv, this.daemonLog, options.env);
     await this.waitForBroker('the daemon and its broker', daemon, () => this.daemonLines().some((line) => line.pid === daemon.pid && line.msg === 'started')).catch(async (error: unknown) => {
@@ -138,13 +134,13 @@ export class LabNode {
   }
 
   /**
-   * Runs `mosquitto-failover ARGS` on this node, as its operator would (from the sources, this
-   * node's cluster file and env file, `--node` this node), bounded; resolves with its exit code
-   * and output whatever it is.
+   * Runs `mosquitto-failover ARGS` on this node, as its operator would (as shipped, this node's
+   * cluster file and env file, `--node` this node, `input` on its stdin), bounded; resolves with
+   * its exit code and output whatever it is.
    */
-  async cli(args: readonly string[], timeoutMs = 60_000): Promise<RunResult> {
-    const argv = [process.execPath, '--import', import.meta.resolve('tsx'), SOURCE_ENTRY, ...args, '--config', this.placed.clusterFile, '--env', this.placed.envFile, '--node', String(this.id)];
-    return this.ns.exec(argv, { reject: false, timeout: timeoutMs });
+  async cli(args: readonly string[], options: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+    const argv = cliArgv([...args, '--config', this.placed.clusterFile, '--env', this.placed.envFile, '--node', String(this.id)]);
+    return this.ns.exec(argv, { reject: false, timeout: options.timeoutMs ?? 60_000, ...(options.input === undefined ? {} : { input: options.input }) });
   }
 
   /** The daemon's pids (node is its program name; nothing else of the lab runs node in a broker host, but cli() while it runs). */

@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { baselineRound, BASELINE_ADVERT_INT, startBaselineLab } from '../lab/baseline.js';
 import { BROKER_FAULTS, failoverRound, FAULTS, unhandledRound, type Fault, type RoundResult } from '../lab/failover.js';
 import { Lab } from '../lab/lab.js';
+import { ensureFreshDist } from '../lab/entry.js';
 import { labUnavailable } from '../lab/requirements.js';
 import { run } from '../src/exec/runner.js';
 import { defined, median, ms, spread } from '../lab/stats.js';
@@ -47,6 +48,8 @@ if (unavailable) {
   console.error(`bench-failover: this machine ${unavailable}`);
   process.exit(1);
 }
+// The lab runs the daemon as shipped: build it when the sources are newer.
+ensureFreshDist((line) => process.stderr.write(`${line}\n`));
 
 interface Setup {
   id: string;

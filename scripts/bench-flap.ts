@@ -22,6 +22,7 @@ import { outage } from '../lab/failover.js';
 import { Lab } from '../lab/lab.js';
 import { atRunExit } from '../lab/netns.js';
 import { Probe } from '../lab/probe.js';
+import { ensureFreshDist } from '../lab/entry.js';
 import { labUnavailable } from '../lab/requirements.js';
 import { ms } from '../lab/stats.js';
 import { holdDownMs } from '../src/takeover/plan.js';
@@ -53,6 +54,8 @@ if (unavailable) {
   console.error(`bench-flap: this machine ${unavailable}`);
   process.exit(1);
 }
+// The lab runs the daemon as shipped: build it when the sources are newer.
+ensureFreshDist((line) => process.stderr.write(`${line}\n`));
 
 const progress = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 const soakMs = minutes * 60_000;

@@ -16,16 +16,15 @@
  * last, `footprint: rss <MB> MB, cpu <pct> %`, the larger of the two nodes' figures. MB here are
  * MiB (1024 KiB), as /proc counts them.
  */
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { availableParallelism, release } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clockTicks, cpuShare, sample, wakeupRate, type Sample } from '../lab/footprint.js';
 import { Lab } from '../lab/lab.js';
-import { DIST_ENTRY, type DaemonStartOptions } from '../lab/node.js';
+import { ensureFreshDist } from '../lab/entry.js';
+import type { DaemonStartOptions } from '../lab/node.js';
 import { spawnIn, terminate } from '../lab/process.js';
 import { labUnavailable } from '../lab/requirements.js';
 
@@ -58,28 +57,6 @@ if (unavailable) {
 }
 
 const progress = (text: string) => process.stderr.write(`${text}\n`);
-const root = fileURLToPath(new URL('..', import.meta.url));
-
-/** The newest modification time (ms) of the files under `dir`. */
-function newest(dir: string): number {
-  return Math.max(0, ...readdirSync(dir, { withFileTypes: true, recursive: true }).filter((entry) => entry.isFile()).map((entry) => statSync(join(entry.parentPath, entry.name)).mtimeMs));
-}
-
-/** tsc rewrites every output on each build: dist/bin.js older than a source means a stale dist. */
-function ensureFreshDist(): void {
-  const built = (() => {
-    try {
-      return statSync(DIST_ENTRY).mtimeMs;
-    } catch {
-      return 0;
-    }
-  })();
-  const sources = Math.max(newest(join(root, 'src')), ...['tsconfig.json', 'tsconfig.build.json'].map((file) => statSync(join(root, file)).mtimeMs));
-  if (built >= sources) return;
-  progress('dist is older than src: npm run build');
-  // Its output to our stderr: stdout is the report.
-  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 2, 2], timeout: 300_000 });
-}
 
 interface Measured {
   label: string;
@@ -142,7 +119,7 @@ const daemonTargets = (lab: Lab, what: string, kind: Kind) =>
   });
 
 const started = Date.now();
-ensureFreshDist();
+ensureFreshDist(progress);
 const extra = nodeArgs.length > 0 ? ` ${nodeArgs.join(' ')}` : '';
 progress(`a 2-node lab with the daemon from dist at ${logLevel}${extra}; ${settle} s to settle, then ${idle} s idle`);
 const results: Measured[] = [];

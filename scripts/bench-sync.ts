@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { canLogin, setPassword, waitForLogin, waitForSameVersion } from '../lab/credentials.js';
 import { Lab } from '../lab/lab.js';
 import type { LabNode } from '../lab/node.js';
+import { ensureFreshDist } from '../lab/entry.js';
 import { labUnavailable } from '../lab/requirements.js';
 import { ms, spread } from '../lab/stats.js';
 import { run } from '../src/exec/runner.js';
@@ -35,6 +36,8 @@ if (unavailable) {
   console.error(`bench-sync: this machine ${unavailable}`);
   process.exit(1);
 }
+// The lab runs the daemon as shipped: build it when the sources are newer.
+ensureFreshDist((line) => process.stderr.write(`${line}\n`));
 
 const progress = (text: string) => process.stderr.write(`${text}\n`);
 

@@ -12,6 +12,7 @@ import { failoverRound, FAULTS, promoteOutput, type Fault } from '../lab/failove
 import { Lab } from '../lab/lab.js';
 import { NEEDS } from '../lab/machine.mjs';
 import { splitDemo } from '../lab/split.js';
+import { ensureFreshDist } from '../lab/entry.js';
 import { labUnavailable } from '../lab/requirements.js';
 
 const { values } = parseArgs({
@@ -38,6 +39,8 @@ const rounds = Number(values.rounds);
 if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 50)) fail(`--rounds is 1 to 50, not ${values.rounds}`);
 const unavailable = labUnavailable(NEEDS.lab.programs);
 if (unavailable) fail(`this machine ${unavailable}`);
+// The lab runs the daemon as shipped: build it when the sources are newer.
+ensureFreshDist((line) => process.stderr.write(`${line}\n`));
 
 const ms = (value: number | undefined) => (value === undefined ? '       -' : `${value.toFixed(0).padStart(6)} ms`);
 let lab: Lab | undefined;

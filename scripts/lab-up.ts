@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Lab } from '../lab/lab.js';
 import { namespacesOf } from '../lab/netns.js';
+import { ensureFreshDist } from '../lab/entry.js';
 import { labUnavailable } from '../lab/requirements.js';
 import { LAB_NETWORK } from '../lab/topology.js';
 
@@ -40,6 +41,8 @@ if (unavailable) {
   console.error(`lab:up: this machine ${unavailable}`);
   process.exit(1);
 }
+// The lab runs the daemon as shipped: build it when the sources are newer.
+ensureFreshDist((line) => process.stderr.write(`${line}\n`));
 
 if ((await namespacesOf(name)).length > 0) {
   console.error(`lab:up: a lab "${name}" is already up; remove it first: npm run lab:down${name === 'up' ? '' : ` -- --name ${name}`}`);

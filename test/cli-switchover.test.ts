@@ -1,16 +1,14 @@
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
+import { cliArgv } from '../lab/entry.js';
 import { ROOT } from './helpers/config.js';
 
 // Every error here comes before any connection is made: the example's nodes do not exist.
-const cli = (...args: string[]) =>
-  execa('node', ['--import=tsx', join(ROOT, 'src/bin.ts'), ...args, '--config', join(ROOT, 'examples/two-node.yaml'), '--env', join(ROOT, 'examples/cluster.env'), '--node', 'mqtt-a'], {
-    reject: false,
-    cwd: ROOT,
-    env: { MQFO_NODE: '' },
-    timeout: 60_000,
-  });
+const cli = (...args: string[]) => {
+  const [node, ...argv] = cliArgv([...args, '--config', join(ROOT, 'examples/two-node.yaml'), '--env', join(ROOT, 'examples/cluster.env'), '--node', 'mqtt-a']);
+  return execa(node!, argv, { reject: false, cwd: ROOT, env: { MQFO_NODE: '' }, timeout: 60_000 });
+};
 
 test('promote: an unknown node is a usage error (exit 2) that lists the known ones', async (t) => {
   const result = await cli('promote', 'mqtt-z');

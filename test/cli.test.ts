@@ -2,11 +2,16 @@ import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
+import { cliArgv } from '../lab/entry.js';
 import { ROOT } from './helpers/config.js';
 import { scratchDir } from './helpers/scratch.js';
 
-const cli = (...args: string[]) =>
-  execa('node', ['--import=tsx', join(ROOT, 'src/bin.ts'), ...args], { reject: false, cwd: ROOT, env: { MQFO_NODE: '' }, timeout: 60_000 });
+/** `mosquitto-failover ARGS` as shipped (lab/entry.ts), bounded, with `input` on stdin. */
+const cliWith = (args: string[], input?: string) => {
+  const [node, ...argv] = cliArgv(args);
+  return execa(node!, argv, { reject: false, cwd: ROOT, env: { MQFO_NODE: '' }, timeout: 60_000, ...(input === undefined ? {} : { input }) });
+};
+const cli = (...args: string[]) => cliWith(args);
 const two = join(ROOT, 'examples/two-node.yaml');
 const envFile = join(ROOT, 'examples/cluster.env');
 const scratch = () => scratchDir('cli');
@@ -118,12 +123,7 @@ test('passwd: a service user is refused with exit 2 before any password is read'
 });
 
 test('passwd: an empty password on stdin is refused with exit 2, and a bad --timeout too', async (t) => {
-  const empty = await execa('node', ['--import=tsx', join(ROOT, 'src/bin.ts'), 'passwd', 'alice', '--config', two, '--env', envFile, '--node', 'mqtt-a'], {
-    reject: false,
-    cwd: ROOT,
-    input: '\n',
-    timeout: 60_000,
-  });
+  const empty = await cliWith(['passwd', 'alice', '--config', two, '--env', envFile, '--node', 'mqtt-a'], '\n');
   t.is(empty.exitCode, 2);
   t.regex(empty.stderr, /empty password/);
   const timeout = await cli('passwd', 'alice', '--timeout', 'soon', '--config', two, '--env', envFile, '--node', 'mqtt-a');

@@ -5,7 +5,6 @@
  * a fix, exit 1, and the fault is undone before the next.
  */
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { Lab } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
@@ -31,11 +30,9 @@ test.after.always(async () => {
 
 const the = (id: number): LabNode => current!.node(id);
 
-/** `mosquitto-failover doctor` (from the sources) in `node`'s namespace; the lab's files are in one directory, as `render --out` writes them. */
+/** `mosquitto-failover doctor` in `node`'s namespace; the lab's files are in one directory, as `render --out` writes them. */
 async function doctor(node: LabNode) {
-  const entry = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
-  const argv = [process.execPath, '--import', import.meta.resolve('tsx'), entry, 'doctor', '--config', node.placed.clusterFile, '--env', node.placed.envFile, '--node', String(node.id), '--rendered-dir', `${node.placed.dir}/etc`];
-  const result = await node.ns.exec(argv, { reject: false, timeout: 60_000 });
+  const result = await node.cli(['doctor', '--rendered-dir', `${node.placed.dir}/etc`]);
   const lines = result.stdout.split('\n').filter(Boolean);
   const line = (name: string) => lines.find((candidate) => new RegExp(`^(ok  |FAIL|skip) ${name} `).test(candidate)) ?? `(no line for ${name} in:\n${result.stdout}${result.stderr})`;
   const failed = lines.filter((candidate) => candidate.startsWith('FAIL'));

@@ -10,7 +10,6 @@
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { issueCert, makeCa, type Issued } from '../../lab/certs.js';
 import { canLogin, startSyncedLab } from '../../lab/credentials.js';
@@ -45,15 +44,8 @@ async function adminPublish(node: LabNode, tlsArgs: readonly string[]) {
   );
 }
 
-/** Runs `mosquitto-failover ARGS` (from the sources) in `node`'s namespace, as an admin on that node would. */
-async function cli(node: LabNode, args: string[], input?: string) {
-  const entry = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
-  return node.ns.exec([process.execPath, '--import', import.meta.resolve('tsx'), entry, ...args, '--config', node.placed.clusterFile, '--env', node.placed.envFile, '--node', String(node.id)], {
-    ...(input === undefined ? {} : { input }),
-    reject: false,
-    timeout: 60_000,
-  });
-}
+/** Runs `mosquitto-failover ARGS` in `node`'s namespace, as an admin on that node would (LabNode.cli). */
+const cli = (node: LabNode, args: string[], input?: string) => node.cli(args, input === undefined ? {} : { input });
 
 /** What a subscriber on `to`'s client listener receives on `topic` after a publish on `from`'s. */
 async function crossBridge(from: LabNode, to: LabNode, topic: string, message: string): Promise<string> {
