@@ -65,9 +65,20 @@ lab('Type=notify: READY after the first reconcile, from the daemon\'s own pid; w
     const pings = await waitFor(`3 watchdog pings from ${node.name}`, () => from(pid, 'WATCHDOG=1').length >= 3 && from(pid, 'WATCHDOG=1'), { timeoutMs: 10_000, intervalMs: 100 });
     t.true(pings.every((ping) => ping.t >= ready!.t), `${node.name}: the pings began after READY`);
     // The supervised broker is the daemon's child: it must not be able to speak for it.
-    for (const broker of node.pids('mosquitto')) {
-      t.false(readFileSync(`/proc/${broker}/environ`, 'utf8').split('\0').some((line) => line.startsWith('NOTIFY_SOCKET=')), `${node.name}'s mosquitto has no NOTIFY_SOCKET`);
-    }
+    // The master's takeover restarts its broker: a pid listed a moment ago may be gone; list again.
+    const environs = await waitFor(
+      `${node.name}'s mosquitto's environment`,
+      () => {
+        const pids = node.pids('mosquitto');
+        try {
+          return pids.length > 0 && pids.map((broker) => readFileSync(`/proc/${broker}/environ`, 'utf8').split('\0'));
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 10_000, intervalMs: 50 },
+    );
+    for (const environ of environs) t.false(environ.some((line) => line.startsWith('NOTIFY_SOCKET=')), `${node.name}'s mosquitto has no NOTIFY_SOCKET`);
   }
   t.deepEqual(
     socket.received
