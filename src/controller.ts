@@ -28,6 +28,8 @@ import { Metrics } from './metrics/metrics.js';
 import { commandToRun } from './control/cluster-command.js';
 import { controlCommands } from './control/commands.js';
 import { ControlServer } from './control/server.js';
+import { SetLeader } from './control/set-leader.js';
+import { switchover } from './switchover/run.js';
 import { SplitWatch } from './health/split-watch.js';
 import { TrackFile } from './health/track-file.js';
 import { VrrpCounter } from './health/vrrp-counter.js';
@@ -115,12 +117,14 @@ export class Controller {
       reaches: (peer) => probeOnce(daemonLogin(loaded, peer), topics.health(node.id), config.health.timeout * 1000).then(() => true, () => false),
       counter: config.failover.driver === 'keepalived' ? new VrrpCounter(run, config.nodes.filter((peer) => peer.id !== node.id).map((peer) => peer.address)) : undefined,
     });
+    const controlLog = log.child({ component: 'control' });
+    const setLeader = new SetLeader(config, (action, timeoutMs) => switchover({ loaded, node, action, timeoutMs, say: (line) => controlLog.info(`setLeader: ${line}`) }));
     const control = new ControlServer({
       config,
       self: node,
       topics,
       login: daemonLogin(loaded, node),
-      log: log.child({ component: 'control' }),
+      log: controlLog,
       handlers: controlCommands({
         config,
         self: node,
@@ -130,6 +134,7 @@ export class Controller {
           await channel.publish(topics.command(node.id), { command: 'syncNow', at: Date.now() }, { retain: false });
           return config.nodes.map((peer) => peer.name);
         },
+        setLeader: setLeader.handle,
       }),
     });
     const metrics = config.metrics.enabled
