@@ -6,8 +6,8 @@
  * (it probes that broker and writes the weight; under ucarp it stops and starts ucarp), the
  * split-brain watch (stopped before the monitor, so that its step-down is lifted through the
  * monitor's write), the peer channel, the status publisher (its offline status goes out before
- * the channel closes), the control API (when control.users names someone) and the metrics
- * endpoint (when it is on).
+ * the channel closes), the control API (when control.users names someone), Home Assistant
+ * discovery and the metrics endpoint (each when it is on).
  */
 import type { Logger } from 'pino';
 import { brokerControl } from './broker/control.js';
@@ -16,7 +16,9 @@ import type { NodeConfig } from './config/schema.js';
 import type { Component, DaemonContext } from './context.js';
 import type { Runner } from './exec/runner.js';
 import { daemonLogin } from './mqtt/client.js';
-import { Topics } from './mqtt/topics.js';
+import { HomeAssistantTopics, Topics } from './mqtt/topics.js';
+import { HomeAssistantDiscovery } from './homeassistant/publisher.js';
+import { VERSION } from './version.js';
 import { NodeState } from './node-state.js';
 import { runtimePaths, type RuntimePaths } from './paths.js';
 import { PeerChannel } from './peer/channel.js';
@@ -137,6 +139,18 @@ export class Controller {
         setLeader: setLeader.handle,
       }),
     });
+    const homeassistant = config.homeassistant.enabled
+      ? new HomeAssistantDiscovery({
+        config,
+        self: node,
+        topics,
+        ha: new HomeAssistantTopics(config.cluster, config.homeassistant.discovery_prefix),
+        state: this.state,
+        loginTo: (peer) => daemonLogin(loaded, peer),
+        log: log.child({ component: 'homeassistant' }),
+        version: VERSION,
+      })
+      : undefined;
     const metrics = config.metrics.enabled
       ? new Metrics({ config, self: node, state: this.state, log: log.child({ component: 'metrics' }), login: daemonLogin(loaded, node), isConnected: (id) => channel.isConnected(id) })
       : undefined;
@@ -151,6 +165,7 @@ export class Controller {
       ['peer', channel],
       ['status', status],
       ['control', control],
+      ...(homeassistant ? [['homeassistant', homeassistant] as [string, Component]] : []),
       ...(metrics ? [['metrics', metrics] as [string, Component]] : []),
     ];
   }
