@@ -47,9 +47,9 @@ test('done: the leader and the ms; not in time: an error with each node; refused
   next = { done: true, master: a.name, ms: 300 };
   t.deepEqual(await setLeader.handle({ command: 'setLeader', clear: true }), { cleared: true, leader: a.name, ms: 300 });
   next = { done: false, nodes: ['a: role MASTER', 'b: role BACKUP'] };
-  t.regex((await t.throwsAsync(setLeader.handle({ command: 'setLeader', node: b.name, timeout: 1 })))!.message, /^not done within 1000 ms .*: a: role MASTER; b: role BACKUP$/);
+  t.regex((await t.throwsAsync(setLeader.handle({ command: 'setLeader', node: b.name, timeout: 1 })))?.message ?? '', /^not done within 1000 ms .*: a: role MASTER; b: role BACKUP$/);
   next = new Error('not now, nothing changed:\n  b: its daemon is offline');
-  t.is((await t.throwsAsync(setLeader.handle({ command: 'setLeader', node: b.name })))!.message, 'not now, nothing changed:\n  b: its daemon is offline');
+  t.is((await t.throwsAsync(setLeader.handle({ command: 'setLeader', node: b.name })))?.message, 'not now, nothing changed:\n  b: its daemon is offline');
   const before = runs.length;
   await t.throwsAsync(setLeader.handle({ command: 'setLeader', node: 'node9' }));
   t.is(runs.length, before, 'an unknown node runs nothing');

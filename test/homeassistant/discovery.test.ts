@@ -123,7 +123,8 @@ test('each entity as the issue asks: role, online (connectivity, no availability
   // Every key a template reads is in the state.
   const state: HaState = haState(initialFacts(), node);
   for (const payload of Object.values(byKey)) {
-    for (const [, key] of String(payload['value_template'] ?? '').matchAll(/value_json\.(\w+)/g)) t.true(key! in state, key);
+    const template = typeof payload['value_template'] === 'string' ? payload['value_template'] : '';
+    for (const [, key] of template.matchAll(/value_json\.(\w+)/g)) t.true(key! in state, key);
   }
 });
 
