@@ -35,7 +35,7 @@ export interface NodeView {
   /** The switchover's drain markers (mqtt/topics.ts): carried by every bridge, at QoS 1. */
   drainTopic: string;
   /** Home Assistant discovery's topics (mqtt/topics.ts), when homeassistant.enabled: for the ACL lines. */
-  homeassistant: { configFilter: string; stateFilter: string; user: string | undefined } | undefined;
+  homeassistant: { discoveryFilter: string; configFilter: string; stateFilter: string; user: string | undefined } | undefined;
   paths: RuntimePaths;
   ucarp: { advskew: number; args: string[] };
 }
@@ -43,7 +43,7 @@ export interface NodeView {
 function homeAssistantView(config: ClusterConfig): NodeView['homeassistant'] {
   if (!config.homeassistant.enabled) return undefined;
   const topics = new HomeAssistantTopics(config.cluster, config.homeassistant.discovery_prefix);
-  return { configFilter: topics.configFilter, stateFilter: topics.stateFilter, user: config.homeassistant.user };
+  return { discoveryFilter: `${topics.discoveryPrefix}/#`, configFilter: topics.configFilter, stateFilter: topics.stateFilter, user: config.homeassistant.user };
 }
 
 /** The hub of the bridge star: the configured one, else the lowest id. */
