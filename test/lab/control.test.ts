@@ -5,11 +5,10 @@
  * oversized and hostile requests get error answers (or none) and change nothing.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { existsSync } from 'node:fs';
 import { channelTopic, retainedOn, setPassword, startSyncedLab, syncState, waitForLogin, waitForSameVersion } from '../../lab/credentials.js';
 import { runtimePaths } from '../../src/paths.js';
 import type { Lab } from '../../lab/lab.js';
