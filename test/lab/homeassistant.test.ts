@@ -97,7 +97,7 @@ lab('through the VIP and on each broker: every node\'s discovery configs, its st
     }
     t.like(JSON.parse(found.get(ha.state(1)) ?? '{}'), { role: 'MASTER', health: 'well' }, where);
     t.true(JSON.parse(found.get(ha.state(1)) ?? '{}').failovers >= 1, 'node1 took the VIP at least once');
-    t.like(JSON.parse(found.get(ha.state(2)) ?? '{}'), { role: 'BACKUP', health: 'well', last_failover_ms: null }, where);
+    t.like(JSON.parse(found.get(ha.state(2)) ?? '{}'), { role: 'BACKUP', health: 'well' }, where);
     t.true(JSON.parse(found.get(ha.state(1)) ?? '{}').last_failover_ms > 0, 'node1\'s takeover took some ms');
   }
 });
@@ -134,6 +134,7 @@ lab('a daemon killed: its last-will sets it offline on the other broker, once; a
 lab('pressing node2\'s promote button (its payload on its command topic, as MQTT 3.1.1) moves the VIP to node2, and the answer comes on Home Assistant\'s response topic', async (t) => {
   const [one, two] = [current!.node(1), current!.node(2)];
   const found = await retained(2 * PER_NODE);
+  const failoversBefore = (JSON.parse(found.get(ha.state(2)) ?? '{}') as { failovers: number }).failovers;
   const button = JSON.parse(found.get('homeassistant/button/mosquitto-failover-lab/node2-promote/config') ?? '{}') as { command_topic: string; payload_press: string };
   const responseTopic = (JSON.parse(button.payload_press) as { responseTopic: string }).responseTopic;
   // The answer goes to node1's broker, which received the press: listen there (through the VIP the connection ends when the VIP moves).
@@ -151,7 +152,7 @@ lab('pressing node2\'s promote button (its payload on its command topic, as MQTT
     return JSON.parse(states.get(ha.state(2)) ?? '{}').role === 'MASTER' && JSON.parse(states.get(ha.state(1)) ?? '{}').role === 'BACKUP';
   }, { timeoutMs: 20_000, intervalMs: 200 });
   const states = await retained(2 * PER_NODE);
-  t.like(JSON.parse(states.get(ha.state(2)) ?? '{}'), { role: 'MASTER', failovers: 1 });
+  t.like(JSON.parse(states.get(ha.state(2)) ?? '{}'), { role: 'MASTER', failovers: failoversBefore + 1 });
   t.true(JSON.parse(states.get(ha.state(2)) ?? '{}').last_failover_ms > 0);
   t.is(two.linesSince('role ', at).filter((line) => line.role === 'MASTER').length, 1);
 });
