@@ -10,6 +10,7 @@ import { NODE_ENV, readableEnvProblem, readEnvFile, type Env } from './config/se
 import { withTls } from './config/tls.js';
 import { ConfigError, ERROR_CODES, formatProblem, MqfoError, UsageError } from './errors.js';
 import { Controller } from './controller.js';
+import { SWITCHOVER_TIMEOUT_S } from './switchover/plan.js';
 import { SystemdNotify } from './systemd/notify.js';
 import { run } from './exec/runner.js';
 import { VERSION } from './version.js';
@@ -227,7 +228,7 @@ function buildProgram(io: CliIo): Command {
       .addOption(configOption)
       .addOption(envOption)
       .option('-n, --node <id|name>', `the node this runs on, whose daemon publishes the change (default: ${NODE_ENV}, else the node with a local address)`)
-      .option('--timeout <seconds>', 'how long to wait for the VIP to move', '30');
+      .option('--timeout <seconds>', 'how long to wait for the VIP to move', String(SWITCHOVER_TIMEOUT_S));
 
   type SwitchoverFlags = ConfigOptions & { node?: string; timeout: string; clear?: boolean };
   const runSwitchover = async (name: 'promote' | 'demote', target: string | undefined, options: SwitchoverFlags) => {
@@ -245,8 +246,8 @@ function buildProgram(io: CliIo): Command {
     const action = target === undefined ? { type: 'clear' as const } : { type: name, node: nodeNamed(config, target) };
     checkDriver(config);
     const node = resolveNode(config, { flag: options.node, env: loaded.env[NODE_ENV], localAddresses: io.localAddresses() });
-    const code = await switchover({ loaded, node, action, timeoutMs: timeout * 1000, say: io.stdout });
-    if (code !== 0) throw new MqfoError('ESWITCHOVER', 'the switchover did not complete in time');
+    const result = await switchover({ loaded, node, action, timeoutMs: timeout * 1000, say: (line) => io.stdout(`${line}\n`) });
+    if (!result.done) throw new MqfoError('ESWITCHOVER', 'the switchover did not complete in time');
   };
 
   switchoverCommand('promote', 'move the VIP to NODE and keep it there (synced to every node, across restarts) until promote --clear; waits until NODE is MASTER and the VIP answers')

@@ -6,8 +6,8 @@
  * (it probes that broker and writes the weight; under ucarp it stops and starts ucarp), the
  * split-brain watch (stopped before the monitor, so that its step-down is lifted through the
  * monitor's write), the peer channel, the status publisher (its offline status goes out before
- * the channel closes), the control API (when control.users names someone) and the metrics
- * endpoint (when it is on).
+ * the channel closes), the control API (when control.users names someone), Home Assistant
+ * discovery and the metrics endpoint (each when it is on).
  */
 import type { Logger } from 'pino';
 import { brokerControl } from './broker/control.js';
@@ -16,7 +16,9 @@ import type { NodeConfig } from './config/schema.js';
 import type { Component, DaemonContext } from './context.js';
 import type { Runner } from './exec/runner.js';
 import { daemonLogin } from './mqtt/client.js';
-import { Topics } from './mqtt/topics.js';
+import { HomeAssistantTopics, Topics } from './mqtt/topics.js';
+import { HomeAssistantDiscovery } from './homeassistant/publisher.js';
+import { VERSION } from './version.js';
 import { NodeState } from './node-state.js';
 import { runtimePaths, type RuntimePaths } from './paths.js';
 import { PeerChannel } from './peer/channel.js';
@@ -28,6 +30,8 @@ import { Metrics } from './metrics/metrics.js';
 import { commandToRun } from './control/cluster-command.js';
 import { controlCommands } from './control/commands.js';
 import { ControlServer } from './control/server.js';
+import { SetLeader } from './control/set-leader.js';
+import { switchover } from './switchover/run.js';
 import { SplitWatch } from './health/split-watch.js';
 import { TrackFile } from './health/track-file.js';
 import { VrrpCounter } from './health/vrrp-counter.js';
@@ -115,12 +119,14 @@ export class Controller {
       reaches: (peer) => probeOnce(daemonLogin(loaded, peer), topics.health(node.id), config.health.timeout * 1000).then(() => true, () => false),
       counter: config.failover.driver === 'keepalived' ? new VrrpCounter(run, config.nodes.filter((peer) => peer.id !== node.id).map((peer) => peer.address)) : undefined,
     });
+    const controlLog = log.child({ component: 'control' });
+    const setLeader = new SetLeader(config, (action, timeoutMs) => switchover({ loaded, node, action, timeoutMs, say: (line) => controlLog.info(`setLeader: ${line}`) }));
     const control = new ControlServer({
       config,
       self: node,
       topics,
       login: daemonLogin(loaded, node),
-      log: log.child({ component: 'control' }),
+      log: controlLog,
       handlers: controlCommands({
         config,
         self: node,
@@ -130,8 +136,21 @@ export class Controller {
           await channel.publish(topics.command(node.id), { command: 'syncNow', at: Date.now() }, { retain: false });
           return config.nodes.map((peer) => peer.name);
         },
+        setLeader: setLeader.handle,
       }),
     });
+    const homeassistant = config.homeassistant.enabled
+      ? new HomeAssistantDiscovery({
+        config,
+        self: node,
+        topics,
+        ha: new HomeAssistantTopics(config.cluster, config.homeassistant.discovery_prefix),
+        state: this.state,
+        loginTo: (peer) => daemonLogin(loaded, peer),
+        log: log.child({ component: 'homeassistant' }),
+        version: VERSION,
+      })
+      : undefined;
     const metrics = config.metrics.enabled
       ? new Metrics({ config, self: node, state: this.state, log: log.child({ component: 'metrics' }), login: daemonLogin(loaded, node), isConnected: (id) => channel.isConnected(id) })
       : undefined;
@@ -146,6 +165,7 @@ export class Controller {
       ['peer', channel],
       ['status', status],
       ['control', control],
+      ...(homeassistant ? [['homeassistant', homeassistant] as [string, Component]] : []),
       ...(metrics ? [['metrics', metrics] as [string, Component]] : []),
     ];
   }

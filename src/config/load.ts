@@ -4,7 +4,7 @@ import { LineCounter, parseAllDocuments, parseDocument, type Document, type YAML
 import type { z } from 'zod';
 import { ConfigError, MqfoError, quoted, type ConfigProblem } from '../errors.js';
 import { ruleProblems } from './rules.js';
-import { Bridge, Broker, Cluster, Control, Daemon, Failover, Health, Metrics, Node, Sync, Tls, Topic, Vip, type ClusterConfig } from './schema.js';
+import { Bridge, Broker, Cluster, Control, Daemon, Failover, Health, HomeAssistant, Metrics, Node, Sync, Tls, Topic, Vip, type ClusterConfig } from './schema.js';
 import { secretsFrom, type Env, type EnvSource, type Secrets } from './secrets.js';
 import type { TlsMaterial } from './tls.js';
 
@@ -34,6 +34,7 @@ const KEYS: Record<string, readonly string[]> = {
   health: Object.keys(Health.shape),
   metrics: Object.keys(Metrics.shape),
   control: Object.keys(Control.shape),
+  homeassistant: Object.keys(HomeAssistant.shape),
 };
 
 /** A hint for a key that is missing, by the path of the object that lacks it. */

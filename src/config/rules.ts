@@ -6,7 +6,7 @@ import ipaddr from 'ipaddr.js';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { quoted, type ConfigProblem } from '../errors.js';
-import { Bridge, Broker, Control, Daemon, Failover, Health, Metrics, MQTT_STRING_BYTES, Node, Sync, Topic, Vip } from './schema.js';
+import { Bridge, Broker, Control, Daemon, Failover, Health, HomeAssistant, Metrics, MQTT_STRING_BYTES, Node, Sync, Topic, Vip } from './schema.js';
 import { SECRET_NAMES, type Env } from './secrets.js';
 
 type Raw = Record<string, unknown>;
@@ -43,6 +43,7 @@ export function ruleProblems(raw: unknown, env: Env): ConfigProblem[] {
     ...bridgeProblems(raw, nodes),
     ...serviceUserProblems(raw),
     ...controlProblems(raw),
+    ...homeAssistantProblems(raw),
     ...syncProblems(sync, broker),
     ...secretProblems(env, failover),
   ];
@@ -244,6 +245,23 @@ function controlProblems(raw: unknown): ConfigProblem[] {
     const first = users.indexOf(user);
     return first < index ? [{ path, message: `${quoted(user)} is also control.users[${first}]`, hint: 'list each user once' }] : [];
   });
+}
+
+/**
+ * Home Assistant's user presses the promote buttons, which are control API requests on its own
+ * request topic: without it in control.users the daemons would not answer them.
+ */
+function homeAssistantProblems(raw: unknown): ConfigProblem[] {
+  const section = field(raw, 'homeassistant');
+  const user = valid(HomeAssistant.shape.user, field(section, 'user'));
+  if (user === undefined) return [];
+  const users = valid(Control.shape.users, field(field(raw, 'control'), 'users')) ?? [];
+  if (users.includes(user)) return [];
+  return [{
+    path: 'homeassistant.user',
+    message: `${quoted(user)} is not in control.users`,
+    hint: `the promote buttons are control API requests from Home Assistant's user: add ${user} to control.users, or leave homeassistant.user out (no buttons; the other entities stay)`,
+  }];
 }
 
 /** The two service users get different ACLs (service-users.acl): one name would merge them. */

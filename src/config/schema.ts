@@ -272,6 +272,21 @@ export const Control = z.strictObject({
   users: z.array(z.string().regex(USER, { error: 'is not a user name' }), { error: 'must be a list of user names' }).max(32, { error: 'at most 32 users' }).default([]),
 });
 
+/**
+ * Home Assistant MQTT discovery (src/homeassistant/): off by default. Each daemon publishes its
+ * node's device under `discovery_prefix` (Home Assistant's, default `homeassistant`); `user` is
+ * Home Assistant's MQTT user: the rendered ACL lets it read those topics, and, since it must also
+ * be in control.users (rules.ts), each node gets a "promote" button that sends it a setLeader.
+ */
+export const HomeAssistant = z.strictObject({
+  enabled: z.boolean({ error: 'must be true or false' }).default(false),
+  // Whole topic levels of letters, digits, _ and -: it goes into ACL lines and topic filters.
+  discovery_prefix: z.string().regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+){0,3}$/, {
+    error: (issue) => `${quoted(issue.input)} is not a discovery prefix: up to 4 topic levels of letters, digits, _ and -, no wildcards, e.g. homeassistant`,
+  }).max(128, { error: 'must be at most 128 characters' }).default('homeassistant'),
+  user: z.string().regex(USER, { error: 'is not a user name' }).optional(),
+});
+
 export const Cluster = z.strictObject({
   cluster: z.string().regex(NAME, {
     error: (issue) => `${quoted(issue.input)} is not a valid cluster name: lower-case letters, digits and -, up to 32`,
@@ -287,6 +302,7 @@ export const Cluster = z.strictObject({
   health: Health.prefault({}),
   metrics: Metrics.prefault({}),
   control: Control.prefault({}),
+  homeassistant: HomeAssistant.prefault({}),
 });
 
 export type ClusterConfig = z.infer<typeof Cluster>;
@@ -295,3 +311,4 @@ export type TopicConfig = z.infer<typeof Topic>;
 export type TlsConfig = z.infer<typeof Tls>;
 export type HealthConfig = z.infer<typeof Health>;
 export type MetricsConfig = z.infer<typeof Metrics>;
+export type HomeAssistantConfig = z.infer<typeof HomeAssistant>;

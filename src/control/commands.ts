@@ -1,7 +1,7 @@
 /**
  * The control API's commands, answered from this node's state: what it knows of itself and what
  * the peers' statuses say of them (peer/status.ts). `syncNow` also asks every other daemon, over
- * the peer channel, to run its sweep.
+ * the peer channel, to run its sweep; `setLeader` runs a switchover (set-leader.ts).
  */
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import { EVENTS_KEPT, takeoverOf, type NodeFacts, type NodeState } from '../node-state.js';
@@ -61,6 +61,8 @@ export interface CommandContext {
   state: NodeState;
   /** Runs the sync sweep here and asks every other daemon to; the nodes asked. Undefined when nothing is synced. */
   syncNow: (() => Promise<string[]>) | undefined;
+  /** `setLeader` (set-leader.ts): a switchover run by this daemon. */
+  setLeader: Handler;
   now?: () => number;
 }
 
@@ -101,5 +103,6 @@ export function controlCommands(context: CommandContext): Record<string, Handler
       if (!context.syncNow) throw new Error('cluster.yaml syncs no file (sync.password_file, sync.acl_file and sync.dynsec are all off)');
       return { asked: await context.syncNow() };
     },
+    setLeader: context.setLeader,
   };
 }

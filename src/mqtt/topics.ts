@@ -93,3 +93,51 @@ export class Topics {
     return { type: 'other' };
   }
 }
+
+/**
+ * Home Assistant's topics of one cluster (homeassistant/): the discovery configs under Home
+ * Assistant's prefix, `<discovery_prefix>/<component>/<node_id>/<object_id>/config` with node_id
+ * `mosquitto-failover-<cluster>` (https://www.home-assistant.io/integrations/mqtt/#discovery-topic:
+ * node_id and object_id only of [a-zA-Z0-9_-], which cluster names and `node<id>-<entity>` are),
+ * and each node's state and availability under `mosquitto-failover-ha/<cluster>/`, outside the
+ * peer prefix since Home Assistant's user reads them. Each topic has one writer, the node it is
+ * about; the bridges are denied both subtrees (service-users.acl), so no broker gets a node's
+ * retained message by two paths.
+ */
+export class HomeAssistantTopics {
+  readonly discoveryPrefix: string;
+  /** The discovery topic's node_id level. */
+  readonly nodeId: string;
+  private readonly statePrefix: string;
+
+  constructor(cluster: string, discoveryPrefix: string) {
+    this.discoveryPrefix = discoveryPrefix;
+    this.nodeId = `${PEER_ROOT}-${cluster}`;
+    this.statePrefix = `${PEER_ROOT}-ha/${cluster}`;
+  }
+
+  /** The retained discovery config of node `node`'s entity `entity` (a `component`: sensor, binary_sensor, button). */
+  config(component: string, node: number, entity: string): string {
+    return `${this.discoveryPrefix}/${component}/${this.nodeId}/node${node}-${entity}/config`;
+  }
+
+  /** The node's retained state, one JSON object that every sensor reads its value from. */
+  state(node: number): string {
+    return `${this.statePrefix}/node${node}/state`;
+  }
+
+  /** The node's daemon: `online`, or `offline` (its last-will, or its goodbye). */
+  availability(node: number): string {
+    return `${this.statePrefix}/node${node}/availability`;
+  }
+
+  /** Every discovery config of this cluster. */
+  get configFilter(): string {
+    return `${this.discoveryPrefix}/+/${this.nodeId}/#`;
+  }
+
+  /** Every state and availability topic of this cluster. */
+  get stateFilter(): string {
+    return `${this.statePrefix}/#`;
+  }
+}

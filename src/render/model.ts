@@ -5,7 +5,7 @@
 import { createHmac } from 'node:crypto';
 import type { ClusterConfig, NodeConfig, TopicConfig } from '../config/schema.js';
 import type { Secrets } from '../config/secrets.js';
-import { drainPrefix, peerPrefix } from '../mqtt/topics.js';
+import { drainPrefix, HomeAssistantTopics, peerPrefix } from '../mqtt/topics.js';
 import { runtimePaths, vrrpInstance, type RuntimePaths } from '../paths.js';
 
 export interface BridgeView {
@@ -34,8 +34,16 @@ export interface NodeView {
   peerPrefix: string;
   /** The switchover's drain markers (mqtt/topics.ts): carried by every bridge, at QoS 1. */
   drainTopic: string;
+  /** Home Assistant discovery's topics (mqtt/topics.ts), when homeassistant.enabled: for the ACL lines. */
+  homeassistant: { discoveryFilter: string; configFilter: string; stateFilter: string; user: string | undefined } | undefined;
   paths: RuntimePaths;
   ucarp: { advskew: number; args: string[] };
+}
+
+function homeAssistantView(config: ClusterConfig): NodeView['homeassistant'] {
+  if (!config.homeassistant.enabled) return undefined;
+  const topics = new HomeAssistantTopics(config.cluster, config.homeassistant.discovery_prefix);
+  return { discoveryFilter: `${topics.discoveryPrefix}/#`, configFilter: topics.configFilter, stateFilter: topics.stateFilter, user: config.homeassistant.user };
 }
 
 /** The hub of the bridge star: the configured one, else the lowest id. */
@@ -112,6 +120,7 @@ export function nodeView(config: ClusterConfig, secrets: Secrets, node: NodeConf
     instance: vrrpInstance(config),
     peerPrefix: peerPrefix(config.cluster),
     drainTopic: `${drainPrefix(config.cluster)}/#`,
+    homeassistant: homeAssistantView(config),
     paths,
     ucarp: { advskew, args },
   };

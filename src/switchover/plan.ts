@@ -8,6 +8,9 @@ import { UsageError } from '../errors.js';
 import type { Preference } from '../node-state.js';
 import type { NodeStatus } from '../peer/status.js';
 
+/** How long `promote`, `demote` and the control API's `setLeader` wait for the VIP to move, unless told. */
+export const SWITCHOVER_TIMEOUT_S = 30;
+
 export type Action = { type: 'promote'; node: NodeConfig } | { type: 'demote'; node: NodeConfig } | { type: 'clear' };
 
 /** The node named `name` (or given by id), else a usage error that lists the known ones. */

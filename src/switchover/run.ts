@@ -23,12 +23,16 @@ import { describeNodes, isDone, planSwitchover, preferenceOf, type Action } from
 
 export interface SwitchoverOptions {
   loaded: LoadedConfig;
-  /** The node this command runs on: its daemon publishes the preference. */
+  /** The node this runs on: its daemon publishes the preference. */
   node: NodeConfig;
   action: Action;
   timeoutMs: number;
+  /** Progress, a line at a time (the CLI prints it; the daemon's control API logs it). */
   say: (line: string) => void;
 }
+
+/** Done: the one MASTER and the ms from the start; or not within the timeout, with what each node says. */
+export type SwitchoverResult = { done: true; master: string; ms: number } | { done: false; nodes: string[] };
 
 /** How long the statuses of all nodes may take to be read, before the checks. */
 const READ_STATUSES_MS = 3_000;
@@ -36,8 +40,11 @@ const POLL_MS = 50;
 /** One MQTT round trip through the VIP. */
 const VIP_PROBE_MS = 1_000;
 
-/** Returns 0 when done, 1 on timeout (after printing each node's state); throws (nothing changed) when refused. */
-export async function switchover(options: SwitchoverOptions): Promise<number> {
+/**
+ * Done, or not in time (each node's state also said); throws (ESWITCHOVER, nothing changed) when
+ * refused. The CLI (`promote`, `demote`) and the control API's `setLeader` both run it.
+ */
+export async function switchover(options: SwitchoverOptions): Promise<SwitchoverResult> {
   const { loaded, node, action, say } = options;
   const { config, secrets } = loaded;
   const topics = new Topics(config.cluster);
@@ -54,13 +61,13 @@ export async function switchover(options: SwitchoverOptions): Promise<number> {
     const { plan } = planned;
     if (plan.master && plan.drainTo.length > 0) {
       const arrived = await drain({ from: plan.master, to: plan.drainTo, loginTo, topics, timeoutMs: Math.max(1, deadline - Date.now()) });
-      say(`bridge drained: a marker from ${plan.master.name} reached ${[...arrived].map(([id, ms]) => `${config.nodes.find((peer) => peer.id === id)?.name} in ${ms} ms`).join(', ')}\n`);
+      say(`bridge drained: a marker from ${plan.master.name} reached ${[...arrived].map(([id, ms]) => `${config.nodes.find((peer) => peer.id === id)?.name} in ${ms} ms`).join(', ')}`);
     }
     const path = runtimePaths(config).leader;
     const text = leaderText(preferenceOf(action));
     const before = await readText(path);
     if (before?.text !== text) await installFile(path, text, before?.text);
-    say(`${action.type === 'clear' ? 'cleared the preference' : `${action.type}d ${action.node.name}`} in ${path} on ${node.name}\n`);
+    say(`${action.type === 'clear' ? 'cleared the preference' : `${action.type}d ${action.node.name}`} in ${path} on ${node.name}`);
     const vip: Login = { ...loginTo(node), host: config.vip.address, port: config.broker.client_port };
     delete vip.tls;
     while (Date.now() < deadline) {
@@ -72,16 +79,18 @@ export async function switchover(options: SwitchoverOptions): Promise<number> {
           () => false,
         );
         if (answered) {
-          const master = config.nodes.find((peer) => reader.statuses.get(peer.id)?.role === 'MASTER');
-          say(`${master?.name} is MASTER and the VIP ${config.vip.address} answers MQTT (${Date.now() - started} ms)\n`);
-          return 0;
+          const master = config.nodes.find((peer) => reader.statuses.get(peer.id)?.role === 'MASTER')!;
+          const ms = Date.now() - started;
+          say(`${master.name} is MASTER and the VIP ${config.vip.address} answers MQTT (${ms} ms)`);
+          return { done: true, master: master.name, ms };
         }
       }
       await sleep(POLL_MS);
     }
-    say(`not done within ${options.timeoutMs} ms (the preference stays written; promote --clear takes it back):\n`);
-    for (const line of describeNodes(config, reader.statuses, reader.reached)) say(`  ${line}\n`);
-    return 1;
+    const nodes = describeNodes(config, reader.statuses, reader.reached);
+    say(`not done within ${options.timeoutMs} ms (the preference stays written; promote --clear takes it back):`);
+    for (const line of nodes) say(`  ${line}`);
+    return { done: false, nodes };
   } finally {
     await reader.stop();
   }

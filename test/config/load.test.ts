@@ -45,7 +45,7 @@ const cases: [string, (doc: Record<string, any>) => void, RegExp][] = [
   ['sub-second adverts with ucarp', (d) => (d.failover = { driver: 'ucarp', advert_int: 0.5 }), /^failover\.advert_int \(line \d+\): 0\.5 is not a whole number of seconds.*ucarp/],
   ['ucarp under a command control without its stop command', (d) => (d.failover = { driver: 'ucarp', control: 'command', start_command: ['/bin/true'] }), /^failover\.stop_command \(line \d+\): is required when failover\.control is command \(with driver ucarp\)/],
   ['an unknown key', (d) => (d.nodes[0].prioirty = 1), /^nodes\[0\]\.prioirty \(line \d+\): unknown key \(hint: allowed here: id, name, address, priority\)$/],
-  ['an unknown top-level key', (d) => (d.brokers = {}), /^brokers \(line \d+\): unknown key \(hint: allowed here: cluster, vip, failover, nodes, broker, bridge, daemon, sync, tls, health, metrics, control\)$/],
+  ['an unknown top-level key', (d) => (d.brokers = {}), /^brokers \(line \d+\): unknown key \(hint: allowed here: cluster, vip, failover, nodes, broker, bridge, daemon, sync, tls, health, metrics, control, homeassistant\)$/],
   ['# in the middle of a topic', (d) => (d.bridge.topics[0].pattern = 'home/#/x'), /^bridge\.topics\[0\]\.pattern \(line \d+\): "home\/#\/x" has # in the wrong place/],
   ['# glued to a level', (d) => (d.bridge.topics[0].pattern = 'home#'), /^bridge\.topics\[0\]\.pattern \(line \d+\): "home#" has # in the wrong place/],
   ['+ glued to a level', (d) => (d.bridge.topics[0].pattern = 'home/a+/b'), /^bridge\.topics\[0\]\.pattern \(line \d+\): "home\/a\+\/b" has \+ in the wrong place/],
@@ -65,6 +65,10 @@ const cases: [string, (doc: Record<string, any>) => void, RegExp][] = [
   ['a tls section without its CA', (d) => (d.tls = { certfile: '/etc/a.crt', keyfile: '/etc/a.key' }), /^tls\.cafile \(line \d+\): is missing \(hint: set all three/],
   ['a relative tls path', (d) => (d.tls = { cafile: 'ca.crt', certfile: '/etc/a.crt', keyfile: '/etc/a.key' }), /^tls\.cafile \(line \d+\): "ca\.crt" is not an absolute path/],
   ['an unknown tls key', (d) => (d.tls = { cafile: '/a', certfile: '/b', keyfile: '/c', capath: '/d' }), /^tls\.capath \(line \d+\): unknown key \(hint: allowed here: cafile, certfile, keyfile\)$/],
+  ['Home Assistant\'s user not in control.users', (d) => (d.homeassistant = { enabled: true, user: 'hass' }), /^homeassistant\.user \(line \d+\): "hass" is not in control\.users \(hint: the promote buttons are control API requests/],
+  ['a discovery prefix with a wildcard', (d) => (d.homeassistant = { enabled: true, discovery_prefix: 'homeassistant/#' }), /^homeassistant\.discovery_prefix \(line \d+\): "homeassistant\/#" is not a discovery prefix/],
+  ['a discovery prefix ending in /', (d) => (d.homeassistant = { discovery_prefix: 'homeassistant/' }), /^homeassistant\.discovery_prefix \(line \d+\): "homeassistant\/" is not a discovery prefix/],
+  ['an unknown homeassistant key', (d) => (d.homeassistant = { enable: true }), /^homeassistant\.enable \(line \d+\): unknown key \(hint: allowed here: enabled, discovery_prefix, user\)$/],
   ['a bad interface name', (d) => (d.vip.interface = 'this-name-is-far-too-long'), /^vip\.interface \(line \d+\): "this-name-is-far-too-long" is not a network interface name/],
 ];
 
@@ -76,6 +80,11 @@ for (const [name, change, expected] of cases) {
     t.true(found.some((line) => expected.test(line)), `expected ${String(expected)} in:\n${found.join('\n')}`);
   });
 }
+
+test('homeassistant: off by default, prefix homeassistant; its user valid when in control.users', (t) => {
+  t.deepEqual(parseConfig(yamlOf(baseDocument()), EXAMPLE_ENV).config.homeassistant, { enabled: false, discovery_prefix: 'homeassistant' });
+  t.deepEqual(problems({ ...baseDocument(), control: { users: ['hass'] }, homeassistant: { enabled: true, user: 'hass', discovery_prefix: 'ha/disc' } }), []);
+});
 
 test('tls is optional; when set, all three paths are kept', (t) => {
   t.is(example('two-node').config.tls, undefined);

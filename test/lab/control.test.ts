@@ -5,11 +5,12 @@
  * oversized and hostile requests get error answers (or none) and change nothing.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { channelTopic, retainedOn, setPassword, startSyncedLab, waitForLogin, waitForSameVersion } from '../../lab/credentials.js';
+import { channelTopic, retainedOn, setPassword, startSyncedLab, syncState, waitForLogin, waitForSameVersion } from '../../lab/credentials.js';
+import { runtimePaths } from '../../src/paths.js';
 import type { Lab } from '../../lab/lab.js';
 import { waitFor } from '../../lab/wait.js';
 import type { ControlResponse } from '../../src/control/api.js';
@@ -45,12 +46,17 @@ const as = (user: { user: string; password: string }) => [...vip(), '-u', user.u
 const requestTopic = (user: string) => channelTopic(current!.node(1), `control/${user}/request`);
 const responseTopic = (user: string) => channelTopic(current!.node(1), `control/${user}/response`);
 
-/** One request with mosquitto_rr (MQTT v5): the answer's JSON, or undefined when none came within `seconds`. */
-async function rr(body: string, options: { user?: { user: string; password: string }; seconds?: number; responseTo?: string } = {}): Promise<ControlResponse | undefined> {
+/**
+ * One request with mosquitto_rr (MQTT v5): the answer's JSON, or undefined when none came within
+ * `seconds`. Through the VIP, or to one node's own address (`host`).
+ */
+async function rr(body: string, options: { user?: { user: string; password: string }; seconds?: number; responseTo?: string; host?: string } = {}): Promise<ControlResponse | undefined> {
   const user = options.user ?? current!.clientUser;
+  const seconds = options.seconds ?? 5;
+  const login = options.host === undefined ? as(user) : ['-h', options.host, '-p', String(current!.loaded.config.broker.client_port), '-u', user.user, '-P', user.password];
   const result = await current!.client.exec(
-    ['mosquitto_rr', ...as(user), '-t', requestTopic(user.user), '-e', options.responseTo ?? responseTopic(user.user), '-m', body, '-W', String(options.seconds ?? 5)],
-    { reject: false, timeout: 20_000 },
+    ['mosquitto_rr', ...login, '-t', requestTopic(user.user), '-e', options.responseTo ?? responseTopic(user.user), '-m', body, '-W', String(seconds)],
+    { reject: false, timeout: (seconds + 15) * 1000 },
   );
   return result.exitCode === 0 ? (JSON.parse(result.stdout) as ControlResponse) : undefined;
 }
@@ -157,4 +163,35 @@ lab('syncNow runs the sweep on every node', async (t) => {
   t.deepEqual(answer?.responses[0], { command: 'syncNow', data: { asked: ['node1', 'node2'] } });
   await current!.node(2).waitForLine('node1 asked for the sync sweep now', since);
   t.pass();
+});
+
+lab('setLeader with an unknown node: an error that lists the nodes, and nothing changes', async (t) => {
+  const before = current!.nodes.map((node) => JSON.stringify(syncState(node)));
+  const answer = await rr('{"commands":[{"command":"setLeader","node":"node9"}]}');
+  t.is(errorOf(answer, 0), '"node9" is not a node of cluster lab: the nodes are node1 (id 1), node2 (id 2)');
+  t.false(existsSync(runtimePaths(current!.node(1).config).leader), 'no preference written');
+  t.deepEqual(current!.nodes.map((node) => JSON.stringify(syncState(node))), before, 'no synced version changed');
+  t.deepEqual(await current!.vipHolders(), [1]);
+});
+
+// Asked on node1's own address, not through the VIP: the VIP moving away from node1 resets every
+// connection that came through it (README, "Control API"), and with it mosquitto_rr's.
+lab('setLeader node2: the VIP moves to node2 and the answer says so when it has; clear brings it back to node1', async (t) => {
+  const [one, two] = [current!.node(1), current!.node(2)];
+  const at = Date.now();
+  const answer = await rr('{"commands":[{"command":"setLeader","node":"node2","timeout":20}]}', { host: one.address, seconds: 40 });
+  t.is(answer?.responses[0]?.error, undefined, JSON.stringify(answer));
+  t.like(dataOf<{ leader: string; ms: number }>(answer), { leader: 'node2' });
+  t.true(dataOf<{ ms: number }>(answer).ms > 0);
+  t.deepEqual(await current!.vipHolders(), [2], 'node2 holds the VIP when the answer comes');
+  await one.waitForLine('setLeader: node2 is MASTER and the VIP', at);
+  t.true(one.linesSince('setLeader: bridge drained: a marker from node1 reached node2', at).length === 1, 'the promote\'s drain ran on node1');
+  await two.waitForRole('MASTER', at);
+
+  const cleared = await rr('{"commands":[{"command":"setLeader","clear":true,"timeout":20}]}', { host: two.address, seconds: 40 });
+  // Done when every node has the cleared preference (as promote --clear): the VIP is still on node2
+  // then, and preempt brings it back to node1 moments later.
+  t.like(cleared?.responses[0], { command: 'setLeader', data: { cleared: true } }, JSON.stringify(cleared));
+  await current!.waitForVipOn(1, { alone: true });
+  await one.waitForRole('MASTER', at);
 });

@@ -108,6 +108,23 @@ test('the service-user ACL follows each topic direction, keeps the control topic
   t.true(daemon.includes('topic readwrite mosquitto-failover-drain/home/#'));
 });
 
+test('Home Assistant discovery in the ACL: the bridge denied its topics, the daemon user writes them, Home Assistant\'s user reads them; nothing without it', (t) => {
+  const loaded = example('two-node');
+  const enabled = { ...loaded, config: { ...loaded.config, control: { users: ['ops', 'hass'] }, homeassistant: { enabled: true, discovery_prefix: 'homeassistant', user: 'hass' } } };
+  const acl = lines(files(enabled).get('service-users.acl')?.content);
+  const block = (user: string) => {
+    const start = acl.indexOf(`user ${user}`);
+    const end = acl.findIndex((line, index) => index > start && (line.startsWith('user ') || line.startsWith('# END')));
+    return acl.slice(start, end).filter((line) => line.startsWith('topic'));
+  };
+  const filters = ['homeassistant/+/mosquitto-failover-home/#', 'mosquitto-failover-ha/home/#'];
+  t.deepEqual(block('mqfo-bridge').slice(0, 3), ['topic deny mosquitto-failover/home/#', ...filters.map((filter) => `topic deny ${filter}`)]);
+  t.deepEqual(block('mqfo-daemon').slice(-2), filters.map((filter) => `topic readwrite ${filter}`));
+  t.deepEqual(block('hass').slice(-2), ['topic read homeassistant/#', 'topic read mosquitto-failover-ha/home/#']);
+  t.false(block('ops').some((line) => line.includes('homeassistant')), 'only Home Assistant\'s user');
+  t.false(lines(files(loaded).get('service-users.acl')?.content).some((line) => /homeassistant|mosquitto-failover-ha/.test(line)), 'off: no line');
+});
+
 test('keepalived.conf: VRRPv3, unicast peers, the VIP, the FIFO and the track file', (t) => {
   const conf = lines(files(example('three-node'), 1).get('keepalived.conf')?.content);
   for (const expected of [
