@@ -15,7 +15,9 @@ import type { LoadedConfig } from './config/load.js';
 import type { NodeConfig } from './config/schema.js';
 import type { Component, DaemonContext } from './context.js';
 import type { Runner } from './exec/runner.js';
-import { daemonLogin } from './mqtt/client.js';
+import { daemonLogin, shadowLogin } from './mqtt/client.js';
+import { hasAddress } from './role/truth.js';
+import { SessionService } from './sessions/service.js';
 import { Topics } from './mqtt/topics.js';
 import { NodeState } from './node-state.js';
 import { runtimePaths, type RuntimePaths } from './paths.js';
@@ -74,6 +76,7 @@ export class Controller {
       onMessage: (from, topic, value) => {
         if (topic.type === 'sync') syncer.receive(from, topic.kind, value);
         else if (topic.type === 'status') status.take(from, topic.node, value);
+        else if (topic.type === 'sessions') sessions?.receive(from, topic.node, value);
         else if (topic.type === 'command' && from.id !== node.id) {
           const command = commandToRun(value, topic.node, from.id, Date.now());
           if (!command.ok) log.warn({ from: from.name, reason: command.reason }, 'ignored a command on the peer channel');
@@ -86,8 +89,23 @@ export class Controller {
       onOwnConnect: () => {
         status.publish();
         syncer.publishAll();
+        sessions?.publishNow();
       },
     });
+    const sessions = config.sessions.enabled
+      ? new SessionService({
+        config,
+        self: node,
+        state: this.state,
+        topics,
+        daemonLogin: daemonLogin(loaded, node),
+        shadowLogin: shadowLogin(loaded, node),
+        file: paths.sessions,
+        publish: (value) => channel.publish(topics.sessions(node.id), value, { retain: true }),
+        holdsVip: () => hasAddress(config.vip.interface, config.vip.address),
+        log: log.child({ component: 'sessions' }),
+      })
+      : undefined;
     const syncer = createSyncer(context, {
       publish: (topic, value) => channel.publish(topic, value, { retain: true }),
       repair: (topic) => channel.repair(topic),
@@ -143,6 +161,8 @@ export class Controller {
       ['sync', syncer],
       ['health', health],
       ['split', split],
+      // Before the channel, which hands it the peers' lists: it has loaded its own by then.
+      ...(sessions ? [['sessions', sessions] as [string, Component]] : []),
       ['peer', channel],
       ['status', status],
       ['control', control],
