@@ -214,11 +214,19 @@ export interface ProbedRun {
  */
 export async function probedRound<T>(
   lab: Lab,
-  options: { rate: number; steadyMs: number; qos?: 1 | 2; reconnectPeriodMs?: number; onStep?: ((label: string, msSinceFault: number) => void) | undefined },
+  options: { rate: number; steadyMs: number; qos?: 1 | 2; reconnectPeriodMs?: number; subscriberKeepaliveSeconds?: number; onStep?: ((label: string, msSinceFault: number) => void) | undefined },
   body: (run: ProbedRun) => Promise<T>,
 ): Promise<T> {
   const { rate, steadyMs } = options;
-  const probe = await Probe.start(lab, { rate, qos: options.qos ?? 1, clean: false, keepaliveSeconds: 2, reconnectPeriodMs: options.reconnectPeriodMs ?? 100, drainMs: 15_000 });
+  const probe = await Probe.start(lab, {
+    rate,
+    qos: options.qos ?? 1,
+    clean: false,
+    keepaliveSeconds: 2,
+    ...(options.subscriberKeepaliveSeconds === undefined ? {} : { subscriberKeepaliveSeconds: options.subscriberKeepaliveSeconds }),
+    reconnectPeriodMs: options.reconnectPeriodMs ?? 100,
+    drainMs: 15_000,
+  });
   let stopped = false;
   try {
     const started = Date.now();
@@ -345,6 +353,13 @@ export interface MasterGoneOptions {
   qos?: 1 | 2;
   /** The clients' reconnect delay, ms (default 1000: a common library default, as in issue 15). */
   reconnectPeriodMs?: number;
+  /**
+   * The subscriber's keepalive, s (default 10; the publisher's is 2). A client learns that its
+   * connection died with the old master only when it next sends (the new master then resets it):
+   * a quiet subscriber notices after up to its keepalive, the publisher at its next message. What
+   * the new master takes in between waits only in a session that is already there.
+   */
+  subscriberKeepaliveSeconds?: number;
   onStep?: (label: string, msSinceFault: number) => void;
 }
 
@@ -356,12 +371,12 @@ export interface MasterGoneOptions {
  * master MASTER again, the bridges up), outside the count.
  */
 export async function masterGoneRound(lab: Lab, options: MasterGoneOptions = {}): Promise<RoundResult> {
-  const { rate = 200, steadyMs = 1_000, reconnectPeriodMs = 1_000 } = options;
+  const { rate = 200, steadyMs = 1_000, reconnectPeriodMs = 1_000, subscriberKeepaliveSeconds = 10 } = options;
   const [master] = await lab.vipHolders();
   if (master === undefined) throw new Error('no node holds the VIP before the fault');
   const old = lab.node(master);
   const next = lab.nodes.filter((node) => node.id !== master).sort((a, b) => b.priority - a.priority)[0]!;
-  const result = await probedRound(lab, { rate, steadyMs, qos: options.qos ?? 1, reconnectPeriodMs, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
+  const result = await probedRound(lab, { rate, steadyMs, qos: options.qos ?? 1, reconnectPeriodMs, subscriberKeepaliveSeconds, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
     await old.linkDown();
     step(FAULTS['master-gone'], faultAt);
     const times: RoundTimes = {};

@@ -27,6 +27,8 @@ export interface ProbeSpec {
   /** How long to wait for outstanding acks and receives after publishing stops, ms. */
   drainMs: number;
   keepaliveSeconds: number;
+  /** The subscriber's keepalive, when it differs: how long it takes to notice a connection that died without a reset. */
+  subscriberKeepaliveSeconds?: number;
   reconnectPeriodMs: number;
   connectTimeoutMs: number;
   /** Subscriber session: clean (true) or persistent. */
@@ -45,7 +47,7 @@ function connect(endpoint: ProbeEndpoint, spec: ProbeSpec, who: 'pub' | 'sub'): 
     password: endpoint.password,
     clientId: endpoint.clientId,
     clean: who === 'pub' ? true : spec.clean,
-    keepalive: spec.keepaliveSeconds,
+    keepalive: who === 'sub' ? (spec.subscriberKeepaliveSeconds ?? spec.keepaliveSeconds) : spec.keepaliveSeconds,
     reconnectPeriod: spec.reconnectPeriodMs,
     connectTimeout: spec.connectTimeoutMs,
     protocolVersion: 4,

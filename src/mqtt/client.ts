@@ -131,21 +131,21 @@ export async function connectOnce(login: Login, options: { purpose: string; time
 }
 
 /**
- * A shadow session's connection (sessions/shadows.ts): the client id of the session it copies,
- * `clean` false and a session that never expires (MQTT v5, so that its subscriptions can ask for
- * no retained messages), no reconnect: a client that takes the id over ends it, and it must stay
- * ended.
+ * A shadow session's connection (sessions/shadows.ts): the client id of the session it copies, as
+ * MQTT v5 (so that its subscriptions can ask for no retained messages): `fresh` starts a new
+ * session in place of any (Clean Start), `end` makes it end at the disconnect (expiry 0), else it
+ * never expires. No reconnect: a client that takes the id over ends it, and it must stay ended.
  */
-export function connectShadow(login: Login, options: { clientId: string; clean: boolean; timeoutMs: number }): MqttClient {
+export function connectShadow(login: Login, options: { clientId: string; fresh: boolean; end?: boolean; timeoutMs: number }): MqttClient {
   const { url, tls } = endpoint(login);
   return mqtt.connect(url, {
     ...tls,
     username: login.username,
     password: login.password,
     clientId: options.clientId,
-    clean: options.clean,
+    clean: options.fresh,
     protocolVersion: 5,
-    properties: { sessionExpiryInterval: options.clean ? 0 : 0xffff_ffff },
+    properties: { sessionExpiryInterval: options.end ? 0 : 0xffff_ffff },
     reconnectPeriod: 0,
     resubscribe: false,
     connectTimeout: options.timeoutMs,

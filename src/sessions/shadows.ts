@@ -99,6 +99,7 @@ export class Shadows {
   /** This node may shadow again (it no longer holds the VIP): the clients it had have gone elsewhere. */
   resume(): void {
     this.released.clear();
+    for (const shadow of this.shadows.values()) delete shadow.applied;
     this.kick();
   }
 
@@ -153,7 +154,7 @@ export class Shadows {
 
   /** Ends a shadow session that is no longer listed: a clean connect discards it (MQTT 3.1.2.4). */
   private async end(id: string): Promise<void> {
-    const client = connectShadow(this.options.login, { clientId: id, clean: true, timeoutMs: 3_000 });
+    const client = connectShadow(this.options.login, { clientId: id, fresh: true, end: true, timeoutMs: 3_000 });
     try {
       await this.until(client, 'connect', 3_000);
       this.options.log.info({ client: id }, 'shadow session ended (no longer listed)');
@@ -171,7 +172,12 @@ export class Shadows {
     const started = Date.now();
     let last = started;
     let messages = 0;
-    const client = connectShadow(this.options.login, { clientId: id, clean: false, timeoutMs: 3_000 });
+    // Which filters a session on the broker has cannot be asked (MQTT has no such request): a
+    // shadow this daemon has not made since it started, or since this node was MASTER (when the
+    // real client could change them), starts afresh with the listed ones. What that drops is what
+    // a drain would have taken.
+    const fresh = shadow.applied === undefined;
+    const client = connectShadow(this.options.login, { clientId: id, fresh, timeoutMs: 3_000 });
     shadow.client = client;
     client.on('message', () => {
       messages++;
@@ -183,13 +189,13 @@ export class Shadows {
     try {
       const connack = await this.until(client, 'connect', 3_000);
       const present = (connack as { sessionPresent?: boolean } | undefined)?.sessionPresent === true;
-      const applied = present ? shadow.applied : new Map<string, Qos>();
-      const add = [...wanted].filter(([filter, qos]) => applied?.get(filter) !== qos);
-      const remove = applied ? [...applied.keys()].filter((filter) => !wanted.has(filter)) : [];
+      const applied = present && shadow.applied ? shadow.applied : new Map<string, Qos>();
+      const add = [...wanted].filter(([filter, qos]) => applied.get(filter) !== qos);
+      const remove = [...applied.keys()].filter((filter) => !wanted.has(filter));
       // Retain handling 2: a shadow's subscribe queues no retained message (the real client gets those itself).
       if (add.length > 0) await client.subscribeAsync(Object.fromEntries(add.map(([filter, qos]) => [filter, { qos, rh: 2 }])));
       if (remove.length > 0) await client.unsubscribeAsync(remove);
-      if (add.length > 0 || remove.length > 0) this.options.log.debug({ client: id, subscribed: add.map(([filter]) => filter), unsubscribed: remove }, 'shadow subscriptions changed');
+      if (add.length > 0 || remove.length > 0) this.options.log.info({ client: id, fresh, subscribed: add.map(([filter]) => filter), unsubscribed: remove }, 'shadow subscriptions changed');
       shadow.applied = new Map(wanted);
       last = Math.max(last, Date.now());
       while (client.connected && Date.now() - last < QUIET_MS && Date.now() - started < MAX_DRAIN_MS) {
