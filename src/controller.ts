@@ -5,7 +5,8 @@
  * (credentials and the switchover preference, which the first weight needs), the health monitor
  * (it probes that broker and writes the weight; under ucarp it stops and starts ucarp), the
  * split-brain watch (stopped before the monitor, so that its step-down is lifted through the
- * monitor's write), the peer channel, the status publisher (its offline status goes out before
+ * monitor's write), the shadow sessions when they are on (src/sessions/: before the channel, which
+ * hands them the peers' lists), the peer channel, the status publisher (its offline status goes out before
  * the channel closes), the control API (when control.users names someone) and the metrics
  * endpoint (when it is on).
  */
