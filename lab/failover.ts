@@ -214,7 +214,7 @@ export interface ProbedRun {
  */
 export async function probedRound<T>(
   lab: Lab,
-  options: { rate: number; steadyMs: number; qos?: 1 | 2; reconnectPeriodMs?: number; subscriberKeepaliveSeconds?: number; onStep?: ((label: string, msSinceFault: number) => void) | undefined },
+  options: { rate: number; steadyMs: number; qos?: 1 | 2; reconnectPeriodMs?: number; subscriberKeepaliveSeconds?: number; subscriberReconnectPeriodMs?: number; onStep?: ((label: string, msSinceFault: number) => void) | undefined },
   body: (run: ProbedRun) => Promise<T>,
 ): Promise<T> {
   const { rate, steadyMs } = options;
@@ -224,6 +224,7 @@ export async function probedRound<T>(
     clean: false,
     keepaliveSeconds: 2,
     ...(options.subscriberKeepaliveSeconds === undefined ? {} : { subscriberKeepaliveSeconds: options.subscriberKeepaliveSeconds }),
+    ...(options.subscriberReconnectPeriodMs === undefined ? {} : { subscriberReconnectPeriodMs: options.subscriberReconnectPeriodMs }),
     reconnectPeriodMs: options.reconnectPeriodMs ?? 100,
     drainMs: 15_000,
   });
@@ -360,6 +361,12 @@ export interface MasterGoneOptions {
    * the new master takes in between waits only in a session that is already there.
    */
   subscriberKeepaliveSeconds?: number;
+  /**
+   * The subscriber's reconnect delay, ms (default 3000): it comes back after the publisher, as a
+   * client with a longer back-off does (issue 15's case). Without a session waiting on the new
+   * master, what the publisher sends in between is lost.
+   */
+  subscriberReconnectPeriodMs?: number;
   onStep?: (label: string, msSinceFault: number) => void;
 }
 
@@ -371,12 +378,12 @@ export interface MasterGoneOptions {
  * master MASTER again, the bridges up), outside the count.
  */
 export async function masterGoneRound(lab: Lab, options: MasterGoneOptions = {}): Promise<RoundResult> {
-  const { rate = 200, steadyMs = 1_000, reconnectPeriodMs = 1_000, subscriberKeepaliveSeconds = 10 } = options;
+  const { rate = 200, steadyMs = 1_000, reconnectPeriodMs = 1_000, subscriberKeepaliveSeconds = 10, subscriberReconnectPeriodMs = 3_000 } = options;
   const [master] = await lab.vipHolders();
   if (master === undefined) throw new Error('no node holds the VIP before the fault');
   const old = lab.node(master);
   const next = lab.nodes.filter((node) => node.id !== master).sort((a, b) => b.priority - a.priority)[0]!;
-  const result = await probedRound(lab, { rate, steadyMs, qos: options.qos ?? 1, reconnectPeriodMs, subscriberKeepaliveSeconds, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
+  const result = await probedRound(lab, { rate, steadyMs, qos: options.qos ?? 1, reconnectPeriodMs, subscriberKeepaliveSeconds, subscriberReconnectPeriodMs, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
     await old.linkDown();
     step(FAULTS['master-gone'], faultAt);
     const times: RoundTimes = {};

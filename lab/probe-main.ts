@@ -29,6 +29,8 @@ export interface ProbeSpec {
   keepaliveSeconds: number;
   /** The subscriber's keepalive, when it differs: how long it takes to notice a connection that died without a reset. */
   subscriberKeepaliveSeconds?: number;
+  /** The subscriber's reconnect delay, when it differs (a client with a longer back-off comes back after the publisher). */
+  subscriberReconnectPeriodMs?: number;
   reconnectPeriodMs: number;
   connectTimeoutMs: number;
   /** Subscriber session: clean (true) or persistent. */
@@ -48,7 +50,7 @@ function connect(endpoint: ProbeEndpoint, spec: ProbeSpec, who: 'pub' | 'sub'): 
     clientId: endpoint.clientId,
     clean: who === 'pub' ? true : spec.clean,
     keepalive: who === 'sub' ? (spec.subscriberKeepaliveSeconds ?? spec.keepaliveSeconds) : spec.keepaliveSeconds,
-    reconnectPeriod: spec.reconnectPeriodMs,
+    reconnectPeriod: who === 'sub' ? (spec.subscriberReconnectPeriodMs ?? spec.reconnectPeriodMs) : spec.reconnectPeriodMs,
     connectTimeout: spec.connectTimeoutMs,
     protocolVersion: 4,
   });

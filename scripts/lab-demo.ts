@@ -66,7 +66,7 @@ try {
     console.log(verdict.ok);
     process.exit(0);
   }
-  if (fault === 'master-gone') console.log(`shadow sessions ${shadows ? `on (drain every ${drainInterval} s)` : 'off'}; the subscriber is persistent at QoS ${qos} with keepalive 10 s (the publisher 2 s); the clients reconnect after 1 s.\n`);
+  if (fault === 'master-gone') console.log(`shadow sessions ${shadows ? `on (drain every ${drainInterval} s)` : 'off'}; the subscriber is persistent at QoS ${qos} with keepalive 10 s (the publisher 2 s); the publisher reconnects after 1 s, the subscriber after 3 s.\n`);
   let result: RoundResult | undefined;
   const lost: number[] = [];
   const duplicated: number[] = [];
