@@ -34,16 +34,16 @@ function listed(node: LabNode, id: string): string[] | undefined {
   }
 }
 
-lab('master gone for good: a persistent subscriber at QoS 1 and at QoS 2 loses no acknowledged message', async (t) => {
-  const current = await startLab(t);
-  for (const qos of [1, 2] as const) {
+for (const qos of [1, 2] as const) {
+  lab(`master gone for good: a persistent subscriber at QoS ${qos} loses no acknowledged message`, async (t) => {
+    const current = await startLab(t);
     const result = await masterGoneRound(current, { qos, rate: 200 });
-    t.deepEqual(result.report.lost, [], `QoS ${qos}: acknowledged messages never arrived`);
+    t.log(`QoS ${qos}: ${result.report.acknowledged} acknowledged, ${result.report.duplicated.length} duplicated, client-visible ${result.clientVisibleMs.toFixed(0)} ms, lost ${result.report.lost.length} (first ${result.report.lost.slice(0, 5).join(' ')}, last ${result.report.lost.slice(-5).join(' ')}), times ${JSON.stringify(result.times)}`);
     t.true(result.report.acknowledged > 0);
-    t.log(`QoS ${qos}: ${result.report.acknowledged} acknowledged, ${result.report.duplicated.length} duplicated, client-visible ${result.clientVisibleMs.toFixed(0)} ms`);
-  }
-  t.true(current.node(2).daemonLines().some((line) => line.msg === 'took a newer session list'), "node2 shadowed node1's sessions");
-});
+    t.true(current.node(2).daemonLines().some((line) => line.msg === 'took a newer session list'), "node2 shadowed node1's sessions");
+    t.is(result.report.lost.length, 0, `QoS ${qos}: acknowledged messages never arrived`);
+  });
+}
 
 lab('a client that subscribes and unsubscribes before the master goes ends with the subscriptions it asked for on the new master', async (t) => {
   const current = await startLab(t);
