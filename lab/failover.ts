@@ -11,7 +11,7 @@ import type { Lab } from './lab.js';
 import type { LabNode } from './node.js';
 import { Probe } from './probe.js';
 
-export type Fault = 'keepalived' | 'link' | 'broker-hang' | 'broker-crash-loop' | 'promote' | 'vrrp-split';
+export type Fault = 'keepalived' | 'link' | 'broker-hang' | 'broker-crash-loop' | 'promote' | 'vrrp-split' | 'master-gone';
 
 export const FAULTS: Record<Fault, string> = {
   keepalived: "kill -9 the master's keepalived",
@@ -20,6 +20,7 @@ export const FAULTS: Record<Fault, string> = {
   'broker-crash-loop': "break the master's mosquitto.conf and kill -9 its broker (every restart fails)",
   promote: 'promote the next node (planned switchover: drain the bridge, then move the VIP)',
   'vrrp-split': 'drop VRRP (IP protocol 112) between the nodes for 5 s: split brain (a round of its own: lab/split.ts)',
+  'master-gone': "pull the master's cable and never put it back in the round (a round of its own: masterGoneRound)",
 };
 
 /** A takeover's steps, epoch ms. */
@@ -145,6 +146,7 @@ let promoting: { node: LabNode; run: Promise<RunResult> } | undefined;
 /** `next`: the node the round expects the VIP on (a promote's target). */
 export async function injectFault(node: LabNode, fault: Fault, next?: LabNode): Promise<void> {
   if (fault === 'vrrp-split') throw new Error('vrrp-split is a round of its own (lab/split.ts: splitRound)');
+  if (fault === 'master-gone') throw new Error('master-gone is a round of its own (masterGoneRound)');
   if (fault === 'broker-hang') {
     if (node.pause('mosquitto').length === 0) throw new Error(`${node.name}: no mosquitto to hang`);
     return;
@@ -176,6 +178,7 @@ async function finishPromote(): Promise<void> {
 
 export async function repairFault(node: LabNode, fault: Fault): Promise<void> {
   if (fault === 'vrrp-split') throw new Error('vrrp-split is a round of its own (lab/split.ts: splitRound)');
+  if (fault === 'master-gone') throw new Error('master-gone is a round of its own (masterGoneRound)');
   if (fault === 'broker-hang') {
     node.resume('mosquitto');
     return;
@@ -209,9 +212,22 @@ export interface ProbedRun {
  * What every round shares: a QoS 1 publisher and a persistent subscriber through the VIP, steady
  * traffic for `steadyMs`, then `body` from the fault on; the probe is stopped whatever happens.
  */
-export async function probedRound<T>(lab: Lab, options: { rate: number; steadyMs: number; onStep?: ((label: string, msSinceFault: number) => void) | undefined }, body: (run: ProbedRun) => Promise<T>): Promise<T> {
+export async function probedRound<T>(
+  lab: Lab,
+  options: { rate: number; steadyMs: number; qos?: 1 | 2; reconnectPeriodMs?: number; subscriberKeepaliveSeconds?: number; subscriberReconnectPeriodMs?: number; onStep?: ((label: string, msSinceFault: number) => void) | undefined },
+  body: (run: ProbedRun) => Promise<T>,
+): Promise<T> {
   const { rate, steadyMs } = options;
-  const probe = await Probe.start(lab, { rate, qos: 1, clean: false, keepaliveSeconds: 2, reconnectPeriodMs: 100, drainMs: 15_000 });
+  const probe = await Probe.start(lab, {
+    rate,
+    qos: options.qos ?? 1,
+    clean: false,
+    keepaliveSeconds: 2,
+    ...(options.subscriberKeepaliveSeconds === undefined ? {} : { subscriberKeepaliveSeconds: options.subscriberKeepaliveSeconds }),
+    ...(options.subscriberReconnectPeriodMs === undefined ? {} : { subscriberReconnectPeriodMs: options.subscriberReconnectPeriodMs }),
+    reconnectPeriodMs: options.reconnectPeriodMs ?? 100,
+    drainMs: 15_000,
+  });
   let stopped = false;
   try {
     const started = Date.now();
@@ -329,4 +345,80 @@ export async function unhandledRound(lab: Lab, options: UnhandledRoundOptions): 
     const report = await drain();
     return { fault, from: old.id, to: old.id, times, clientVisibleMs: visible.gapMs, report, restarts: {}, failedOver: times.vipMoved !== undefined };
   });
+}
+
+export interface MasterGoneOptions {
+  rate?: number;
+  steadyMs?: number;
+  /** The probe's QoS (publisher and subscriber), default 1. */
+  qos?: 1 | 2;
+  /** The clients' reconnect delay, ms (default 1000: a common library default, as in issue 15). */
+  reconnectPeriodMs?: number;
+  /**
+   * The subscriber's keepalive, s (default 10; the publisher's is 2). A client learns that its
+   * connection died with the old master only when it next sends (the new master then resets it):
+   * a quiet subscriber notices after up to its keepalive, the publisher at its next message. What
+   * the new master takes in between waits only in a session that is already there.
+   */
+  subscriberKeepaliveSeconds?: number;
+  /**
+   * The subscriber's reconnect delay, ms (default 3000): it comes back after the publisher, as a
+   * client with a longer back-off does (issue 15's case). Without a session waiting on the new
+   * master, what the publisher sends in between is lost.
+   */
+  subscriberReconnectPeriodMs?: number;
+  onStep?: (label: string, msSinceFault: number) => void;
+}
+
+/**
+ * The master's cable pulled for good (issue 15): the persistent subscriber's session on the old
+ * master is out of reach, so what it gets after the takeover is only what waits for it on the new
+ * master. The verdict is taken with the old master still gone (the probe's drain waits for the
+ * missing messages, bounded); only then is its cable put back and the lab left as it was (the old
+ * master MASTER again, the bridges up), outside the count.
+ */
+export async function masterGoneRound(lab: Lab, options: MasterGoneOptions = {}): Promise<RoundResult> {
+  const { rate = 200, steadyMs = 1_000, reconnectPeriodMs = 1_000, subscriberKeepaliveSeconds = 10, subscriberReconnectPeriodMs = 3_000 } = options;
+  const [master] = await lab.vipHolders();
+  if (master === undefined) throw new Error('no node holds the VIP before the fault');
+  const old = lab.node(master);
+  const next = lab.nodes.filter((node) => node.id !== master).sort((a, b) => b.priority - a.priority)[0]!;
+  const result = await probedRound(lab, { rate, steadyMs, qos: options.qos ?? 1, reconnectPeriodMs, subscriberKeepaliveSeconds, subscriberReconnectPeriodMs, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
+    await old.linkDown();
+    step(FAULTS['master-gone'], faultAt);
+    const times: RoundTimes = {};
+    times.vipMoved = Date.now() + (await lab.waitForVipOn(next.id, { alone: false, timeoutMs: 20_000 })) - faultAt;
+    step(`VIP on ${next.name}`, faultAt + times.vipMoved);
+    const at = await DAEMON_TAKEOVERS.waitForTakeover(next, faultAt);
+    for (const key of ['hint', 'dnat', 'restarted', 'accepting'] as const) {
+      const value = at[key];
+      if (value !== undefined) times[key] = value - faultAt;
+    }
+    step(`${next.name}: DNAT rule in place`, at.dnat);
+    step(`${next.name}: broker accepting`, at.accepting);
+    const resumed = await probe.waitFor('delivery after the takeover', (event) => event.e === 'recv' && event.t > completeAt(at), 30_000);
+    await sleep(steadyMs);
+    const until = Date.now();
+    const visible = outage(probe.events, faultAt, until);
+    times.delivered = (visible.endedAt ?? resumed.t) - faultAt;
+    Object.assign(times, clientTimes(probe.events, faultAt, until));
+    step('first message delivered again', faultAt + times.delivered);
+    const report = await drain();
+    return {
+      fault: 'master-gone' as const,
+      from: old.id,
+      to: next.id,
+      times,
+      clientVisibleMs: visible.gapMs,
+      report,
+      restarts: Object.fromEntries(lab.nodes.map((node) => [node.id, DAEMON_TAKEOVERS.restartsSince(node, faultAt)])),
+    };
+  });
+  // Not counted: the old master back, for the next round.
+  const backAt = Date.now();
+  await old.linkUp();
+  await lab.waitForVipOn(old.id, { timeoutMs: 30_000 });
+  await DAEMON_TAKEOVERS.waitForTakeover(old, backAt);
+  await lab.waitForBridges(30_000);
+  return result;
 }

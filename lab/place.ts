@@ -95,7 +95,8 @@ export function placeTls(placed: PlacedNode, node: NodeConfig, ca: Issued): void
 export function writePasswordFile(placed: PlacedNode, extra: readonly { user: string; password: string }[] = []): void {
   const { config, secrets } = placed.loaded;
   const file = config.broker.password_file;
-  const users = [{ user: config.bridge.user, password: secrets.bridgePassword }, { user: config.daemon.user, password: secrets.daemonPassword }, ...extra];
+  const shadow = config.sessions.enabled ? [{ user: config.sessions.user, password: secrets.shadowPassword ?? '' }] : [];
+  const users = [{ user: config.bridge.user, password: secrets.bridgePassword }, { user: config.daemon.user, password: secrets.daemonPassword }, ...shadow, ...extra];
   users.forEach(({ user, password }, index) => {
     execFileSync('mosquitto_passwd', [...(index === 0 ? ['-c'] : []), '-b', file, user, password], { stdio: 'ignore', timeout: 10_000 });
   });

@@ -27,6 +27,10 @@ export interface ProbeSpec {
   /** How long to wait for outstanding acks and receives after publishing stops, ms. */
   drainMs: number;
   keepaliveSeconds: number;
+  /** The subscriber's keepalive, when it differs: how long it takes to notice a connection that died without a reset. */
+  subscriberKeepaliveSeconds?: number;
+  /** The subscriber's reconnect delay, when it differs (a client with a longer back-off comes back after the publisher). */
+  subscriberReconnectPeriodMs?: number;
   reconnectPeriodMs: number;
   connectTimeoutMs: number;
   /** Subscriber session: clean (true) or persistent. */
@@ -45,8 +49,8 @@ function connect(endpoint: ProbeEndpoint, spec: ProbeSpec, who: 'pub' | 'sub'): 
     password: endpoint.password,
     clientId: endpoint.clientId,
     clean: who === 'pub' ? true : spec.clean,
-    keepalive: spec.keepaliveSeconds,
-    reconnectPeriod: spec.reconnectPeriodMs,
+    keepalive: who === 'sub' ? (spec.subscriberKeepaliveSeconds ?? spec.keepaliveSeconds) : spec.keepaliveSeconds,
+    reconnectPeriod: who === 'sub' ? (spec.subscriberReconnectPeriodMs ?? spec.reconnectPeriodMs) : spec.reconnectPeriodMs,
     connectTimeout: spec.connectTimeoutMs,
     protocolVersion: 4,
   });

@@ -28,6 +28,10 @@ export interface ProbeOptions {
   topic?: string;
   drainMs?: number;
   keepaliveSeconds?: number;
+  /** The subscriber's own keepalive (default keepaliveSeconds). */
+  subscriberKeepaliveSeconds?: number;
+  /** The subscriber's own reconnect delay (default reconnectPeriodMs). */
+  subscriberReconnectPeriodMs?: number;
   reconnectPeriodMs?: number;
   /** Subscriber session clean (default true). */
   clean?: boolean;
@@ -81,6 +85,8 @@ export class Probe {
       ...(options.count === undefined ? {} : { count: options.count }),
       drainMs: options.drainMs ?? 5_000,
       keepaliveSeconds: options.keepaliveSeconds ?? 5,
+      ...(options.subscriberKeepaliveSeconds === undefined ? {} : { subscriberKeepaliveSeconds: options.subscriberKeepaliveSeconds }),
+      ...(options.subscriberReconnectPeriodMs === undefined ? {} : { subscriberReconnectPeriodMs: options.subscriberReconnectPeriodMs }),
       reconnectPeriodMs: options.reconnectPeriodMs ?? 100,
       connectTimeoutMs: 2_000,
       clean: options.clean ?? true,

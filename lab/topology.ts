@@ -44,6 +44,8 @@ export interface LabClusterOptions {
    * CA's certificates (lab/certs.ts).
    */
   tls?: boolean;
+  /** Shadow sessions on (sessions.enabled), with these keys besides. */
+  sessions?: boolean | Record<string, unknown>;
   /** Last word on the document, for a test that needs something the options do not cover. */
   configure?: (document: LabDocument) => void;
 }
@@ -73,6 +75,7 @@ export function labDocument(options: LabClusterOptions = {}): LabDocument {
     bridge: { topics: [{ pattern: 'lab/#', direction: 'both', qos: 1 }] },
     ...(options.tls ? { tls: { cafile: '/etc/mosquitto-failover/tls/ca.crt', certfile: '/etc/mosquitto-failover/tls/node.crt', keyfile: '/etc/mosquitto-failover/tls/node.key' } } : {}),
   };
+  if (options.sessions) document.sessions = { enabled: true, ...(typeof options.sessions === 'object' ? options.sessions : {}) };
   options.configure?.(document);
   return document;
 }
@@ -85,6 +88,7 @@ export function labSecrets(): Env {
     [SECRET_NAMES.bridgePassword]: hex(12),
     [SECRET_NAMES.daemonPassword]: hex(12),
     [SECRET_NAMES.vrrpPassword]: hex(4),
+    [SECRET_NAMES.shadowPassword]: hex(12),
   };
 }
 

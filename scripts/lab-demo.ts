@@ -1,5 +1,6 @@
 /**
- * npm run lab -- [--fault link|keepalived|broker-hang|broker-crash-loop|promote|vrrp-split] [--advert-int S] [--rate N] [--rounds N (vrrp-split)]
+ * npm run lab -- [--fault link|keepalived|broker-hang|broker-crash-loop|promote|vrrp-split|master-gone] [--advert-int S] [--rate N] [--rounds N (vrrp-split, master-gone)]
+ *   [--shadows on|off (master-gone; default on)] [--qos 1|2 (master-gone)] [--drain-interval S (master-gone)]
  *
  * The demo: a two-node lab with the daemon on each node, a client publishing QoS 1 through the
  * VIP and a persistent subscriber, a fault on the master (its link, its keepalived, or its own
@@ -8,7 +9,7 @@
  * `failover ok: client-visible <ms> ms, acked-lost <n>, duplicated <n>` or `failover FAILED: …`.
  */
 import { parseArgs } from 'node:util';
-import { failoverRound, FAULTS, promoteOutput, type Fault } from '../lab/failover.js';
+import { failoverRound, FAULTS, masterGoneRound, promoteOutput, type Fault, type RoundResult } from '../lab/failover.js';
 import { Lab } from '../lab/lab.js';
 import { NEEDS } from '../lab/machine.mjs';
 import { splitDemo } from '../lab/split.js';
@@ -21,6 +22,9 @@ const { values } = parseArgs({
     'advert-int': { type: 'string', default: '0.1' },
     rate: { type: 'string', default: '200' },
     rounds: { type: 'string', default: '1' },
+    shadows: { type: 'string', default: 'on' },
+    qos: { type: 'string', default: '1' },
+    'drain-interval': { type: 'string', default: '1' },
   },
 });
 
@@ -37,6 +41,12 @@ const rate = Number(values.rate);
 if (!(rate > 0 && rate <= 2000)) fail(`--rate is 1 to 2000 messages per second, not ${values.rate}`);
 const rounds = Number(values.rounds);
 if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 50)) fail(`--rounds is 1 to 50, not ${values.rounds}`);
+if (values.shadows !== 'on' && values.shadows !== 'off') fail(`--shadows is on or off, not ${values.shadows}`);
+const shadows = values.shadows === 'on';
+const qos = Number(values.qos);
+if (qos !== 1 && qos !== 2) fail(`--qos is 1 or 2, not ${values.qos}`);
+const drainInterval = Number(values['drain-interval']);
+if (!(drainInterval >= 0.2 && drainInterval <= 60)) fail(`--drain-interval is 0.2 to 60 seconds, not ${values['drain-interval']}`);
 const unavailable = labUnavailable(NEEDS.lab.programs);
 if (unavailable) fail(`this machine ${unavailable}`);
 // The lab runs the daemon as shipped: build it when the sources are newer.
@@ -46,7 +56,8 @@ const ms = (value: number | undefined) => (value === undefined ? '       -' : `$
 let lab: Lab | undefined;
 try {
   console.log(`starting a two-node lab (keepalived, advert_int ${advertInt} s) with mosquitto-failover on each node…`);
-  lab = await Lab.start({ nodes: 2, daemon: true, advertInt });
+  const sessions = fault === 'master-gone' && shadows ? { drain_interval: drainInterval } : undefined;
+  lab = await Lab.start({ nodes: 2, daemon: true, advertInt, ...(sessions ? { sessions } : {}) });
   await lab.waitForVipOn(1, { timeoutMs: 20_000 });
   await lab.waitForBridges();
   console.log(`node1 holds the VIP ${lab.loaded.config.vip.address}; a client publishes ${rate} msg/s at QoS 1 through it.\n`);
@@ -58,12 +69,24 @@ try {
     console.log(verdict.ok);
     process.exit(0);
   }
-  console.log(`injecting the fault: ${FAULTS[fault]}…`);
-  console.log('timeline (from the fault):');
-  // Steps are reported as they are known, not always in order (the daemon's times come from its log).
-  const steps: [number, string][] = [];
-  const result = await failoverRound(lab, { fault, rate, onStep: (label, at) => steps.push([at, label]) });
-  for (const [at, label] of steps.sort((a, b) => a[0] - b[0])) console.log(`  ${ms(at)}  ${label}`);
+  if (fault === 'master-gone') console.log(`shadow sessions ${shadows ? `on (drain every ${drainInterval} s)` : 'off'}; the subscriber is persistent at QoS ${qos} with keepalive 10 s (the publisher 2 s); the publisher reconnects after 1 s, the subscriber after 3 s.\n`);
+  let result: RoundResult | undefined;
+  const lost: number[] = [];
+  const duplicated: number[] = [];
+  for (let round = 1; round <= (fault === 'master-gone' ? rounds : 1); round++) {
+    console.log(`injecting the fault: ${FAULTS[fault]}…${fault === 'master-gone' && rounds > 1 ? ` (round ${round} of ${rounds})` : ''}`);
+    console.log('timeline (from the fault):');
+    // Steps are reported as they are known, not always in order (the daemon's times come from its log).
+    const steps: [number, string][] = [];
+    const onStep = (label: string, at: number) => steps.push([at, label]);
+    result = fault === 'master-gone' ? await masterGoneRound(lab, { rate, qos, onStep }) : await failoverRound(lab, { fault, rate, onStep });
+    for (const [at, label] of steps.sort((a, b) => a[0] - b[0])) console.log(`  ${ms(at)}  ${label}`);
+    lost.push(result.report.lost.length);
+    duplicated.push(result.report.duplicated.length);
+    if (fault === 'master-gone') console.log(`  round ${round}: client-visible ${result.clientVisibleMs.toFixed(0)} ms, acked ${result.report.acknowledged}, acked-lost ${result.report.lost.length}, duplicated ${result.report.duplicated.length}\n`);
+  }
+  if (!result) fail('no round ran');
+  if (rounds > 1 && fault === 'master-gone') console.log(`${rounds} rounds: acked-lost ${lost.join(' ')}; duplicated ${duplicated.join(' ')}`);
   if (fault === 'promote') {
     console.log(`\nthe promote command said:\n${(promoteOutput ?? '').trimEnd().replace(/^/gm, '  ')}`);
     const takeover = lab.node(result.to).daemonLines().findLast((line) => line.msg.startsWith('role ') && line.role === 'MASTER' && line.time >= Date.now() - 120_000);
@@ -76,6 +99,7 @@ messages: ${report.attempted} sent, ${report.acknowledged} acknowledged, ${repor
   longest time the subscriber received nothing: ${result.clientVisibleMs.toFixed(0)} ms
   broker restarts: ${Object.entries(result.restarts).map(([id, count]) => `node${id} ${count}`).join(', ')} (one per takeover)
 `);
+  if (lost.some((count) => count > 0)) fail(`acknowledged messages never arrived in ${lost.filter((count) => count > 0).length} round(s): ${lost.join(' ')}`);
   if (report.lost.length > 0) fail(`${report.lost.length} acknowledged messages never arrived (first: ${report.lost.slice(0, 5).join(', ')})`);
   console.log(`failover ok: client-visible ${result.clientVisibleMs.toFixed(0)} ms, acked-lost ${report.lost.length}, duplicated ${report.duplicated.length}`);
 } catch (error) {

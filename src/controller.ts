@@ -5,8 +5,9 @@
  * (credentials and the switchover preference, which the first weight needs), the health monitor
  * (it probes that broker and writes the weight; under ucarp it stops and starts ucarp), the
  * split-brain watch (stopped before the monitor, so that its step-down is lifted through the
- * monitor's write), the peer channel, the status publisher (its offline status goes out before
- * the channel closes), the control API (when control.users names someone), Home Assistant
+ * monitor's write), the shadow sessions when they are on (src/sessions/: before the channel, which
+ * hands them the peers' lists), the peer channel, the status publisher (its offline status goes out
+ * before the channel closes), the control API (when control.users names someone), Home Assistant
  * discovery and the metrics endpoint (each when it is on).
  */
 import type { Logger } from 'pino';
@@ -15,9 +16,11 @@ import type { LoadedConfig } from './config/load.js';
 import type { NodeConfig } from './config/schema.js';
 import type { Component, DaemonContext } from './context.js';
 import type { Runner } from './exec/runner.js';
-import { daemonLogin } from './mqtt/client.js';
+import { daemonLogin, shadowLogin } from './mqtt/client.js';
 import { HomeAssistantTopics, Topics } from './mqtt/topics.js';
 import { HomeAssistantDiscovery } from './homeassistant/publisher.js';
+import { hasAddress } from './role/truth.js';
+import { SessionService } from './sessions/service.js';
 import { VERSION } from './version.js';
 import { NodeState } from './node-state.js';
 import { runtimePaths, type RuntimePaths } from './paths.js';
@@ -78,6 +81,7 @@ export class Controller {
       onMessage: (from, topic, value) => {
         if (topic.type === 'sync') syncer.receive(from, topic.kind, value);
         else if (topic.type === 'status') status.take(from, topic.node, value);
+        else if (topic.type === 'sessions') sessions?.receive(from, topic.node, value);
         else if (topic.type === 'command' && from.id !== node.id) {
           const command = commandToRun(value, topic.node, from.id, Date.now());
           if (!command.ok) log.warn({ from: from.name, reason: command.reason }, 'ignored a command on the peer channel');
@@ -90,8 +94,23 @@ export class Controller {
       onOwnConnect: () => {
         status.publish();
         syncer.publishAll();
+        sessions?.publishNow();
       },
     });
+    const sessions = config.sessions.enabled
+      ? new SessionService({
+        config,
+        self: node,
+        state: this.state,
+        topics,
+        daemonLogin: daemonLogin(loaded, node),
+        shadowLogin: shadowLogin(loaded, node),
+        file: paths.sessions,
+        publish: (value) => channel.publish(topics.sessions(node.id), value, { retain: true }),
+        holdsVip: () => hasAddress(config.vip.interface, config.vip.address),
+        log: log.child({ component: 'sessions' }),
+      })
+      : undefined;
     const syncer = createSyncer(context, {
       publish: (topic, value) => channel.publish(topic, value, { retain: true }),
       repair: (topic) => channel.repair(topic),
@@ -162,6 +181,8 @@ export class Controller {
       ['sync', syncer],
       ['health', health],
       ['split', split],
+      // Before the channel, which hands it the peers' lists: it has loaded its own by then.
+      ...(sessions ? [['sessions', sessions] as [string, Component]] : []),
       ['peer', channel],
       ['status', status],
       ['control', control],

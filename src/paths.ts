@@ -23,6 +23,8 @@ export interface RuntimePaths {
   leader: string;
   /** The daemon's run number, which orders its statuses across restarts (peer/run.ts). */
   runState: string;
+  /** The list of persistent sessions the backups shadow, as this node last held it (sessions/service.ts). */
+  sessions: string;
   clusterFile: string;
   envFile: string;
   ucarpArgs: string;
@@ -41,6 +43,7 @@ export function runtimePaths(config: ClusterConfig): RuntimePaths {
     takeoverState: posix.join(state, 'takeover.json'),
     syncState: posix.join(state, 'sync.json'),
     runState: posix.join(state, 'run.json'),
+    sessions: posix.join(state, 'sessions.json'),
     leader: posix.join(state, 'leader.json'),
     clusterFile: posix.join(dir, 'cluster.yaml'),
     envFile: posix.join(dir, '.env'),

@@ -6,7 +6,7 @@ import ipaddr from 'ipaddr.js';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { quoted, type ConfigProblem } from '../errors.js';
-import { Bridge, Broker, Control, Daemon, Failover, Health, HomeAssistant, Metrics, MQTT_STRING_BYTES, Node, Sync, Topic, Vip } from './schema.js';
+import { Bridge, Broker, Control, Daemon, Failover, Health, HomeAssistant, Metrics, MQTT_STRING_BYTES, Node, Sessions, Sync, Topic, Vip } from './schema.js';
 import { SECRET_NAMES, type Env } from './secrets.js';
 
 type Raw = Record<string, unknown>;
@@ -33,6 +33,7 @@ export function ruleProblems(raw: unknown, env: Env): ConfigProblem[] {
   const sync = valid(z.object(Sync.shape).prefault({}), field(raw, 'sync'));
   const health = valid(z.object(Health.shape).prefault({}), field(raw, 'health'));
   const metrics = valid(z.object(Metrics.shape).prefault({}), field(raw, 'metrics'));
+  const sessions = valid(z.object(Sessions.shape).prefault({}), field(raw, 'sessions'));
   return [
     ...uniqueNodeFields(nodes),
     ...vipProblems(vip, nodes),
@@ -45,7 +46,8 @@ export function ruleProblems(raw: unknown, env: Env): ConfigProblem[] {
     ...controlProblems(raw),
     ...homeAssistantProblems(raw),
     ...syncProblems(sync, broker),
-    ...secretProblems(env, failover),
+    ...secretProblems(env, failover, sessions),
+    ...sessionsProblems(raw, sessions, broker),
   ];
 }
 
@@ -297,10 +299,29 @@ const SECRET_CHARS = /^[\x21-\x7e]+$/;
 // $NAME / ${NAME} are its parameters (${_PWD} is predefined): any of them in auth_pass changes it.
 const KEEPALIVED_SPECIAL = /[#!{}$]/g;
 
-function secretProblems(env: Env, failover: z.infer<typeof Failover> | undefined): ConfigProblem[] {
+/** The shadows log in as a user of their own (its ACL reads the bridged topics): not a service user's, not a control user's. */
+function sessionsProblems(raw: unknown, sessions: z.infer<typeof Sessions> | undefined, broker: z.infer<typeof Broker> | undefined): ConfigProblem[] {
+  if (!sessions?.enabled) return [];
+  const problems: ConfigProblem[] = [];
+  const taken = new Map([
+    [valid(Bridge.shape.user, field(field(raw, 'bridge'), 'user')), 'bridge.user'],
+    [valid(Daemon.shape.user, field(field(raw, 'daemon'), 'user')), 'daemon.user'],
+  ]);
+  const other = taken.get(sessions.user);
+  if (other) problems.push({ path: 'sessions.user', message: `${quoted(sessions.user)} is also ${other}`, hint: 'the shadows need a user of their own, which reads only the bridged topics' });
+  const users = valid(Control.shape.users, field(field(raw, 'control'), 'users')) ?? [];
+  if (users.includes(sessions.user)) problems.push({ path: 'sessions.user', message: `${quoted(sessions.user)} is also a control user`, hint: 'give the shadows a user of their own' });
+  if (broker && broker.auth !== 'files') {
+    problems.push({ path: 'sessions.enabled', message: 'needs broker.auth: files (the shadow user\'s ACL is rendered into the ACL file)', hint: 'set broker.auth: files, or sessions.enabled: false' });
+  }
+  return problems;
+}
+
+function secretProblems(env: Env, failover: z.infer<typeof Failover> | undefined, sessions?: z.infer<typeof Sessions>): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const required: string[] = [SECRET_NAMES.clusterSecret, SECRET_NAMES.bridgePassword, SECRET_NAMES.daemonPassword];
   if (failover?.driver === 'ucarp') required.push(SECRET_NAMES.vrrpPassword);
+  if (sessions?.enabled) required.push(SECRET_NAMES.shadowPassword);
   for (const name of Object.values(SECRET_NAMES)) {
     const value = env[name];
     const path = `env.${name}`;
@@ -312,7 +333,7 @@ function secretProblems(env: Env, failover: z.infer<typeof Failover> | undefined
       problems.push({ path, message: 'holds spaces, quotes, backslashes or non-ASCII characters', hint: 'use letters, digits and punctuation such as -_.:+=' });
     }
   }
-  for (const name of [SECRET_NAMES.bridgePassword, SECRET_NAMES.daemonPassword]) {
+  for (const name of [SECRET_NAMES.bridgePassword, SECRET_NAMES.daemonPassword, SECRET_NAMES.shadowPassword]) {
     const bytes = Buffer.byteLength(env[name] ?? '', 'utf8');
     if (bytes > MQTT_STRING_BYTES) {
       problems.push({ path: `env.${name}`, message: `is ${bytes} bytes long; an MQTT password is at most ${MQTT_STRING_BYTES}`, hint: 'use 16 to 64 random characters, e.g. openssl rand -hex 24' });

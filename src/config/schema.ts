@@ -267,6 +267,22 @@ export const Metrics = z.strictObject({
   port: port.default(9641),
 });
 
+/**
+ * Shadow sessions (src/sessions/): the master's daemon learns its clients' persistent sessions
+ * from the broker's log, and every backup keeps a copy of each on its own broker, so that what
+ * the bridges carry waits there too when the master never comes back. Off by default.
+ */
+export const Sessions = z.strictObject({
+  enabled: z.boolean({ error: 'must be true or false' }).default(false),
+  // The shadows' login: a service user of its own, whose ACL reads exactly the bridged topics.
+  user: z.string().regex(USER, { error: 'is not a user name' }).default('mqfo-shadow'),
+  // How often each shadow is emptied: the duplicates a takeover delivers are about this many seconds of traffic.
+  drain_interval: seconds(0.2, 60).default(1),
+  // Bounds on what the list holds (and so on what a peer can make a backup do).
+  max_clients: count(5000).default(500),
+  max_filters: count(256).default(32),
+});
+
 /** The control API (src/control/): the users who may call it; none, and it is off. */
 export const Control = z.strictObject({
   users: z.array(z.string().regex(USER, { error: 'is not a user name' }), { error: 'must be a list of user names' }).max(32, { error: 'at most 32 users' }).default([]),
@@ -303,6 +319,7 @@ export const Cluster = z.strictObject({
   metrics: Metrics.prefault({}),
   control: Control.prefault({}),
   homeassistant: HomeAssistant.prefault({}),
+  sessions: Sessions.prefault({}),
 });
 
 export type ClusterConfig = z.infer<typeof Cluster>;
@@ -312,3 +329,4 @@ export type TlsConfig = z.infer<typeof Tls>;
 export type HealthConfig = z.infer<typeof Health>;
 export type MetricsConfig = z.infer<typeof Metrics>;
 export type HomeAssistantConfig = z.infer<typeof HomeAssistant>;
+export type SessionsConfig = z.infer<typeof Sessions>;

@@ -9,6 +9,7 @@ export const SECRET_NAMES = {
   bridgePassword: 'MQFO_BRIDGE_PASSWORD',
   daemonPassword: 'MQFO_DAEMON_PASSWORD',
   vrrpPassword: 'MQFO_VRRP_PASSWORD',
+  shadowPassword: 'MQFO_SHADOW_PASSWORD',
 } as const;
 
 /** Which node this is, when --node is not given. */
@@ -21,6 +22,8 @@ export interface Secrets {
   bridgePassword: string;
   daemonPassword: string;
   vrrpPassword?: string;
+  /** The shadow sessions' user (sessions.user); required when sessions.enabled. */
+  shadowPassword?: string;
 }
 
 /** An env file as config problems point into it. */
@@ -91,5 +94,7 @@ export function secretsFrom(env: Env): Secrets {
   };
   const vrrp = env[SECRET_NAMES.vrrpPassword];
   if (vrrp) secrets.vrrpPassword = vrrp;
+  const shadow = env[SECRET_NAMES.shadowPassword];
+  if (shadow) secrets.shadowPassword = shadow;
   return secrets;
 }

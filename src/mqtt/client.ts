@@ -38,6 +38,12 @@ export function daemonLogin(loaded: LoadedConfig, node: Pick<NodeConfig, 'addres
   return { ...login, tls: { ca: loaded.tls.ca } };
 }
 
+/** The shadow sessions' user on `node`'s admin listener (sessions/shadows.ts), over TLS like the daemon user. */
+export function shadowLogin(loaded: LoadedConfig, node: Pick<NodeConfig, 'address'>): Login {
+  const { config, secrets } = loaded;
+  return { ...daemonLogin(loaded, node), username: config.sessions.user, password: secrets.shadowPassword ?? '' };
+}
+
 /** The URL of a login and its TLS options: `mqtts://` verified against its CA, or `mqtt://`. */
 export function endpoint(login: Login): { url: string; tls: Pick<IClientOptions, 'ca' | 'rejectUnauthorized'> } {
   const where = `${login.host}:${login.port}`;
@@ -121,5 +127,28 @@ export async function connectOnce(login: Login, options: { purpose: string; time
     clientId: uniqueClientId(options.purpose),
     reconnectPeriod: 0,
     connectTimeout: Math.max(200, options.timeoutMs),
+  });
+}
+
+/**
+ * A shadow session's connection (sessions/shadows.ts): the client id of the session it copies, as
+ * MQTT v5 (so that its subscriptions can ask for no retained messages): `fresh` starts a new
+ * session in place of any (Clean Start), `end` makes it end at the disconnect (expiry 0), else it
+ * never expires. No reconnect: a client that takes the id over ends it, and it must stay ended.
+ */
+export function connectShadow(login: Login, options: { clientId: string; fresh: boolean; end?: boolean; timeoutMs: number }): MqttClient {
+  const { url, tls } = endpoint(login);
+  return mqtt.connect(url, {
+    ...tls,
+    username: login.username,
+    password: login.password,
+    clientId: options.clientId,
+    clean: options.fresh,
+    protocolVersion: 5,
+    properties: { sessionExpiryInterval: options.end ? 0 : 0xffff_ffff },
+    reconnectPeriod: 0,
+    resubscribe: false,
+    connectTimeout: options.timeoutMs,
+    keepalive: 30,
   });
 }

@@ -21,7 +21,7 @@ export function drainPrefix(cluster: string): string {
 }
 
 /** What a topic under the prefix is about. */
-export type PeerTopic = { type: 'status'; node: number } | { type: 'sync'; kind: string } | { type: 'command'; node: number } | { type: 'other' };
+export type PeerTopic = { type: 'status'; node: number } | { type: 'sessions'; node: number } | { type: 'sync'; kind: string } | { type: 'command'; node: number } | { type: 'other' };
 
 export class Topics {
   readonly prefix: string;
@@ -35,6 +35,16 @@ export class Topics {
   /** A node's retained status (peer/status.ts), on that node's own broker. */
   status(node: number): string {
     return `${this.prefix}/node/${node}/status`;
+  }
+
+  /** A node's retained list of the persistent sessions to shadow (sessions/list.ts), on that node's own broker. */
+  sessions(node: number): string {
+    return `${this.prefix}/node/${node}/sessions`;
+  }
+
+  /** Where mosquitto publishes its connect lines and its subscribe and unsubscribe lines (`log_dest topic`; mosquitto logging.c). */
+  get brokerLog(): string[] {
+    return ['$SYS/broker/log/N', '$SYS/broker/log/M/#'];
   }
 
   /** The retained, signed envelope of a synced file (sync/envelope.ts). */
@@ -78,7 +88,7 @@ export class Topics {
 
   /** What every daemon reads on every node's broker. */
   get peerFilters(): string[] {
-    return [`${this.prefix}/node/+/status`, `${this.prefix}/sync/+`, `${this.prefix}/node/+/command`];
+    return [`${this.prefix}/node/+/status`, `${this.prefix}/sync/+`, `${this.prefix}/node/+/command`, `${this.prefix}/node/+/sessions`];
   }
 
   parse(topic: string): PeerTopic {
@@ -86,6 +96,8 @@ export class Topics {
     const rest = topic.slice(this.prefix.length + 1);
     const status = /^node\/(\d{1,3})\/status$/.exec(rest);
     if (status) return { type: 'status', node: Number(status[1]) };
+    const sessions = /^node\/(\d{1,3})\/sessions$/.exec(rest);
+    if (sessions) return { type: 'sessions', node: Number(sessions[1]) };
     const command = /^node\/(\d{1,3})\/command$/.exec(rest);
     if (command) return { type: 'command', node: Number(command[1]) };
     const sync = /^sync\/([a-z]+)$/.exec(rest);

@@ -45,7 +45,7 @@ const cases: [string, (doc: Record<string, any>) => void, RegExp][] = [
   ['sub-second adverts with ucarp', (d) => (d.failover = { driver: 'ucarp', advert_int: 0.5 }), /^failover\.advert_int \(line \d+\): 0\.5 is not a whole number of seconds.*ucarp/],
   ['ucarp under a command control without its stop command', (d) => (d.failover = { driver: 'ucarp', control: 'command', start_command: ['/bin/true'] }), /^failover\.stop_command \(line \d+\): is required when failover\.control is command \(with driver ucarp\)/],
   ['an unknown key', (d) => (d.nodes[0].prioirty = 1), /^nodes\[0\]\.prioirty \(line \d+\): unknown key \(hint: allowed here: id, name, address, priority\)$/],
-  ['an unknown top-level key', (d) => (d.brokers = {}), /^brokers \(line \d+\): unknown key \(hint: allowed here: cluster, vip, failover, nodes, broker, bridge, daemon, sync, tls, health, metrics, control, homeassistant\)$/],
+  ['an unknown top-level key', (d) => (d.brokers = {}), /^brokers \(line \d+\): unknown key \(hint: allowed here: cluster, vip, failover, nodes, broker, bridge, daemon, sync, tls, health, metrics, control, homeassistant, sessions\)$/],
   ['# in the middle of a topic', (d) => (d.bridge.topics[0].pattern = 'home/#/x'), /^bridge\.topics\[0\]\.pattern \(line \d+\): "home\/#\/x" has # in the wrong place/],
   ['# glued to a level', (d) => (d.bridge.topics[0].pattern = 'home#'), /^bridge\.topics\[0\]\.pattern \(line \d+\): "home#" has # in the wrong place/],
   ['+ glued to a level', (d) => (d.bridge.topics[0].pattern = 'home/a+/b'), /^bridge\.topics\[0\]\.pattern \(line \d+\): "home\/a\+\/b" has \+ in the wrong place/],

@@ -1,0 +1,196 @@
+/**
+ * Shadow sessions (sessions.enabled; README "Shadow sessions"): the component that learns the
+ * persistent sessions of the master's clients and keeps them shadowed on the other nodes.
+ *
+ * - It reads its own broker's log on `$SYS/broker/log/...` (`log_dest topic`, rendered with the
+ *   feature): while this node is MASTER, each connect, subscribe and unsubscribe of an ordinary
+ *   client changes the list (list.ts: learn).
+ * - It holds the newest list it has seen, its own or a peer's, saves it (a restarted daemon goes on
+ *   from it) and publishes it, sealed and retained, on the peer channel; a list from a peer that
+ *   is not one (malformed, beyond the bounds) is logged and changes nothing (forged and oversized
+ *   ones never open: peer/channel.ts).
+ * - While this node is not MASTER and does not hold the VIP, it keeps a shadow of each listed
+ *   session on its own broker (shadows.ts); when it takes over they are there already, and stop.
+ *   A real client that appears on this broker while it shadows is left its session.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import writeFileAtomic from 'write-file-atomic';
+import type { ClusterConfig, NodeConfig } from '../config/schema.js';
+import { connectLasting, uniqueClientId, type Login, type MqttClient } from '../mqtt/client.js';
+import type { Topics } from '../mqtt/topics.js';
+import type { NodeState } from '../node-state.js';
+import { MAX_PAYLOAD_BYTES, Throttle } from '../peer/limits.js';
+import { parseLogLine } from './log-line.js';
+import { EMPTY_LIST, isNewer, learn, parseList, toJson, type Book, type ListBounds, type SessionList } from './list.js';
+import { Shadows } from './shadows.js';
+
+export interface SessionServiceOptions {
+  config: ClusterConfig;
+  self: NodeConfig;
+  state: NodeState;
+  topics: Topics;
+  /** The daemon user on this node's broker (reads its log). */
+  daemonLogin: Login;
+  /** The shadow user on this node's broker. */
+  shadowLogin: Login;
+  file: string;
+  /** Publishes this node's list on the peer channel (sealed, retained). */
+  publish: (value: unknown) => Promise<void>;
+  /** Whether the VIP is on this node now. */
+  holdsVip: () => boolean;
+  log: Logger;
+  now?: () => number;
+}
+
+export class SessionService {
+  private readonly options: SessionServiceOptions;
+  private readonly bounds: ListBounds;
+  private readonly serviceUsers: ReadonlySet<string>;
+  private book: Book = { list: EMPTY_LIST, clients: new Map() };
+  private readonly shadows: Shadows;
+  private client: MqttClient | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private readonly warnings = new Throttle(60_000);
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(options: SessionServiceOptions) {
+    this.options = options;
+    const { sessions, bridge, daemon } = options.config;
+    this.bounds = { maxClients: sessions.max_clients, maxFilters: sessions.max_filters };
+    this.serviceUsers = new Set([bridge.user, daemon.user, sessions.user]);
+    this.shadows = new Shadows({
+      login: options.shadowLogin,
+      intervalMs: sessions.drain_interval * 1000,
+      active: () => this.options.state.current.role !== 'MASTER' && !this.options.holdsVip(),
+      log: options.log,
+    });
+  }
+
+  get list(): SessionList {
+    return this.book.list;
+  }
+
+  /** The number of sessions shadowed here, and what the drains took. */
+  get shadowed(): { sessions: number; messages: number; drains: number } {
+    return { sessions: this.shadows.size, ...this.shadows.drained };
+  }
+
+  async start(): Promise<void> {
+    const { log, topics, state } = this.options;
+    this.book = { list: await this.load(), clients: new Map() };
+    this.shadows.setList(this.book.list);
+    let role = state.current.role;
+    this.unsubscribe = state.onChange((changed, facts) => {
+      if (!changed.includes('role') || facts.role === role) return;
+      const was = role;
+      role = facts.role;
+      if (facts.role === 'MASTER') {
+        this.shadows.abort();
+        log.info({ sessions: this.book.list.sessions.size }, 'MASTER: the shadow sessions here are now the clients\' own');
+      } else if (was === 'MASTER') this.shadows.resume();
+    });
+    this.shadows.start();
+    this.client = connectLasting(this.options.daemonLogin, { clientId: uniqueClientId(`${this.options.self.id}-sessions`) });
+    this.client.on('connect', () => {
+      this.client?.subscribeAsync(topics.brokerLog, { qos: 0 }).catch((error: unknown) => log.warn({ err: error }, 'could not read the broker\'s log'));
+    });
+    this.client.on('message', (topic, payload) => this.onLog(topic, payload.toString()));
+    log.info({ sessions: this.book.list.sessions.size, version: this.book.list.version }, 'shadow sessions on');
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    await this.shadows.stop();
+    await this.client?.endAsync(true).catch(() => undefined);
+    this.client = undefined;
+    await this.saving;
+  }
+
+  /** This node's list, for the peer channel (on each connect of the own broker). */
+  publishNow(): void {
+    if (this.book.list.version === 0) return;
+    this.options.publish(toJson(this.book.list)).catch((error: unknown) => this.options.log.debug({ err: error }, 'session list not published now'));
+  }
+
+  /** A list read on `from`'s broker, opened: taken if it is `from`'s own and newer than the one held. */
+  receive(from: NodeConfig, node: number, value: unknown): void {
+    if (node !== from.id || node === this.options.self.id) return;
+    const parsed = parseList(value, this.bounds);
+    if (!parsed.ok) {
+      const suppressed = this.warnings.pass(`bad ${node}`);
+      if (suppressed !== undefined) this.options.log.warn({ from: from.name, reason: parsed.reason, suppressed }, 'rejected a session list');
+      return;
+    }
+    if (!isNewer(parsed.list, this.book.list)) return;
+    this.options.log.info({ from: from.name, sessions: parsed.list.sessions.size, version: parsed.list.version, origin: parsed.list.origin }, 'took a newer session list');
+    this.adopt(parsed.list);
+  }
+
+  private adopt(list: SessionList): void {
+    this.book = { list, clients: this.book.clients };
+    this.shadows.setList(list);
+    this.save(list);
+    this.publishNow();
+  }
+
+  private onLog(topic: string, line: string): void {
+    const event = parseLogLine(topic, line);
+    if (!event) return;
+    const { state, self, log } = this.options;
+    if (state.current.role !== 'MASTER') {
+      // A real client on this broker while it shadows: its session is its own.
+      if (event.type === 'connect' && this.book.list.sessions.has(event.client) && !(event.user !== undefined && this.serviceUsers.has(event.user))) {
+        log.info({ client: event.client }, 'the client of a shadowed session connected here: its shadow stops');
+        this.shadows.release(event.client);
+      }
+      return;
+    }
+    const learned = learn(this.book, event, { ...this.bounds, serviceUsers: this.serviceUsers, origin: self.id, now: (this.options.now ?? Date.now)() });
+    if (learned.refused) {
+      const suppressed = this.warnings.pass(`refused ${learned.refused}`);
+      if (suppressed !== undefined) log.warn({ client: event.client, reason: learned.refused, suppressed }, 'a session not shadowed');
+    }
+    if (!learned.changed) {
+      this.book = learned.book;
+      return;
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(toJson(learned.book.list)));
+    if (bytes > MAX_PAYLOAD_BYTES.sessions - 4096) {
+      const suppressed = this.warnings.pass('too large');
+      if (suppressed !== undefined) log.warn({ client: event.client, bytes, suppressed }, 'a session not shadowed: the list would be larger than the peer channel carries');
+      this.book = { list: this.book.list, clients: learned.book.clients };
+      return;
+    }
+    log.debug({ event }, 'session list changed');
+    this.adopt(learned.book.list);
+  }
+
+  private async load(): Promise<SessionList> {
+    let text: string;
+    try {
+      text = await readFile(this.options.file, 'utf8');
+    } catch {
+      return EMPTY_LIST;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      value = undefined;
+    }
+    const parsed = parseList(value, this.bounds);
+    if (parsed.ok) return parsed.list;
+    this.options.log.warn({ file: this.options.file, reason: parsed.reason }, 'ignored the saved session list');
+    return EMPTY_LIST;
+  }
+
+  /** Saves the list (atomically), one write after the other. */
+  private save(list: SessionList): void {
+    const text = `${JSON.stringify(toJson(list))}\n`;
+    this.saving = this.saving
+      .then(() => writeFileAtomic(this.options.file, text, { mode: 0o600 }))
+      .catch((error: unknown) => this.options.log.warn({ err: error, file: this.options.file }, 'could not save the session list'));
+  }
+}

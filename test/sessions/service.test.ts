@@ -1,0 +1,77 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { pino } from 'pino';
+import { Topics } from '../../src/mqtt/topics.js';
+import { NodeState } from '../../src/node-state.js';
+import { SessionService } from '../../src/sessions/service.js';
+import { example } from '../helpers/config.js';
+
+function service(t: import('ava').ExecutionContext) {
+  const dir = mkdtempSync(join(tmpdir(), 'mqfo-sessions-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { config } = example('two-node');
+  const [one, two] = config.nodes as [typeof config.nodes[0], typeof config.nodes[0]];
+  const lines: { msg: string; reason?: string; from?: string }[] = [];
+  const log = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line) as { msg: string }) });
+  const published: unknown[] = [];
+  const login = { host: '127.0.0.1', port: 1, username: 'x', password: 'y' };
+  const file = join(dir, 'sessions.json');
+  const sessions = new SessionService({
+    config: { ...config, sessions: { ...config.sessions, enabled: true, max_clients: 2, max_filters: 2 } },
+    self: two,
+    state: new NodeState(log),
+    topics: new Topics(config.cluster),
+    daemonLogin: login,
+    shadowLogin: login,
+    file,
+    publish: async (value) => {
+      published.push(value);
+    },
+    holdsVip: () => false,
+    log,
+  });
+  return { sessions, one, two, lines, published, file };
+}
+
+const good = { version: 5, origin: 1, sessions: [{ id: 'a', filters: [{ filter: 'home/#', qos: 1 }] }] };
+
+test("a peer's newer list is taken, saved and published again as this node's", async (t) => {
+  const { sessions, one, published, file, lines } = service(t);
+  sessions.receive(one, one.id, good);
+  t.is(sessions.list.version, 5);
+  t.deepEqual(published, [good]);
+  await sessions.stop();
+  t.deepEqual(JSON.parse(readFileSync(file, 'utf8')), good);
+  t.true(lines.some((line) => line.msg === 'took a newer session list'));
+});
+
+test('a malformed or oversized list is rejected with a log line and changes nothing', async (t) => {
+  const { sessions, one, published, file, lines } = service(t);
+  const bad = [
+    'not a list',
+    { ...good, sessions: [{ id: 'a', filters: [] }, { id: 'b', filters: [] }, { id: 'c', filters: [] }] },
+    { ...good, sessions: [{ id: 'a', filters: [{ filter: 'a/#/b', qos: 1 }] }] },
+    { ...good, origin: 'x' },
+  ];
+  for (const value of bad) sessions.receive(one, one.id, value);
+  await sessions.stop();
+  t.is(sessions.list.version, 0);
+  t.deepEqual(published, []);
+  t.false(existsSync(file));
+  const rejected = lines.filter((line) => line.msg === 'rejected a session list');
+  t.is(rejected.length, bad.length);
+  t.true(rejected.every((line) => line.from === one.name && typeof line.reason === 'string'));
+});
+
+test("an older list, another node's list read on a peer's broker, and this node's own are not taken", async (t) => {
+  const { sessions, one, two, published } = service(t);
+  sessions.receive(one, one.id, good);
+  sessions.receive(one, one.id, { ...good, version: 4, sessions: [] });
+  sessions.receive(one, two.id, { ...good, version: 9, origin: 2, sessions: [] });
+  sessions.receive(two, two.id, { ...good, version: 9, origin: 2, sessions: [] });
+  await sessions.stop();
+  t.is(sessions.list.version, 5);
+  t.is(published.length, 1);
+});
