@@ -6,7 +6,7 @@
  * (it probes that broker and writes the weight; under ucarp it stops and starts ucarp), the
  * split-brain watch (stopped before the monitor, so that its step-down is lifted through the
  * monitor's write), the peer channel, the status publisher (its offline status goes out before
- * the channel closes), the control API (when control.users names someone) and the metrics
+ * the channel closes), the control API (for control.users, and the daemon user's read-only commands) and the metrics
  * endpoint (when it is on).
  */
 import type { Logger } from 'pino';
