@@ -1,11 +1,13 @@
 /**
  * Issue 14 on three nodes, in one lab (one start, several checks, to keep the suite short):
- * `status` (exit 0, three rows, one MASTER), getCluster over the control API through the VIP,
+ * `status` (exit 0, three rows, one MASTER), getCluster over the control API through the VIP (and
+ * the daemon user's read-only commands on a backup's admin listener),
  * every node's metrics endpoint scraped from the network, and `doctor` on a backup (its clock
  * skew check asks both peers). The two-node tests of each part have the faults.
  */
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { daemonArgs } from '../../lab/credentials.js';
 import { Lab } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
 import { waitFor } from '../../lab/wait.js';
@@ -87,6 +89,17 @@ lab('three nodes: status, getCluster over the control API, the metrics of every 
   t.is(cluster.answeredBy, 'node1');
   t.deepEqual(cluster.vip.holders, ['node1']);
   t.deepEqual(cluster.nodes.map((node) => [node.name, node.role, node.online]), [['node1', 'MASTER', true], ['node2', 'BACKUP', true], ['node3', 'BACKUP', true]]);
+
+  // The daemon user (doctor's clock check asks as it) gets the read-only commands, and nothing that changes anything.
+  const daemonPrefix = `mosquitto-failover/${config.cluster}/control/${config.daemon.user}`;
+  const asDaemon = await three.ns.exec(
+    ['mosquitto_rr', ...daemonArgs(two), '-t', `${daemonPrefix}/request`, '-e', `${daemonPrefix}/response`, '-m', '{"commands":[{"command":"syncNow"},{"command":"getNode"}]}', '-W', '5'],
+    { reject: false, timeout: 20_000 },
+  );
+  t.is(asDaemon.exitCode, 0, asDaemon.stderr);
+  const [syncNow, getNode] = (JSON.parse(asDaemon.stdout) as ControlResponse).responses;
+  t.is(syncNow?.error, 'unknown command; known: getCluster, getNode, listEvents');
+  t.like(getNode?.data, { name: 'node2', role: 'BACKUP', online: true });
 
   // Every node's metrics: its role, and the peer channel up to all three brokers.
   for (const [node, role] of [[one, 'MASTER'], [two, 'BACKUP'], [three, 'BACKUP']] as const) {
