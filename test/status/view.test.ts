@@ -98,4 +98,6 @@ test('a view built by hand works too (the rendering takes plain values)', (t) =>
   const cluster = { name: 'c', vip: { address: '10.0.0.1', holders: ['x'] }, nodes: [node], answeredBy: 'x', time: '' };
   t.deepEqual(verdictOf(cluster), { code: 0, problems: [] });
   t.regex(formatTable(cluster, { now: NOW }), /\n7 x +MASTER +yes +well +- +yes +- +-\n$/);
+  // A view whose offline node still says MASTER (getCluster's peers never do; a hand-made one may).
+  t.deepEqual(verdictOf({ nodes: [{ ...node, online: false }] }).problems, ['no node is MASTER', 'x is offline (its daemon does not run)']);
 });
