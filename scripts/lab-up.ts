@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Lab } from '../lab/lab.js';
 import { namespacesOf } from '../lab/netns.js';
-import { ensureFreshDist } from '../lab/entry.js';
+import { DIST_ENTRY, ensureFreshDist } from '../lab/entry.js';
 import { labUnavailable } from '../lab/requirements.js';
 import { LAB_NETWORK } from '../lab/topology.js';
 
@@ -74,6 +74,9 @@ const pids = (node: (typeof lab.nodes)[number]) =>
     .map(([program, ids]) => `${program} ${ids.join(',')}`)
     .join(', ');
 const holders = await lab.vipHolders();
+// The status command as an admin on node1 runs it (its cluster file and env file), as shipped (dist/, what the lab's daemons run).
+const first = lab.nodes[0]!;
+const status = `ip netns exec ${first.ns.name} node ${DIST_ENTRY} status --config ${first.placed.clusterFile} --env ${first.placed.envFile}`;
 const sub = `mosquitto_sub -h ${lab.nodes[1]!.address} -u ${lab.clientUser.user} -P ${lab.clientUser.password} -t 'lab/#' -v`;
 console.log(`mosquitto-failover lab "${name}" is up: ${nodes} nodes on ${LAB_NETWORK}, which exists only inside the lab's namespaces.
 
@@ -90,6 +93,8 @@ bridges   ${[...(await lab.bridgeStates())].map(([bridge, state]) => `${bridge} 
 client    user ${lab.clientUser.user}, password ${lab.clientUser.password} (topics lab/#)
 files     ${lab.dir}/<node>/etc, logs in ${lab.dir}/<node>/log, cluster.yaml and cluster.env in ${lab.dir}
 
+cluster status:      ${status}
+                     (add --watch to follow it, --json for getCluster's answer; exit 0 when one MASTER and all well${values.bare ? '; with --bare no daemon runs, so every node is offline' : ''})
 a shell on a host:   ip netns exec ${lab.nodes[0]!.ns.name} bash
 watch on node2:      ip netns exec ${lab.client.name} ${sub}
 pull node1's cable:  ip -n ${lab.switch.name} link set n1 down   (and back: ... up)

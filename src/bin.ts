@@ -7,6 +7,7 @@ process.exitCode = await main(process.argv.slice(2), {
   stderr: (text) => process.stderr.write(text),
   env: process.env,
   localAddresses: localIPv4Addresses,
+  isTTY: process.stdout.isTTY,
   readPassword: () => readPassword({ input: process.stdin, output: process.stderr }),
   stopSignal: () =>
     new Promise((resolve) => {

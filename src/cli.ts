@@ -28,6 +28,8 @@ export interface CliIo {
   logDestination?: DestinationStream;
   /** A password from the terminal (no echo) or stdin: never from argv. */
   readPassword?: () => Promise<string>;
+  /** Whether stdout is a terminal (status --watch clears it before each redraw). */
+  isTTY?: boolean;
 }
 
 export function localIPv4Addresses(): string[] {
@@ -258,6 +260,34 @@ function buildProgram(io: CliIo): Command {
   switchoverCommand('demote', 'move the VIP off NODE to the best other healthy node, and keep it off until promote --clear')
     .argument('<node>', 'the node to demote (name or id)')
     .action((target: string, options: SwitchoverFlags) => runSwitchover('demote', target, options));
+
+  program
+    .command('status')
+    .description('a table of the nodes (role, online, broker health, weight, VIP, synced files, last takeover) from their retained statuses; exit 0 when exactly one node is MASTER and every node is online with a healthy broker, 1 otherwise')
+    .addOption(configOption)
+    .addOption(envOption)
+    .option('--json', "print getCluster's answer (the control API's shape) instead of the table")
+    .option('--watch', 'redraw on every change (at most 4 times a second) until Ctrl-C; the exit code is that of the last state')
+    .option('--timeout <seconds>', "how long to wait for every node's status", '3')
+    .action(async (options: ConfigOptions & { json?: boolean; watch?: boolean; timeout: string }) => {
+      const timeout = Number(options.timeout);
+      if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 600) throw new UsageError(`--timeout ${JSON.stringify(options.timeout)} is not a number of seconds from 1 to 600`);
+      const found = await load(options, io);
+      warnReadableEnv(found, io);
+      const loaded = await withTls(found.loaded);
+      // Imported here for the same reason as the renderer: the daemon never needs it.
+      const { status } = await import('./status/run.js');
+      const verdict = await status({
+        loaded,
+        json: options.json ?? false,
+        watch: options.watch ?? false,
+        timeoutMs: timeout * 1000,
+        say: io.stdout,
+        clear: io.isTTY ?? false,
+        ...(options.watch ? { stop: (io.stopSignal ?? (() => new Promise<string>(() => undefined)))() } : {}),
+      });
+      if (verdict.code !== 0) throw new MqfoError('ESTATUS', verdict.problems.join('; '));
+    });
 
   program
     .command('doctor')

@@ -7,8 +7,8 @@
  * split-brain watch (stopped before the monitor, so that its step-down is lifted through the
  * monitor's write), the shadow sessions when they are on (src/sessions/: before the channel, which
  * hands them the peers' lists), the peer channel, the status publisher (its offline status goes out
- * before the channel closes), the control API (when control.users names someone), Home Assistant
- * discovery and the metrics endpoint (each when it is on).
+ * before the channel closes), the control API (for control.users, and the daemon user's read-only
+ * commands), Home Assistant discovery and the metrics endpoint (each when it is on).
  */
 import type { Logger } from 'pino';
 import { brokerControl } from './broker/control.js';

@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   EMETRICS: 1,
   ESWITCHOVER: 1,
   EDOCTOR: 1,
+  ESTATUS: 1,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

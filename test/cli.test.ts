@@ -152,3 +152,17 @@ test('doctor: a bad --timeout, an unknown node, a missing --rendered-dir are usa
   t.regex(dir.stderr, /--rendered-dir \/nonexistent\/out: no such directory/);
   t.is(dir.stdout, '');
 });
+
+test('status: a bad --timeout, an invalid config, a missing env file are usage errors (exit 2), before any connection', async (t) => {
+  const timeout = await cli('status', '--config', two, '--env', envFile, '--timeout', 'soon');
+  t.is(timeout.exitCode, 2);
+  t.regex(timeout.stderr, /--timeout "soon" is not a number of seconds/);
+  const config = join(scratch(), 'bad.yaml');
+  writeFileSync(config, 'cluster: home\n');
+  const invalid = await cli('status', '--config', config, '--env', envFile);
+  t.is(invalid.exitCode, 2);
+  t.regex(invalid.stderr, /^invalid configuration \(\d+ problems?\):\n {2}vip/);
+  const env = await cli('status', '--config', two, '--env', '/nonexistent/.env');
+  t.is(env.exitCode, 2);
+  t.is(env.stdout, '');
+});

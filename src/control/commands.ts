@@ -40,7 +40,7 @@ function selfView(node: NodeConfig, facts: Readonly<NodeFacts>, ownStatus: NodeS
 }
 
 /** A peer as its last status says; one never read is offline with its role unknown. */
-function peerView(node: NodeConfig, status: NodeStatus | undefined): NodeView {
+export function peerView(node: NodeConfig, status: NodeStatus | undefined): NodeView {
   return {
     id: node.id,
     name: node.name,
@@ -72,17 +72,33 @@ function nodeOf(config: ClusterConfig, wanted: unknown): NodeConfig {
   return node;
 }
 
-export function clusterView(context: CommandContext): { name: string; vip: { address: string; holders: string[] }; nodes: NodeView[]; answeredBy: string; time: string } {
-  const { config, self, state } = context;
-  const facts = state.current;
-  const nodes = config.nodes.map((node) => (node.id === self.id ? selfView(node, facts, facts.peers[node.id]) : peerView(node, facts.peers[node.id])));
+/** getCluster's answer. */
+export interface ClusterView {
+  name: string;
+  vip: { address: string; holders: string[] };
+  nodes: NodeView[];
+  /** The node whose daemon answered (the status command: `retained statuses`). */
+  answeredBy: string;
+  /** The answerer's clock when it answered (ISO): doctor's clock skew check reads it. */
+  time: string;
+}
+
+/** The cluster's view from the nodes' views (also the status command's, from the retained statuses). */
+export function clusterOf(config: ClusterConfig, nodes: NodeView[], answeredBy: string, now: number): ClusterView {
   return {
     name: config.cluster,
     vip: { address: config.vip.address, holders: nodes.filter((node) => node.online && node.role === 'MASTER').map((node) => node.name) },
     nodes,
-    answeredBy: self.name,
-    time: new Date((context.now ?? Date.now)()).toISOString(),
+    answeredBy,
+    time: new Date(now).toISOString(),
   };
+}
+
+export function clusterView(context: CommandContext): ClusterView {
+  const { config, self, state } = context;
+  const facts = state.current;
+  const nodes = config.nodes.map((node) => (node.id === self.id ? selfView(node, facts, facts.peers[node.id]) : peerView(node, facts.peers[node.id])));
+  return clusterOf(config, nodes, self.name, (context.now ?? Date.now)());
 }
 
 /** The handlers by command name. */

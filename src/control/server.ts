@@ -6,6 +6,11 @@
  * (service-users.acl), so the topic says who asks; a request on the topic of a user who is not
  * named is logged and not answered. A user whose own ACL lets it write every topic (`topic
  * readwrite #`) can write another user's request topic too: the ACL is the authority here.
+ *
+ * The daemon user (whose password is in every node's root-only env file, beside the cluster
+ * secret) is answered too, for the read-only commands only (DAEMON_COMMANDS): that is how
+ * `doctor` on a node reads a peer's clock (getCluster's `time`), with no control user, and with
+ * control.users empty (the endpoint then listens for the daemon user alone).
  */
 import type { Logger } from 'pino';
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
@@ -19,6 +24,8 @@ import { answer, MAX_REQUEST_BYTES, parseRequest, refusal, responseTopicOf, type
 const MAX_PACKET_BYTES = 16 * MAX_REQUEST_BYTES;
 /** Requests answered at once; more are dropped with a log line. */
 const MAX_IN_FLIGHT = 8;
+/** What the daemon user may ask: nothing that changes anything. */
+export const DAEMON_COMMANDS: readonly string[] = ['getCluster', 'getNode', 'listEvents'];
 
 export interface ControlServerOptions {
   config: ClusterConfig;
@@ -35,17 +42,15 @@ export class ControlServer implements Component {
   private client: MqttClient | undefined;
   private inFlight = 0;
   private readonly refusals = new Throttle(60_000);
+  private daemonHandlers: Readonly<Record<string, Handler>> = {};
 
   constructor(options: ControlServerOptions) {
     this.options = options;
   }
 
   async start(): Promise<void> {
-    const { config, self, topics, login, log } = this.options;
-    if (config.control.users.length === 0) {
-      log.debug('control API off (control.users is empty)');
-      return;
-    }
+    const { config, self, topics, login, log, handlers } = this.options;
+    this.daemonHandlers = Object.fromEntries(Object.entries(handlers).filter(([name]) => DAEMON_COMMANDS.includes(name)));
     const client = connectLasting(login, { clientId: uniqueClientId(`${self.id}-control`), maxPacketBytes: MAX_PACKET_BYTES });
     client.on('connect', () => {
       client.subscribeAsync(topics.controlRequests, { qos: 1 }).catch((error: unknown) => log.warn({ err: error }, 'control API: subscribe failed'));
@@ -55,7 +60,7 @@ export class ControlServer implements Component {
       this.handle(topic, payload, packet.properties?.responseTopic, packet.properties?.correlationData).catch((error: unknown) => log.error({ err: error }, 'control API: a request failed'));
     });
     this.client = client;
-    log.info({ users: config.control.users, topic: topics.controlRequests }, 'control API listening');
+    log.info({ users: config.control.users, daemonUser: DAEMON_COMMANDS, topic: topics.controlRequests }, 'control API listening');
   }
 
   async stop(): Promise<void> {
@@ -69,11 +74,12 @@ export class ControlServer implements Component {
   }
 
   private async handle(topic: string, payload: Buffer, v5Topic: string | undefined, correlation: Buffer | undefined): Promise<void> {
-    const { config, topics, log, handlers } = this.options;
+    const { config, topics, log } = this.options;
     const head = `${topics.prefix}/control/`;
     const user = topic.startsWith(head) && topic.endsWith('/request') ? topic.slice(head.length, -'/request'.length) : '';
     if (user === '' || user.includes('/')) return;
-    if (!config.control.users.includes(user)) {
+    const handlers = user === config.daemon.user ? this.daemonHandlers : this.options.handlers;
+    if (user !== config.daemon.user && !config.control.users.includes(user)) {
       this.refuse(`user ${user}`, { user, bytes: payload.length }, 'control API: a request on the topic of a user not in control.users; not answered');
       return;
     }

@@ -16,7 +16,9 @@ import { runtimePaths } from '../paths.js';
 import { createTemplateEngine, renderNode } from '../render/render.js';
 import { hasAddress } from '../role/truth.js';
 import type { DnatTarget } from '../takeover/nat.js';
+import { ask } from '../control/client.js';
 import { chainCheck } from './chain.js';
+import { CLOCK_FIX, clockCheck, skewOf, type Measured } from './clock.js';
 import { driverCheck } from './driver.js';
 import { readInstalled, renderedCheck, secretsCheck, statOf, type Secret } from './files.js';
 import type { CheckResult } from './report.js';
@@ -80,6 +82,7 @@ export function doctorChecks(options: DoctorOptions): Check[] {
   const target: DnatTarget = { vip: config.vip.address, port: config.broker.client_port, address: node.address, addressPort: config.broker.client_port };
   const iptables = () => run(['iptables', '-w', '5', '-t', 'nat', '-S'], { timeout: timeoutMs });
   const rendered = () => renderNode(createTemplateEngine(), loaded, node, options.version);
+  const topics = new Topics(config.cluster);
   const placeOf = (file: { name: string; target: string }) => (options.compareDir ? posix.join(options.compareDir, file.name) : file.target);
 
   const checks: Check[] = [
@@ -151,9 +154,25 @@ export function doctorChecks(options: DoctorOptions): Check[] {
       })),
     {
       name: 'clock skew',
-      // A peer's retained status says when its daemon started, not what its clock reads now, and
-      // nothing else a peer publishes carries its time: reading a clock needs a peer that answers.
-      run: async () => ({ name: 'clock skew', ok: 'skipped', detail: 'not measured yet: no peer tells its clock now' }),
+      fix: CLOCK_FIX,
+      // Each peer's daemon tells its clock (getCluster's time) to the daemon user; one round trip each, at once.
+      run: async () =>
+        clockCheck(
+          await Promise.all(
+            config.nodes
+              .filter((peer) => peer.id !== node.id)
+              .map(async (peer): Promise<Measured> => {
+                try {
+                  const { response, sentAt, receivedAt } = await ask(daemonLogin(loaded, peer), topics, [{ command: 'getCluster' }], timeoutMs);
+                  const answer = response.responses[0];
+                  if (answer?.error !== undefined || typeof (answer?.data as { time?: unknown } | undefined)?.time !== 'string') throw new Error(`its daemon answered ${answer?.error ?? 'without a time'}`);
+                  return { peer: peer.name, skew: skewOf((answer!.data as { time: string }).time, sentAt, receivedAt) };
+                } catch (error) {
+                  return { peer: peer.name, error: (error as Error).message };
+                }
+              }),
+          ),
+        ),
     },
     {
       name: 'secret file modes',

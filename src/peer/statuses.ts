@@ -25,6 +25,8 @@ export class StatusReader {
   readonly statuses = new Map<number, NodeStatus>();
   /** Ids of the nodes whose broker answered. */
   readonly reached = new Set<number>();
+  /** Ids of the nodes whose broker is connected now (a status read before a close may be stale). */
+  readonly connected = new Set<number>();
 
   constructor(options: StatusReaderOptions) {
     this.options = options;
@@ -36,9 +38,11 @@ export class StatusReader {
       const client = connectLasting(this.options.loginTo(node), { clientId: uniqueClientId(`cli-${node.id}`), backoff: { minMs: 1_000, maxMs: 1_000 }, maxPacketBytes: MAX_PAYLOAD_BYTES.status + 1024 });
       client.on('connect', () => {
         this.reached.add(node.id);
+        this.connected.add(node.id);
         client.subscribe(topics.status(node.id), { qos: 1 });
       });
       client.on('error', () => undefined);
+      client.on('close', () => this.connected.delete(node.id));
       client.on('message', (topic, payload) => {
         const about = topics.parse(topic);
         if (about.type !== 'status' || about.node !== node.id) return;

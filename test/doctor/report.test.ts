@@ -27,3 +27,9 @@ test('exit 0 when nothing failed (a skipped check is no failure), 1 when one did
 test('a failure without a fix has no fix part', (t) => {
   t.is(formatReport([{ name: 'x', ok: false, detail: 'broken' }]), 'FAIL x  broken\n1 check: 0 ok, 1 failed, 0 skipped\n');
 });
+
+test('a warning does not fail, shows its fix, and is counted only when there is one', (t) => {
+  const warned: CheckResult = { name: 'clock skew', ok: 'warn', detail: 'node2 +2500 ms', fix: 'install chrony' };
+  t.is(exitCodeOf([ok, warned]), 0);
+  t.is(formatReport([ok, warned]), 'ok   FIFO        /run/mosquitto-failover/vrrp.fifo\nwarn clock skew  node2 +2500 ms; fix: install chrony\n2 checks: 1 ok, 1 warned, 0 failed, 0 skipped\n');
+});
