@@ -104,8 +104,6 @@ export class Executor {
         await this.deps.waitAccepting();
         done.acceptingAt = Date.now();
         return;
-      case 'closeClients':
-        return this.closeClients();
       case 'prepareBroker': {
         const ok = await this.prepare();
         const state = { ...action.state, prepared: { at: new Date().toISOString(), ok } };
@@ -114,24 +112,6 @@ export class Executor {
         done.preparedAt = Date.now();
         return;
       }
-    }
-  }
-
-  /**
-   * `ss -K` (ss(8): kills the sockets the filter selects; the kernel needs
-   * CONFIG_INET_DIAG_DESTROY) on the established connections of this node's client listener: the
-   * kernel sends each client a reset, which conntrack rewrites to come from the VIP, and the
-   * client reconnects. Never throws: without it the clients still move, only later.
-   */
-  private async closeClients(): Promise<void> {
-    const { run, target, log } = this.deps;
-    const argv = ['ss', '-K', '-t', '-n', '-H', 'state', 'established', 'src', `${target.address}:${target.addressPort}`];
-    try {
-      const { stdout } = await run(argv, { timeout: 10_000 });
-      const closed = stdout.split('\n').filter((line) => line.trim() !== '').length;
-      log.info({ closed, port: target.addressPort }, 'closed the client connections of this broker: they reconnect through the VIP to the new master');
-    } catch (error) {
-      log.warn({ err: error }, 'could not close the client connections (ss -K): they move to the new master at their next packet');
     }
   }
 

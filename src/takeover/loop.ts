@@ -173,12 +173,9 @@ export class TakeoverLoop {
     if (reason === 'timer' && (!changed || Date.now() < this.retryAt)) return;
     const seenAt = Date.now();
     const nat = await executor.readNat();
-    const { promote, demote } = this.options.state.current.preference;
-    const self = this.options.self.name;
-    const prepare = promote === self;
-    const push = (promote !== undefined && promote !== self) || demote === self;
+    const prepare = this.options.state.current.preference.promote === this.options.self.name;
     const before = this.takeover!;
-    const actions = plan({ observed, nat, state: before, dnatLine: dnatLine(this.options.target), now: new Date(seenAt), holdDownMs: this.holdDownMs, restartOnTakeover: config.failover.restart_on_takeover, prepare, push });
+    const actions = plan({ observed, nat, state: before, dnatLine: dnatLine(this.options.target), now: new Date(seenAt), holdDownMs: this.holdDownMs, restartOnTakeover: config.failover.restart_on_takeover, prepare });
     if (actions.length > 0) log.debug({ reason, actions: actions.map((action) => action.type) }, 'plan');
     const done = await executor.execute(actions);
     if (done.state) this.takeover = done.state;

@@ -27,12 +27,6 @@
  *   without a restart here. So the restart leaves the clients' outage, which is then the DNAT rule
  *   and their reconnect. A preparation no longer wanted (the promote cleared, or taken by a
  *   takeover) is forgotten; one that has aged is not repeated, and a takeover then restarts as any.
- * - The old master of a planned switchover (`push`: the operator's preference moves the VIP
- *   away): when it gives MASTER up, besides emptying our chain, it closes the connections on its
- *   client port (`closeClients`). The clients that came through the VIP would otherwise stay on
- *   this broker, through their conntrack entries, until their next packet reaches the new master
- *   and is refused; a quiet one until its keepalive, and a QoS 0 message it sends first is lost.
- *   Closed, they reconnect at once, through the VIP, to the new master.
  * - anything else: our chain empty, no restart.
  * - A MASTER given up to a BACKUP and regained within the hold-down (`holdDownMs`) is the same
  *   takeover: same epoch, no second restart, the DNAT rule put back (see `heldDown`).
@@ -67,8 +61,6 @@ export type Action =
   | { type: 'restartBroker'; epoch: number }
   /** Restart the broker ahead of a planned takeover and wait until it accepts and the master's bridge is back; then save `state` with `prepared` (ok or not: a failed preparation leaves the restart to the takeover). */
   | { type: 'prepareBroker'; state: TakeoverState }
-  /** Close the connections on this node's client port (after our chain is empty): the clients reconnect through the VIP to the new master. */
-  | { type: 'closeClients' }
   | { type: 'waitAccepting' };
 
 export interface PlanInput {
@@ -84,8 +76,6 @@ export interface PlanInput {
   restartOnTakeover?: boolean;
   /** The operator promoted this node (a planned takeover may come): restart the broker now, while BACKUP, rather than at the takeover. */
   prepare?: boolean;
-  /** The operator's preference moves the VIP away from this node: on giving MASTER up, close the clients' connections. */
-  push?: boolean;
 }
 
 /**
@@ -167,7 +157,6 @@ export function plan(input: PlanInput): Action[] {
   const restart = input.restartOnTakeover ?? true;
   if (!master) {
     actions.push(...nats);
-    if (input.push && state.role === 'MASTER') actions.push({ type: 'closeClients' });
     let next = state.role === observed.role ? state : { ...state, role: observed.role, since: now.toISOString() };
     if (state.role === 'MASTER' && observed.role === 'BACKUP') next = { ...next, releasedAt: now.toISOString() };
     // Not within the hold-down: MASTER regained then restarts nothing anyway.

@@ -255,16 +255,3 @@ test('a MASTER just given up to a BACKUP while promoted notes the release and do
   t.deepEqual(types(actions), ['saveState']);
   t.like(actions[0], { state: { role: 'BACKUP', releasedAt: NOW.toISOString() } });
 });
-
-test('the old master of a planned switchover closes its clients once, when it gives MASTER up, after emptying our chain', (t) => {
-  const master: TakeoverState = { role: 'MASTER', epoch: 2, restartedEpoch: 2, since: NOW.toISOString() };
-  const serving: NatState = { ...READY, rules: [LINE] };
-  const actions = plan({ observed: BACKUP, nat: serving, state: master, dnatLine: LINE, now: NOW, push: true });
-  t.deepEqual(types(actions), ['flushChain', 'closeClients', 'saveState']);
-  const after = apply(serving, master, actions);
-  t.deepEqual(plan({ observed: BACKUP, nat: after.nat, state: after.state, dnatLine: LINE, now: later(1_000), push: true }), [], 'once');
-  // A FAULT too; not without a planned switchover (a VRRP flap may bring the VIP back within the hold-down, and a client still here would be cut for nothing), nor while MASTER.
-  t.deepEqual(types(plan({ observed: { role: 'FAULT', staleVip: false }, nat: serving, state: master, dnatLine: LINE, now: NOW, push: true })), ['flushChain', 'closeClients', 'saveState']);
-  t.deepEqual(types(plan({ observed: BACKUP, nat: serving, state: master, dnatLine: LINE, now: NOW })), ['flushChain', 'saveState']);
-  t.deepEqual(plan({ observed: MASTER, nat: serving, state: master, dnatLine: LINE, now: NOW, push: true }), []);
-});
