@@ -4,8 +4,8 @@
  * goes (drain.ts), writes the preference into this node's synced `leader.json` (the daemon here
  * publishes it, every node installs it, and each weighs again: health/weight.ts), then waits until
  * every node has that version, the right node is the one MASTER and the VIP answers MQTT. A
- * promoted node's daemon prepares its takeover before its weight rises (takeover/plan.ts), and
- * the old master closes its clients when it gives the VIP up: this command waits through both.
+ * promoted node's daemon prepares its takeover before its weight rises (takeover/plan.ts): this
+ * command waits through that too (a broker restart and the bridge's reconnect, about a second).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadedConfig } from '../config/load.js';
