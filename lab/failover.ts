@@ -48,13 +48,18 @@ export interface TakeoverSource {
   restartsSince(node: LabNode, since: number): number;
 }
 
+/** The daemon's log line when a promoted node's broker is ready before its weight rises (src/takeover/execute.ts). */
+export const PREPARED_LINE = 'prepared for the planned takeover';
+/** The daemon's log lines of a broker restart: at a takeover, and before a planned one (prepared). */
+const RESTART_LINES = ['restarting the broker for this takeover', 'restarting the broker to prepare a planned takeover'];
+
 export const DAEMON_TAKEOVERS: TakeoverSource = {
   hintLabel: "keepalived's hint in the FIFO",
   async waitForTakeover(node, since) {
     return (await node.waitForRole('MASTER', since)).at as Takeover;
   },
   restartsSince(node, since) {
-    return node.daemonLines().filter((line) => line.time >= since && line.msg === 'restarting the broker for this takeover').length;
+    return node.daemonLines().filter((line) => line.time >= since && RESTART_LINES.includes(line.msg)).length;
   },
 };
 
@@ -89,6 +94,10 @@ export interface RoundTimes {
   pubCloses?: number;
   /** The old master's daemon found its broker sick (broker faults). */
   sick?: number;
+  /** A promote: the target's broker ready before its weight rose (prepared, src/takeover/plan.ts), its weight raised, the old master's daemon BACKUP. */
+  prepared?: number;
+  weightRaised?: number;
+  oldBackup?: number;
 }
 
 /** Each client's view of the outage: when its connection closed, how often, and when it was connected again. */
@@ -273,6 +282,16 @@ export async function failoverRound(lab: Lab, options: RoundOptions): Promise<Ro
     const sick = old.linesSince('broker sick', faultAt)[0]?.time;
     if (sick !== undefined) times.sick = sick - faultAt;
     step(`${old.name}: broker sick (health probes)`, sick);
+    if (fault === 'promote') {
+      const since = (time: number | undefined) => (time === undefined ? undefined : time - faultAt);
+      const prepared = next.linesSince(PREPARED_LINE, faultAt)[0]?.time;
+      const raised = next.linesSince('weight ', faultAt).find((line) => typeof line.weight === 'number' && line.weight > 0)?.time;
+      const backup = (await old.waitForRole('BACKUP', faultAt, 10_000)).time;
+      Object.assign(times, { prepared: since(prepared), weightRaised: since(raised), oldBackup: since(backup) });
+      step(`${next.name}: broker restarted and bridged before its weight rose (prepared)`, prepared);
+      step(`${next.name}: weight raised (the promote's term)`, raised);
+      step(`${old.name}: BACKUP, its DNAT rule removed`, backup);
+    }
     const resumed = await probe.waitFor('delivery after the takeover', (event) => event.e === 'recv' && event.t > completeAt(at), 30_000);
     await sleep(steadyMs);
     const backAt = Date.now();

@@ -77,6 +77,50 @@ export async function splitRound(lab: Lab, options: SplitRoundOptions = {}): Pro
   });
 }
 
+export interface BaselineSplitResult {
+  /** From the VIP first seen on both nodes to one node holding it alone again, ms: the whole partition and more, since nothing ends a split but VRRP passing again. */
+  overlapMs: number;
+  /** Which node held the VIP alone after the heal. */
+  keptBy: number;
+  clientVisibleMs: number;
+  report: ProbeReport;
+}
+
+/**
+ * The same split in a lab without the daemon (the benchmark's baseline, lab/baseline.ts): VRRP
+ * dropped between the master and the other node for `holdMs`, then back. keepalived alone never
+ * ends a split: both nodes hold the VIP (and each its DNAT rule, by the notify scripts) until
+ * adverts cross again. Bounded like splitRound.
+ */
+export async function baselineSplitRound(lab: Lab, options: SplitRoundOptions = {}): Promise<BaselineSplitResult> {
+  const { rate = 200, holdMs = 5_000, steadyMs = 1_000 } = options;
+  const [held] = await lab.vipHolders();
+  if (held === undefined) throw new Error('no node holds the VIP before the fault');
+  const master = lab.node(held);
+  const other = lab.nodes.find((node) => node.id !== held)!;
+  return probedRound(lab, { rate, steadyMs, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
+    await lab.partitionVrrp(master.id, other.id);
+    step(`VRRP (IP protocol 112) dropped between ${master.name} and ${other.name}`, faultAt);
+    let bothAt = 0;
+    await waitFor(`the VIP on ${master.name} and ${other.name}`, async () => (await lab.vipHolders()).length === 2 && (bothAt = Date.now()), { timeoutMs: 10_000, intervalMs: 10 });
+    step(`VIP on ${other.name} too: split brain`, bothAt);
+    await sleep(Math.max(0, faultAt + holdMs - Date.now()));
+    const healAt = Date.now();
+    await lab.healVrrp();
+    step('VRRP passes again', healAt);
+    let holders: number[] = [];
+    await waitFor('the VIP on one node alone', async () => (holders = await lab.vipHolders()).length === 1, { timeoutMs: 10_000, intervalMs: 10 });
+    const aloneAt = Date.now();
+    step(`VIP on node${holders[0]} alone`, aloneAt);
+    await probe.waitFor('delivery after the heal', (event) => event.e === 'recv' && event.t > aloneAt, 30_000);
+    await sleep(steadyMs);
+    const visible = outage(probe.events, faultAt, Date.now());
+    await lab.waitForBridges(30_000);
+    const report = await drain();
+    return { overlapMs: aloneAt - bothAt, keptBy: holders[0]!, clientVisibleMs: visible.gapMs, report };
+  });
+}
+
 /**
  * The demo of `--fault vrrp-split`: `rounds` rounds in the same lab (each ends with VRRP back and
  * the VIP on node1 alone), the timeline of each, and the split's end after the daemons saw it

@@ -9,7 +9,12 @@
  * (keepalived at its default 1 s with notify scripts that add the DNAT rule and restart
  * mosquitto; lab/baseline.ts). The baseline has no health check: for the broker faults its round
  * holds the fault 10 s, reports that the VIP never moved, then repairs (lab/failover.ts,
- * unhandledRound). `--setups` and `--faults` pick some (ids in ALL_SETUPS, ALL_FAULTS).
+ * unhandledRound). Two more: a planned switchover (`promote` of the other node while clients
+ * publish: the drain, the weights, the takeover; the baseline has none, its row says n/a) and a
+ * split brain (`vrrp-split`: VRRP dropped between the nodes for 5 s, lab/split.ts; the baseline
+ * holds the VIP on both nodes until VRRP passes again), each with a table of its own besides the
+ * main one (a promote's steps from the target's hint; a split's overlap and end).
+ * `--setups` and `--faults` pick some (ids in ALL_SETUPS, ALL_FAULTS).
  * A fresh lab per setup and fault; the rounds reuse it, since each ends with the old master back.
  *
  * Progress goes to stderr; stdout gets the machine line and a markdown table for the README. A
@@ -18,11 +23,12 @@
 import { availableParallelism, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { baselineRound, BASELINE_ADVERT_INT, startBaselineLab } from '../lab/baseline.js';
-import { BROKER_FAULTS, failoverRound, FAULTS, unhandledRound, type Fault, type RoundResult } from '../lab/failover.js';
+import { BROKER_FAULTS, failoverRound, FAULTS, unhandledRound, type Fault, type RoundResult, type RoundTimes } from '../lab/failover.js';
 import { Lab } from '../lab/lab.js';
 import { ensureFreshDist } from '../lab/entry.js';
 import { labUnavailable } from '../lab/requirements.js';
 import { run } from '../src/exec/runner.js';
+import { baselineSplitRound, splitRound } from '../lab/split.js';
 import { defined, median, ms, spread } from '../lab/stats.js';
 
 const { values } = parseArgs({
@@ -68,9 +74,13 @@ const ALL_SETUPS: Setup[] = [
   { id: '0.1-no-restart', label: 'mosquitto-failover, advert 0.1 s, no restart', baseline: false, advertInt: 0.1, restartOnTakeover: false },
   { id: '0.05-no-restart', label: 'mosquitto-failover, advert 0.05 s, no restart', baseline: false, advertInt: 0.05, restartOnTakeover: false },
 ];
-const ALL_FAULTS: Fault[] = ['keepalived', 'link', 'broker-hang', 'broker-crash-loop'];
+const ALL_FAULTS: Fault[] = ['keepalived', 'link', 'broker-hang', 'broker-crash-loop', 'promote', 'vrrp-split'];
+/** What the baseline does for a fault it has no round for. */
+const BASELINE_NA: Partial<Record<Fault, string>> = { promote: 'n/a: the recipe has no planned switchover (by hand: edit the priorities, reload keepalived; no drain)' };
 /** The baseline holds a fault it does not fail over for this long (unhandledRound). */
 const UNHANDLED_HOLD_MS = 10_000;
+/** How long VRRP stays dropped in a split-brain round (lab/split.ts). */
+const SPLIT_HOLD_MS = 5_000;
 
 function pick<T>(all: readonly T[], list: string | undefined, idOf: (item: T) => string, what: string): T[] {
   if (list === undefined) return [...all];
@@ -82,11 +92,24 @@ function pick<T>(all: readonly T[], list: string | undefined, idOf: (item: T) =>
 const SETUPS = pick(ALL_SETUPS, values.setups, (setup) => setup.id, 'setups');
 const FAULT_ORDER = pick(ALL_FAULTS, values.faults, (fault) => fault, 'faults');
 
+/** A split-brain round (lab/split.ts), ours or the baseline's. */
+interface SplitResult {
+  /** VIP on both nodes, from the first time seen so to one holder again. */
+  overlapMs: number;
+  /** Ours only: from the first daemon's "split brain" decision to the VIP on the winner alone. */
+  endedAfterDecisionMs?: number | undefined;
+  clientVisibleMs: number;
+  report: RoundResult['report'];
+}
+
 interface Row {
   setup: Setup;
   fault: Fault;
   results: RoundResult[];
+  splits: SplitResult[];
   failures: string[];
+  /** Why the setup has no rounds for this fault. */
+  na?: string | undefined;
 }
 
 const progress = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -136,8 +159,28 @@ function roundOf(setup: Setup, fault: Fault): typeof failoverRound {
   return BROKER_FAULTS.includes(fault) ? (lab, options) => unhandledRound(lab, { ...options, holdMs: UNHANDLED_HOLD_MS }) : baselineRound;
 }
 
+function splitSummary(result: SplitResult): string {
+  return [
+    `VIP on both ${ms(result.overlapMs)}`,
+    ...(result.endedAfterDecisionMs === undefined ? [] : [`ended ${ms(result.endedAfterDecisionMs)} after the daemons saw it`]),
+    `client-visible ${ms(result.clientVisibleMs)}`,
+    `acked-lost ${result.report.lost.length}`,
+    `duplicated ${result.report.duplicated.length}`,
+  ].join(', ');
+}
+
+/** A split-brain round: the daemons end it (splitRound); the baseline holds the VIP on both nodes until VRRP passes again. */
+async function splitOf(setup: Setup, lab: Lab): Promise<SplitResult> {
+  if (setup.baseline) return baselineSplitRound(lab, { rate, holdMs: SPLIT_HOLD_MS });
+  return splitRound(lab, { rate, holdMs: SPLIT_HOLD_MS });
+}
+
 async function measure(setup: Setup, fault: Fault): Promise<Row> {
-  const row: Row = { setup, fault, results: [], failures: [] };
+  const row: Row = { setup, fault, results: [], splits: [], failures: [], na: setup.baseline ? BASELINE_NA[fault] : undefined };
+  if (row.na !== undefined) {
+    progress(`${setup.label} · ${FAULTS[fault]}: ${row.na}`);
+    return row;
+  }
   let lab: Lab | undefined;
   try {
     for (let round = 1; round <= rounds; round++) {
@@ -147,9 +190,15 @@ async function measure(setup: Setup, fault: Fault): Promise<Row> {
           progress(`${tag}: starting a lab`);
           lab = await startLab(setup);
         }
-        const result = await roundOf(setup, fault)(lab, { fault, rate });
-        row.results.push(result);
-        progress(`${tag}: ${summary(result)}`);
+        if (fault === 'vrrp-split') {
+          const split = await splitOf(setup, lab);
+          row.splits.push(split);
+          progress(`${tag}: ${splitSummary(split)}`);
+        } else {
+          const result = await roundOf(setup, fault)(lab, { fault, rate });
+          row.results.push(result);
+          progress(`${tag}: ${summary(result)}`);
+        }
       } catch (error) {
         const reason = (error as Error).message.split('\n')[0] ?? String(error);
         row.failures.push(`round ${round}: ${reason}`);
@@ -207,7 +256,9 @@ const header = [
   'client-visible, ours / baseline',
   'first delivery, ours / baseline',
 ];
-const table = rows.map((row) => {
+const failoverRows = rows.filter((row) => row.fault !== 'vrrp-split');
+const table = failoverRows.map((row) => {
+  if (row.na !== undefined) return [row.setup.label, FAULTS[row.fault], '0', row.na, ...header.slice(4).map(() => '-')];
   const baseline = rows.find((candidate) => candidate.fault === row.fault && candidate.setup.baseline);
   const { results } = row;
   const failed = row.failures.length;
@@ -239,8 +290,68 @@ ${line(header)}
 ${line(header.map(() => '---'))}
 ${table.map(line).join('\n')}`);
 
+// A promote's times from the target's hint (its first sign of MASTER): the fault is the command's start, which includes its own start-up, the status read and the drain.
+const promoteRows = rows.filter((row) => row.fault === 'promote' && row.results.length > 0);
+if (promoteRows.length > 0) {
+  const fromHint = (pick: (times: RoundTimes) => number | undefined) => (result: RoundResult) => {
+    const value = pick(result.times);
+    return value === undefined || result.times.hint === undefined ? undefined : value - result.times.hint;
+  };
+  const promoteHeader = ['setup', 'rounds', 'prepared', 'weight raised', 'old master BACKUP', 'DNAT', 'broker restarted', 'broker accepting', 'subscriber: connection closed', 'subscriber: connected again', 'first delivery', 'client-visible', 'acked-lost (sum / max)'];
+  const signed = (values: (number | undefined)[]) => spread(values).replace(/(^|\/ )(\d)/g, '$1+$2');
+  const promoteTable = promoteRows.map((row) => {
+    const { results } = row;
+    const cell = (pick: (times: RoundTimes) => number | undefined) => signed(results.map(fromHint(pick)));
+    return [
+      row.setup.label,
+      String(results.length),
+      cell((times) => times.prepared),
+      cell((times) => times.weightRaised),
+      cell((times) => times.oldBackup),
+      cell((times) => times.dnat),
+      cell((times) => times.restarted),
+      cell((times) => times.accepting),
+      cell((times) => times.subLost),
+      cell((times) => times.subBack),
+      cell((times) => times.delivered),
+      spread(results.map((result) => result.clientVisibleMs)),
+      sumMax(results.map((result) => result.report.lost.length)),
+    ];
+  });
+  console.log(`
+promote, times from the target's hint in the FIFO (median / max; negative: before it):
+
+${line(promoteHeader)}
+${line(promoteHeader.map(() => '---'))}
+${promoteTable.map(line).join('\n')}`);
+}
+
+const splitRows = rows.filter((row) => row.fault === 'vrrp-split');
+if (splitRows.length > 0) {
+  const splitHeader = ['setup', 'rounds', 'VIP on both nodes', 'split ended after the daemons saw it', 'client-visible', 'acked-lost (sum / max)', 'duplicated (sum / max)'];
+  const splitTable = splitRows.map((row) => {
+    const failed = row.failures.length;
+    const { splits } = row;
+    return [
+      row.setup.label,
+      failed === 0 ? String(splits.length) : `${splits.length} of ${rounds} (${failed} FAILED)`,
+      `${spread(splits.map((split) => split.overlapMs))}${row.setup.baseline ? ` (VRRP dropped ${ms(SPLIT_HOLD_MS)})` : ''}`,
+      row.setup.baseline ? 'n/a: nothing ends it but VRRP passing again' : spread(splits.map((split) => split.endedAfterDecisionMs)),
+      spread(splits.map((split) => split.clientVisibleMs)),
+      sumMax(splits.map((split) => split.report.lost.length)),
+      sumMax(splits.map((split) => split.report.duplicated.length)),
+    ];
+  });
+  console.log(`
+${FAULTS['vrrp-split']}:
+
+${line(splitHeader)}
+${line(splitHeader.map(() => '---'))}
+${splitTable.map(line).join('\n')}`);
+}
+
 const findings = rows.flatMap((row) =>
-  row.results.flatMap((result, index) =>
+  [...row.results, ...row.splits].flatMap((result, index) =>
     result.report.lost.length === 0 ? [] : [`${row.setup.label} · ${FAULTS[row.fault]}: ${result.report.lost.length} acked messages never arrived in a round (${index + 1} of those completed; first: ${result.report.lost.slice(0, 5).join(', ')})`],
   ),
 );

@@ -85,6 +85,12 @@ export interface NodeFacts {
   driver: DriverState | undefined;
   /** Takeovers this node has made (takeover.json). */
   epoch: number;
+  /**
+   * The broker restarted ahead of a planned takeover (a promote of this node, takeover/plan.ts),
+   * epoch ms, and whether it went well; undefined when none is standing. The health monitor
+   * raises a promote's weight only once it is there (or the node is MASTER already).
+   */
+  prepared: { at: number; ok: boolean } | undefined;
   lastTransition: Transition | undefined;
   broker: BrokerHealth;
   /**
@@ -153,6 +159,7 @@ export function initialFacts(now = new Date()): NodeFacts {
     role: 'UNKNOWN',
     driver: undefined,
     epoch: 0,
+    prepared: undefined,
     lastTransition: undefined,
     broker: { healthy: undefined, checkedAt: undefined },
     weight: { value: 0, reasons: [] },

@@ -28,7 +28,7 @@ import { weightOf, type PeerHealth, type Switchover, type Weight, type WeightInp
  * The node-state facts besides the broker's health that move the weight (weight.ts): a change of
  * any of them weighs again at once, with or without health probes.
  */
-const WEIGHT_FACTS: readonly Fact[] = ['preference', 'split'];
+const WEIGHT_FACTS: readonly Fact[] = ['preference', 'split', 'prepared', 'role'];
 
 export interface HealthMonitorOptions {
   config: ClusterConfig;
@@ -63,6 +63,8 @@ export class HealthMonitor implements Component {
   /** The weighing in progress: weighings run one after another, never two writes at once. */
   private weighing: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | undefined;
+  /** The promote of this node whose term was given (ready): it stays while that promote does, so a MASTER lost for a moment does not give the VIP back. */
+  private raisedFor: string | undefined;
 
   constructor(options: HealthMonitorOptions) {
     this.options = options;
@@ -173,13 +175,24 @@ export class HealthMonitor implements Component {
     return next;
   }
 
-  /** The operator's preference as it concerns this node; a name that is no node's is no preference. */
+  /**
+   * The operator's preference as it concerns this node; a name that is no node's is no
+   * preference. A promote of this node is ready once the takeover is prepared for (the takeover
+   * loop restarted the broker ahead of it), or when there is nothing to prepare: MASTER already,
+   * or no restart at takeovers.
+   */
   private switchover(): Switchover | undefined {
     const { config, self, state } = this.options;
     const { promote, demote } = state.current.preference;
     const name = promote ?? demote;
+    if (promote !== self.name) this.raisedFor = undefined;
     if (name === undefined || !config.nodes.some((node) => node.name === name)) return undefined;
-    return { action: promote === undefined ? 'demote' : 'promote', target: name === self.name ? 'self' : 'other', priority: self.priority };
+    const switchover: Switchover = { action: promote === undefined ? 'demote' : 'promote', target: name === self.name ? 'self' : 'other', priority: self.priority };
+    if (switchover.action !== 'promote' || switchover.target !== 'self') return switchover;
+    const { role, prepared } = state.current;
+    const ready = this.raisedFor === name || !config.failover.restart_on_takeover || role === 'MASTER' || prepared !== undefined;
+    if (ready) this.raisedFor = name;
+    return { ...switchover, ready };
   }
 
   /** Each peer's broker as this node knows it now; with `verify`, a peer taken as well is checked first. */

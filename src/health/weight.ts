@@ -37,6 +37,11 @@ export interface Switchover {
   target: 'self' | 'other';
   /** This node's configured priority (1..254; cluster.yaml keeps them distinct). */
   priority: number;
+  /**
+   * A promote of this node: false while its broker is not yet prepared for the takeover
+   * (takeover/plan.ts, `prepareBroker`), and the promote's term waits; default true.
+   */
+  ready?: boolean;
 }
 
 /** What this node knows of a peer's broker: `unknown` when its status is missing, offline, or its broker cannot be reached now. */
@@ -94,9 +99,12 @@ export function clampWeight(value: number): number {
  * at 2 (above a sick node's 1, below every other node: a node configured 2 then goes to 3).
  * Nothing else moves, so the order of the other nodes among themselves stays as configured
  * (except that 254 and 253 then tie: only the VRRP IP rule tells them apart, which matters only
- * when the promoted node is sick).
+ * when the promoted node is sick). A promoted node not `ready` adds nothing yet: its takeover is
+ * prepared first (its broker restarted while it has no clients), so that the takeover that the
+ * weight brings need not restart it.
  */
-function switchoverTerm({ action, target, priority }: Switchover): { value: number; reasons: string[] } {
+function switchoverTerm({ action, target, priority, ready = true }: Switchover): { value: number; reasons: string[] } {
+  if (action === 'promote' && target === 'self' && !ready) return { value: 0, reasons: ['promoted by the operator: preparing the takeover (broker restart) before the weight rises'] };
   if (action === 'promote' && target === 'self') return { value: TOP_PRIORITY - priority, reasons: ['promoted by the operator'] };
   if (action === 'promote') return priority === TOP_PRIORITY ? { value: -1, reasons: ['another node is promoted: below it'] } : { value: 0, reasons: [] };
   if (target === 'self') return { value: DEMOTED_PRIORITY - priority, reasons: ['demoted by the operator'] };

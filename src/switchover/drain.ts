@@ -26,6 +26,8 @@ export interface DrainOptions {
   topics: Topics;
   timeoutMs: number;
   now?: () => number;
+  /** Ends the wait for the marker early (rejects with the signal's reason). */
+  signal?: AbortSignal;
 }
 
 /** Resolves with the ms each node took to get the marker; rejects (ESWITCHOVER) when one did not get it in time. */
@@ -64,7 +66,13 @@ export async function drain(options: DrainOptions): Promise<Map<number, number>>
         reject(new MqfoError('ESWITCHOVER', `the bridge did not carry a marker from ${from.name} to ${missing.join(', ')} within ${timeoutMs} ms: what ${from.name} acknowledged may not be there yet, so the VIP is not moved (is the bridge up?)`));
       }, Math.max(0, deadline - now()));
     });
-    await Promise.race([done, late]);
+    const { signal } = options;
+    const aborted = new Promise<never>((_resolve, reject) => {
+      const abort = () => reject(signal?.reason instanceof Error ? signal.reason : new MqfoError('ESWITCHOVER', 'the wait for the drain marker was ended'));
+      if (signal?.aborted) abort();
+      signal?.addEventListener('abort', abort, { once: true });
+    });
+    await Promise.race([done, late, aborted]);
     return arrived;
   } finally {
     clearTimeout(timer);

@@ -3,7 +3,9 @@
  * daemon is online and the target fit (plan.ts), drains the old master's bridge to where the VIP
  * goes (drain.ts), writes the preference into this node's synced `leader.json` (the daemon here
  * publishes it, every node installs it, and each weighs again: health/weight.ts), then waits until
- * every node has that version, the right node is the one MASTER and the VIP answers MQTT.
+ * every node has that version, the right node is the one MASTER and the VIP answers MQTT. A
+ * promoted node's daemon prepares its takeover before its weight rises (takeover/plan.ts): this
+ * command waits through that too (a broker restart and the bridge's reconnect, about a second).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadedConfig } from '../config/load.js';

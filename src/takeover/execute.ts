@@ -15,6 +15,12 @@ export interface ExecutorDeps {
   broker: BrokerControl;
   /** Resolves once the broker accepts MQTT connections again (after a restart: the `waitAccepting` action). */
   waitAccepting: () => Promise<void>;
+  /**
+   * Resolves once what the master's broker takes now reaches this broker over the bridge (a
+   * drain marker, switchover/drain.ts), with the master's name and the ms it took, or undefined
+   * when no other node is MASTER; rejects when the bridge does not carry it in time.
+   */
+  waitBridged: () => Promise<{ from: string; ms: number } | undefined>;
   /** Whether the VRRP/CARP program is still dead, asked again right before a stale VIP is removed. */
   driverStillDead: () => Promise<boolean>;
   stateFile: string;
@@ -30,6 +36,8 @@ export interface Executed {
   acceptingAt?: number;
   /** The last state saved. */
   state?: TakeoverState;
+  /** Epoch ms at which a preparation (`prepareBroker`) ended. */
+  preparedAt?: number;
 }
 
 const IPTABLES_TIMEOUT = 15_000;
@@ -96,6 +104,42 @@ export class Executor {
         await this.deps.waitAccepting();
         done.acceptingAt = Date.now();
         return;
+      case 'prepareBroker': {
+        const ok = await this.prepare();
+        const state = { ...action.state, prepared: { at: new Date().toISOString(), ok } };
+        await saveState(this.deps.stateFile, state);
+        done.state = state;
+        done.preparedAt = Date.now();
+        return;
+      }
+    }
+  }
+
+  /**
+   * The restart a planned takeover would make, ahead of it: restart, accepting, and the master's
+   * bridge back (it reconnects after its restart_timeout), so that the VIP moves onto a bridged
+   * broker. Never throws: a preparation that fails leaves the restart to the takeover, and a
+   * bridge that does not come back in time still leaves the drain the command made before.
+   */
+  private async prepare(): Promise<boolean> {
+    const { broker, log } = this.deps;
+    const started = Date.now();
+    log.info('restarting the broker to prepare a planned takeover');
+    try {
+      await broker.restart();
+      const restarted = Date.now();
+      await this.deps.waitAccepting();
+      const accepting = Date.now();
+      const bridged = await this.deps.waitBridged().catch((error: unknown) => {
+        log.warn({ err: error }, 'the bridge from the master did not carry a marker in time after the preparation: going on (the promote drained it before)');
+        return undefined;
+      });
+      const ms = { restarted: restarted - started, accepting: accepting - started, bridged: Date.now() - started };
+      log.info({ ms, ...(bridged ? { bridge: bridged } : {}) }, 'prepared for the planned takeover');
+      return true;
+    } catch (error) {
+      log.error({ err: error }, 'preparing for the planned takeover failed: the takeover will restart the broker');
+      return false;
     }
   }
 }

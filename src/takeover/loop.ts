@@ -7,7 +7,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { BrokerControl } from '../broker/control.js';
-import type { ClusterConfig } from '../config/schema.js';
+import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import type { NodeState, Transition } from '../node-state.js';
 import { FifoReader } from '../role/fifo.js';
 import { parseHint, type Hint } from '../role/hint.js';
@@ -24,6 +24,8 @@ import { loadState } from './state.js';
 export interface TakeoverLoopOptions {
   config: ClusterConfig;
   paths: RuntimePaths;
+  /** This node: a promote that names it asks for a prepared takeover (plan.ts). */
+  self: NodeConfig;
   instance: string;
   target: DnatTarget;
   state: NodeState;
@@ -40,7 +42,7 @@ export interface TakeoverLoopOptions {
   onAlive?: () => void;
 }
 
-type Reason = 'start' | 'hint' | 'timer' | 'repair';
+type Reason = 'start' | 'hint' | 'timer' | 'repair' | 'preference';
 
 /** A failed reconcile is tried again after this long, not on every poll. */
 const RETRY_MS = 2_000;
@@ -68,6 +70,7 @@ export class TakeoverLoop {
   private pending: Reason | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(options: TakeoverLoopOptions) {
     this.options = options;
@@ -95,6 +98,10 @@ export class TakeoverLoop {
       this.busy = undefined;
     }
     await broker.start();
+    // A promote of this node (the synced preference) is prepared for at once, not at the next repair.
+    this.unsubscribe = this.options.state.onChange((changed) => {
+      if (changed.includes('preference')) this.trigger('preference');
+    });
     if (this.pending) this.trigger(this.pending);
     this.timers.push(setInterval(() => this.trigger('timer'), VIP_POLL_MS));
     this.timers.push(setInterval(() => this.trigger('repair'), REPAIR_MS));
@@ -105,6 +112,7 @@ export class TakeoverLoop {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.unsubscribe?.();
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     this.fifo.stop();
@@ -165,14 +173,20 @@ export class TakeoverLoop {
     if (reason === 'timer' && (!changed || Date.now() < this.retryAt)) return;
     const seenAt = Date.now();
     const nat = await executor.readNat();
-    const actions = plan({ observed, nat, state: this.takeover!, dnatLine: dnatLine(this.options.target), now: new Date(seenAt), holdDownMs: this.holdDownMs, restartOnTakeover: config.failover.restart_on_takeover });
+    const prepare = this.options.state.current.preference.promote === this.options.self.name;
+    const before = this.takeover!;
+    const actions = plan({ observed, nat, state: before, dnatLine: dnatLine(this.options.target), now: new Date(seenAt), holdDownMs: this.holdDownMs, restartOnTakeover: config.failover.restart_on_takeover, prepare });
     if (actions.length > 0) log.debug({ reason, actions: actions.map((action) => action.type) }, 'plan');
     const done = await executor.execute(actions);
     if (done.state) this.takeover = done.state;
+    if (observed.role === 'MASTER' && before.prepared?.ok && !actions.some((action) => action.type === 'restartBroker')) {
+      log.info({ preparedAt: before.prepared.at }, 'no broker restart at this takeover: it was prepared for');
+    }
     const transition = changed ? this.transition(reason, observed.role, seenAt, done) : undefined;
     if (!changed && actions.some((action) => action.type !== 'saveState')) log.warn({ reason, actions: actions.map((action) => action.type) }, 'repaired drift in the nat chain');
     this.lastRole = observed.role;
-    this.options.state.update({ role: observed.role, epoch: this.takeover!.epoch, ...(transition ? { lastTransition: transition } : {}) });
+    const prepared = this.takeover!.prepared;
+    this.options.state.update({ role: observed.role, epoch: this.takeover!.epoch, prepared: prepared && { at: Date.parse(prepared.at), ok: prepared.ok }, ...(transition ? { lastTransition: transition } : {}) });
   }
 
   /** One line per transition, with the times of each step (epoch ms) and their distance from the first sign. */

@@ -17,6 +17,16 @@
  *   clients already on this broker (the bridge, clients of this node's own address): the clients
  *   that came through the VIP were on the old master and reconnect anyway, because this node
  *   refuses (RST) their old connections' next packets.
+ * - A planned takeover (`promote` of this node, issue 13): while BACKUP, with `prepare` (the
+ *   operator promoted this node and restarts are on), the broker is restarted once beforehand
+ *   (`prepareBroker`: restart, accepting, the master's bridge back; the health monitor raises the
+ *   promote's weight only then), and the takeover that follows within PREPARED_VALID_MS skips its
+ *   restart: the DNAT rule goes in at once. What the restart is for is done by then (every client
+ *   of this broker reconnected and found it fresh), and the clients that come through the VIP
+ *   were on the old master: this node refuses their old connections' next packets (RST), with or
+ *   without a restart here. So the restart leaves the clients' outage, which is then the DNAT rule
+ *   and their reconnect. A preparation no longer wanted (the promote cleared, or taken by a
+ *   takeover) is forgotten; one that has aged is not repeated, and a takeover then restarts as any.
  * - anything else: our chain empty, no restart.
  * - A MASTER given up to a BACKUP and regained within the hold-down (`holdDownMs`) is the same
  *   takeover: same epoch, no second restart, the DNAT rule put back (see `heldDown`).
@@ -34,6 +44,8 @@ export interface TakeoverState {
   since: string;
   /** When MASTER was last given up to a BACKUP (ISO time), for the hold-down. */
   releasedAt?: string;
+  /** The broker restarted ahead of a planned takeover (ISO time) and whether that went well; cleared by the takeover or when no longer wanted. */
+  prepared?: { at: string; ok: boolean };
 }
 
 export const INITIAL_STATE: TakeoverState = { role: 'UNKNOWN', epoch: 0, restartedEpoch: 0, since: new Date(0).toISOString() };
@@ -47,6 +59,8 @@ export type Action =
   | { type: 'removeStaleVip' }
   | { type: 'saveState'; state: TakeoverState }
   | { type: 'restartBroker'; epoch: number }
+  /** Restart the broker ahead of a planned takeover and wait until it accepts and the master's bridge is back; then save `state` with `prepared` (ok or not: a failed preparation leaves the restart to the takeover). */
+  | { type: 'prepareBroker'; state: TakeoverState }
   | { type: 'waitAccepting' };
 
 export interface PlanInput {
@@ -60,6 +74,29 @@ export interface PlanInput {
   holdDownMs?: number;
   /** Restart the broker once per takeover (default true: the seed recipe's way). */
   restartOnTakeover?: boolean;
+  /** The operator promoted this node (a planned takeover may come): restart the broker now, while BACKUP, rather than at the takeover. */
+  prepare?: boolean;
+}
+
+/**
+ * How long a preparation stands in for the takeover's restart. A promote's takeover follows its
+ * preparation within a second or two (the weight, then VRRP's preemption); a takeover much
+ * later is not that one, and restarts as any other.
+ */
+export const PREPARED_VALID_MS = 30_000;
+
+/** Whether `state` holds a preparation that spares the restart of a takeover now. */
+function preparedFor(state: TakeoverState, now: Date): boolean {
+  if (!state.prepared?.ok) return false;
+  const age = now.getTime() - Date.parse(state.prepared.at);
+  return age >= 0 && age < PREPARED_VALID_MS;
+}
+
+/** `state` without its preparation. */
+function unprepared(state: TakeoverState): TakeoverState {
+  const rest = { ...state };
+  delete rest.prepared;
+  return rest;
 }
 
 /**
@@ -117,23 +154,27 @@ export function plan(input: PlanInput): Action[] {
   if (observed.staleVip) actions.push({ type: 'removeStaleVip' });
   const nats = natActions(nat, master ? [dnatLine] : [], dnatLine);
 
+  const restart = input.restartOnTakeover ?? true;
   if (!master) {
     actions.push(...nats);
-    if (state.role !== observed.role) {
-      const released = state.role === 'MASTER' && observed.role === 'BACKUP' ? { releasedAt: now.toISOString() } : {};
-      actions.push({ type: 'saveState', state: { ...state, role: observed.role, since: now.toISOString(), ...released } });
-    }
+    let next = state.role === observed.role ? state : { ...state, role: observed.role, since: now.toISOString() };
+    if (state.role === 'MASTER' && observed.role === 'BACKUP') next = { ...next, releasedAt: now.toISOString() };
+    // Not within the hold-down: MASTER regained then restarts nothing anyway.
+    const prepare = (input.prepare ?? false) && restart && observed.role === 'BACKUP' && !heldDown(next, now, input.holdDownMs ?? 0);
+    if (!prepare && next.prepared) next = unprepared(next);
+    if (prepare && !next.prepared) actions.push({ type: 'prepareBroker', state: next });
+    else if (next !== state) actions.push({ type: 'saveState', state: next });
     return actions;
   }
   const addDnat = nats.filter((action) => action.type === 'addDnat');
   actions.push(...nats.filter((action) => action.type !== 'addDnat'));
   // A takeover (a new epoch) unless MASTER was only lost for a moment (the hold-down).
-  const restart = input.restartOnTakeover ?? true;
   let wanted = state;
   if (state.role !== 'MASTER') {
     const epoch = heldDown(state, now, input.holdDownMs ?? 0) ? state.epoch : state.epoch + 1;
-    wanted = { ...state, role: 'MASTER', epoch, since: now.toISOString() };
-    if (!restart) {
+    const prepared = preparedFor(state, now);
+    wanted = { ...unprepared(state), role: 'MASTER', epoch, since: now.toISOString() };
+    if (!restart || prepared) {
       // Nothing to wait for: the rule first (a daemon that dies before the save takes over
       // again, harmlessly), and no restart owed for this epoch.
       actions.push(...addDnat, { type: 'saveState', state: { ...wanted, restartedEpoch: epoch } });

@@ -11,6 +11,7 @@ const Stored = z.object({
   restartedEpoch: z.int().min(0),
   since: z.string(),
   releasedAt: z.string().optional(),
+  prepared: z.object({ at: z.string(), ok: z.boolean() }).optional(),
 });
 
 export async function loadState(file: string): Promise<TakeoverState> {

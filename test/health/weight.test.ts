@@ -95,6 +95,18 @@ test('sick wins: a promoted or demoted node whose broker is sick weighs what its
   t.is(effective(254, weightOf({ sick: true, steppedDown: false, peers: { node2: 'well' }, switchover: { action: 'promote', target: 'self', priority: 254 } }).value), 1);
 });
 
+test('promote: a promoted node not yet prepared for its takeover adds nothing yet, and says so; ready, it rises; the others are not affected', (t) => {
+  t.deepEqual(weightOf({ ...well, switchover: { action: 'promote', target: 'self', priority: 180, ready: false } }), {
+    value: 0,
+    reasons: ['promoted by the operator: preparing the takeover (broker restart) before the weight rises'],
+    steppedDown: false,
+  });
+  t.is(weightOf({ ...well, switchover: { action: 'promote', target: 'self', priority: 180, ready: true } }).value, 74);
+  t.is(weightOf({ ...well, switchover: { action: 'promote', target: 'self', priority: 180 } }).value, 74, 'ready unless said otherwise');
+  t.is(weightOf({ ...well, switchover: { action: 'promote', target: 'other', priority: 254, ready: false } }).value, -1);
+  t.is(weightOf({ ...well, switchover: { action: 'demote', target: 'self', priority: 180, ready: false } }).value, 2 - 180);
+});
+
 test('no preference: the health term alone, as before', (t) => {
   t.deepEqual(weightOf({ ...well, switchover: undefined }), { value: 0, reasons: [], steppedDown: false });
 });

@@ -96,7 +96,20 @@ lab('promote node2: the bridge is drained, then the VIP moves to node2 alone and
   t.is(trackValue(two), 254 - two.priority);
   t.is(trackValue(one), 0);
   await one.waitForRole('BACKUP', at);
-  t.is(two.linesSince('restarting the broker for this takeover', at).length, 1, 'one takeover, one restart');
+  // The takeover was prepared: node2's broker restarted once, before its weight rose, and not at the takeover.
+  t.is(two.linesSince('restarting the broker to prepare a planned takeover', at).length, 1, 'one restart, beforehand');
+  t.is(two.linesSince('restarting the broker for this takeover', at).length, 0, 'none at the takeover');
+  const prepared = await two.waitForLine('prepared for the planned takeover', at);
+  const raised = two.linesSince('weight ', at).find((line) => line.weight === 254 - two.priority);
+  t.truthy(raised, 'the promote\'s weight');
+  t.true(prepared.time <= raised!.time, 'prepared before the weight rose');
+  t.deepEqual(two.linesSince('weight ', at).filter((line) => line.time < prepared.time).map((line) => line.weight), [0], 'nothing raised before');
+  t.is(two.linesSince('no broker restart at this takeover', at).length, 1);
+  const takeover = await two.waitForRole('MASTER', at);
+  const steps = takeover.at as { dnat?: number; restarted?: number; accepting?: number };
+  t.is(steps.restarted, undefined);
+  t.is(steps.accepting, undefined);
+  t.true(typeof steps.dnat === 'number');
   t.deepEqual(one.linesSince('role ', at).map((line) => line.role), ['BACKUP'], 'node1 gave the VIP up once');
   t.is(leaderOn(one), '{"promote":"node2"}\n', 'the preference synced to node1');
   await waitForSameVersion(current!, 'leader');

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { CHAIN, dnatLine, type NatState } from '../../src/takeover/nat.js';
-import { holdDownMs, INITIAL_STATE, plan, type Action, type TakeoverState } from '../../src/takeover/plan.js';
+import { holdDownMs, INITIAL_STATE, plan, PREPARED_VALID_MS, type Action, type TakeoverState } from '../../src/takeover/plan.js';
 import type { ObservedRole } from '../../src/role/observe.js';
 
 const LINE = dnatLine({ vip: '10.0.0.10', port: 1883, address: '10.0.0.11', addressPort: 1883 });
@@ -199,4 +199,59 @@ test('restart_on_takeover false: a MASTER regained within the hold-down keeps it
   const actions = plan({ observed: MASTER, nat: READY, state, dnatLine: LINE, now: new Date(NOW.getTime() + 500), holdDownMs: 2_000, ...NO_RESTART });
   t.deepEqual(types(actions), ['addDnat', 'saveState']);
   t.like(apply(READY, state, actions).state, { role: 'MASTER', epoch: 4, restartedEpoch: 4 });
+});
+
+const PROMOTED = { prepare: true, holdDownMs: holdDownMs(0.1) };
+const STANDBY: TakeoverState = { role: 'BACKUP', epoch: 2, restartedEpoch: 2, since: NOW.toISOString() };
+const later = (ms: number) => new Date(NOW.getTime() + ms);
+
+test('a promoted BACKUP prepares once: the broker restarted ahead of the takeover, and planning again plans nothing', (t) => {
+  const actions = plan({ observed: BACKUP, nat: READY, state: STANDBY, dnatLine: LINE, now: NOW, ...PROMOTED });
+  t.deepEqual(actions, [{ type: 'prepareBroker', state: STANDBY }]);
+  const prepared: TakeoverState = { ...STANDBY, prepared: { at: NOW.toISOString(), ok: true } };
+  t.deepEqual(plan({ observed: BACKUP, nat: READY, state: prepared, dnatLine: LINE, now: later(5_000), ...PROMOTED }), []);
+  // Not promoted: nothing to prepare.
+  t.deepEqual(plan({ observed: BACKUP, nat: READY, state: STANDBY, dnatLine: LINE, now: NOW }), []);
+});
+
+test('the takeover that follows a preparation skips its restart: the DNAT rule at once, the epoch recorded as done, the preparation used up', (t) => {
+  const state: TakeoverState = { ...STANDBY, prepared: { at: NOW.toISOString(), ok: true } };
+  const actions = plan({ observed: MASTER, nat: READY, state, dnatLine: LINE, now: later(800), ...PROMOTED });
+  t.deepEqual(actions, [{ type: 'addDnat' }, { type: 'saveState', state: { role: 'MASTER', epoch: 3, restartedEpoch: 3, since: later(800).toISOString() } }]);
+  const after = apply(READY, state, actions);
+  t.is(after.restarts, 0);
+  t.deepEqual(plan({ observed: MASTER, nat: after.nat, state: after.state, dnatLine: LINE, now: later(900), ...PROMOTED }), []);
+});
+
+test('a preparation that failed, or aged past PREPARED_VALID_MS, leaves the restart to the takeover, and is not made again while BACKUP', (t) => {
+  const failed: TakeoverState = { ...STANDBY, prepared: { at: NOW.toISOString(), ok: false } };
+  const aged: TakeoverState = { ...STANDBY, prepared: { at: NOW.toISOString(), ok: true } };
+  t.deepEqual(plan({ observed: BACKUP, nat: READY, state: failed, dnatLine: LINE, now: later(1_000), ...PROMOTED }), []);
+  t.deepEqual(plan({ observed: BACKUP, nat: READY, state: aged, dnatLine: LINE, now: later(PREPARED_VALID_MS + 1), ...PROMOTED }), []);
+  t.deepEqual(types(plan({ observed: MASTER, nat: READY, state: failed, dnatLine: LINE, now: later(1_000), ...PROMOTED })), ['saveState', 'restartBroker', 'addDnat', 'waitAccepting', 'saveState']);
+  t.deepEqual(types(plan({ observed: MASTER, nat: READY, state: aged, dnatLine: LINE, now: later(PREPARED_VALID_MS), ...PROMOTED })), ['saveState', 'restartBroker', 'addDnat', 'waitAccepting', 'saveState']);
+});
+
+test('a preparation no longer wanted (the promote cleared) is forgotten, so a later takeover restarts', (t) => {
+  const state: TakeoverState = { ...STANDBY, prepared: { at: NOW.toISOString(), ok: true } };
+  const actions = plan({ observed: BACKUP, nat: READY, state, dnatLine: LINE, now: later(500) });
+  t.deepEqual(actions, [{ type: 'saveState', state: STANDBY }]);
+  t.deepEqual(types(plan({ observed: MASTER, nat: READY, state: STANDBY, dnatLine: LINE, now: later(600) })), ['saveState', 'restartBroker', 'addDnat', 'waitAccepting', 'saveState']);
+});
+
+test('no preparation where the takeover would not restart: restart_on_takeover false, within the hold-down, or not BACKUP', (t) => {
+  t.deepEqual(plan({ observed: BACKUP, nat: READY, state: STANDBY, dnatLine: LINE, now: NOW, ...PROMOTED, ...NO_RESTART }), []);
+  const released: TakeoverState = { ...STANDBY, releasedAt: NOW.toISOString() };
+  t.deepEqual(plan({ observed: BACKUP, nat: READY, state: released, dnatLine: LINE, now: later(1_000), ...PROMOTED }), []);
+  t.deepEqual(types(plan({ observed: BACKUP, nat: READY, state: released, dnatLine: LINE, now: later(holdDownMs(0.1)), ...PROMOTED })), ['prepareBroker']);
+  const fault: ObservedRole = { role: 'FAULT', staleVip: false };
+  t.deepEqual(types(plan({ observed: fault, nat: READY, state: STANDBY, dnatLine: LINE, now: NOW, ...PROMOTED })), ['saveState']);
+});
+
+test('a MASTER just given up to a BACKUP while promoted notes the release and does not prepare within the hold-down', (t) => {
+  const master: TakeoverState = { role: 'MASTER', epoch: 2, restartedEpoch: 2, since: NOW.toISOString() };
+  // Within the hold-down no preparation (the regained MASTER restarts nothing); the release is saved.
+  const actions = plan({ observed: BACKUP, nat: READY, state: master, dnatLine: LINE, now: NOW, ...PROMOTED });
+  t.deepEqual(types(actions), ['saveState']);
+  t.like(actions[0], { state: { role: 'BACKUP', releasedAt: NOW.toISOString() } });
 });

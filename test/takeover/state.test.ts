@@ -16,6 +16,10 @@ test('a saved takeover state loads back; a missing file is the initial state', a
   const released = { ...state, role: 'BACKUP' as const, releasedAt: '2026-11-23T10:00:05.000Z' };
   await saveState(file, released);
   t.deepEqual(await loadState(file), released);
+  // So does a preparation for a planned takeover: the takeover after a daemon restart still skips its restart.
+  const prepared = { ...released, prepared: { at: '2026-11-23T10:00:06.000Z', ok: true } };
+  await saveState(file, prepared);
+  t.deepEqual(await loadState(file), prepared);
 });
 
 test('a state file that is not ours is an error that says what to do', async (t) => {
