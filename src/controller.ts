@@ -105,6 +105,7 @@ export class Controller {
       log: log.child({ component: 'health' }),
       isConnected: (id) => channel.isConnected(id),
       track: driver ? new UcarpAdvertising(driver, log.child({ component: 'failover' })) : new TrackFile(paths.trackFile),
+      brokerExits: broker.onExit?.bind(broker),
     });
     const split = new SplitWatch({
       config,

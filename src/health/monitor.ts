@@ -12,7 +12,8 @@
  * a moment ago is still connected and "well" for as long as MQTT's keepalive takes to notice.
  */
 import type { Logger } from 'pino';
-import { probeOnce } from '../broker/health.js';
+import { NoAnswerError, probeOnce } from '../broker/health.js';
+import type { Exit } from '../broker/supervise.js';
 import type { ClusterConfig, NodeConfig } from '../config/schema.js';
 import type { Component } from '../context.js';
 import { messageOf } from '../errors.js';
@@ -46,6 +47,12 @@ export interface HealthMonitorOptions {
    * (src/failover/advertise.ts).
    */
   track: Pick<TrackFile, 'write'>;
+  /**
+   * The broker adapter's exits (supervise only: BrokerControl.onExit): a broker that exits on its
+   * own right after it was started cannot serve until a later respawn, so the monitor takes it
+   * for sick at once instead of counting `fall` refused probes (a crash loop).
+   */
+  brokerExits?: ((listener: (exit: Exit) => void) => () => void) | undefined;
   now?: () => number;
 }
 
@@ -62,7 +69,10 @@ export class HealthMonitor implements Component {
   private peerHealth: Record<string, PeerHealth> = {};
   /** The weighing in progress: weighings run one after another, never two writes at once. */
   private weighing: Promise<void> = Promise.resolve();
+  /** The decision in progress: a probe's and a broker exit's run one after another. */
+  private deciding: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | undefined;
+  private unsubscribeExits: (() => void) | undefined;
 
   constructor(options: HealthMonitorOptions) {
     this.options = options;
@@ -89,15 +99,27 @@ export class HealthMonitor implements Component {
     if (config.failover.preempt === false && config.failover.driver === 'keepalived') {
       log.warn('with failover.preempt: false a sick broker does not move the VIP: keepalived\'s backups never take over from a live master (nopreempt), whatever its priority');
     }
+    this.unsubscribeExits = this.options.brokerExits?.((exit) => this.exited(exit));
     this.schedule(0);
+  }
+
+  /** A failed start (the supervise adapter's): a conclusive failure, decided now, between probes. */
+  private exited(exit: Exit): void {
+    if (!exit.failedStart || this.stopped) return;
+    const problem = `the broker exited on its own ${exit.ranMs} ms after it was started (${exit.how}; next start in ${exit.respawnInMs} ms): a crash loop`;
+    this.decideInTurn({ ok: false, at: this.now(), problem, conclusive: true }).catch((error: unknown) =>
+      this.options.log.error({ err: error }, 'health decision failed; trying again at the next probe'),
+    );
   }
 
   /** Stops probing; the track file keeps its value (the next start writes it again). Idempotent. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
+    this.unsubscribeExits?.();
     clearTimeout(this.timer);
     await this.running;
+    await this.deciding.catch(() => undefined);
     await this.weighing.catch(() => undefined);
   }
 
@@ -113,7 +135,7 @@ export class HealthMonitor implements Component {
   private async tick(): Promise<void> {
     const at = this.now();
     try {
-      await this.decide(await this.probe(at));
+      await this.decideInTurn(await this.probe(at));
     } catch (error) {
       this.options.log.error({ err: error }, 'health decision failed; trying again at the next probe');
     }
@@ -128,13 +150,21 @@ export class HealthMonitor implements Component {
       await Promise.all(ports.map((port) => probeOnce(loginTo(self, port), topics.health(self.id), timeoutMs)));
       return { ok: true, at };
     } catch (error) {
-      return { ok: false, at, problem: messageOf(error) };
+      return { ok: false, at, problem: messageOf(error), unanswered: error instanceof NoAnswerError };
     }
+  }
+
+  /** Decides after the decision in progress, if any (its failure its caller has seen). */
+  private decideInTurn(probe: ProbeResult): Promise<void> {
+    const next = this.deciding.catch(() => undefined).then(() => this.decide(probe));
+    this.deciding = next;
+    return next;
   }
 
   private async decide(probe: ProbeResult): Promise<void> {
     const { config, state, log } = this.options;
-    const { state: next, change } = nextHealth(this.health, probe, config.health);
+    const { fall, rise, hang_fall: hangFall } = config.health;
+    const { state: next, change } = nextHealth(this.health, probe, { fall, rise, hangFall });
     this.health = next;
     if (change) {
       log[change.to === 'sick' ? 'warn' : 'info']({ health: change.to, from: change.from, reason: change.reason, probes: change.probes, at: { since: change.since, decided: change.at }, ms: change.ms }, `broker ${change.to}`);
