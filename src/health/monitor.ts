@@ -19,7 +19,7 @@ import type { Component } from '../context.js';
 import { messageOf } from '../errors.js';
 import type { Login } from '../mqtt/client.js';
 import type { Topics } from '../mqtt/topics.js';
-import type { Fact, NodeState } from '../node-state.js';
+import type { Fact, NodeState, RoleName } from '../node-state.js';
 import { INITIAL_HEALTH, nextHealth, type HealthState, type ProbeResult } from './hysteresis.js';
 import type { TrackFile } from './track-file.js';
 import { standingPriority } from './split.js';
@@ -53,6 +53,12 @@ export interface HealthMonitorOptions {
    * for sick at once instead of counting `fall` refused probes (a crash loop).
    */
   brokerExits?: ((listener: (exit: Exit) => void) => () => void) | undefined;
+  /**
+   * Ends the client connections of this node's broker (client-reset.ts), resolving with how many;
+   * called once per step-down, when this node, stepped down for its sick broker, is no longer
+   * MASTER: the hung broker's clients reconnect through the VIP to the new master at once.
+   */
+  resetClients?: (() => Promise<number>) | undefined;
   now?: () => number;
 }
 
@@ -73,6 +79,10 @@ export class HealthMonitor implements Component {
   private deciding: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | undefined;
   private unsubscribeExits: (() => void) | undefined;
+  /** Whether the clients of the broker this node stepped down for were reset (once per step-down). */
+  private clientsReset = false;
+  /** This node's role as of the last change the monitor saw. */
+  private role: RoleName = 'UNKNOWN';
 
   constructor(options: HealthMonitorOptions) {
     this.options = options;
@@ -85,11 +95,13 @@ export class HealthMonitor implements Component {
   /** Writes the starting weight (the broker taken as well) and starts probing; weighs again whenever a fact in WEIGHT_FACTS changes. */
   async start(): Promise<void> {
     const { config, log, state } = this.options;
+    this.role = state.current.role;
     await this.reweigh();
     this.unsubscribe = state.onChange((changed) => {
       if (changed.some((fact) => WEIGHT_FACTS.includes(fact))) {
         this.reweigh().catch((error: unknown) => log.error({ err: error }, 'writing the weight failed; trying again at the next change'));
       }
+      if (changed.includes('role')) this.released();
     });
     if (!config.health.enabled) {
       log.info('health probes are off (health.enabled: false): the broker\'s health does not move the VIP');
@@ -101,6 +113,20 @@ export class HealthMonitor implements Component {
     }
     this.unsubscribeExits = this.options.brokerExits?.((exit) => this.exited(exit));
     this.schedule(0);
+  }
+
+  /** Stepped down for a sick broker and MASTER no more: the VIP has left, so its clients are sent after it (once per step-down). */
+  private released(): void {
+    const { state, resetClients, log } = this.options;
+    const was = this.role;
+    this.role = state.current.role;
+    if (!resetClients || !this.steppedDown || this.clientsReset || was !== 'MASTER' || this.role === 'MASTER') return;
+    this.clientsReset = true;
+    const at = this.now();
+    resetClients().then(
+      (count) => log.info({ connections: count, role: state.current.role, ms: this.now() - at }, `reset ${count} client connection(s) of the sick broker: its clients reconnect through the VIP to the new master`),
+      (error: unknown) => log.warn({ err: error }, 'cannot reset the sick broker\'s client connections: its clients find the new master at their next keepalive'),
+    );
   }
 
   /** A failed start (the supervise adapter's): a conclusive failure, decided now, between probes. */
@@ -238,6 +264,7 @@ export class HealthMonitor implements Component {
     const before = state.current.weight;
     await track.write(weight.value);
     this.steppedDown = weight.steppedDown;
+    if (!weight.steppedDown) this.clientsReset = false;
     state.update({ weight: { value: weight.value, reasons: weight.reasons, priority } });
     if (before.value !== weight.value || before.reasons.join() !== weight.reasons.join()) {
       log.info({ weight: weight.value, from: before.value, reasons: weight.reasons, peers }, `weight ${before.value} -> ${weight.value}`);
