@@ -31,6 +31,9 @@ import { weightOf, type PeerHealth, type Switchover, type Weight, type WeightInp
  */
 const WEIGHT_FACTS: readonly Fact[] = ['preference', 'split'];
 
+/** How long a hand-over (FAULT) may last beyond 3 adverts when this node does not leave MASTER. */
+const HANDOVER_BOUND_MS = 1_000;
+
 export interface HealthMonitorOptions {
   config: ClusterConfig;
   self: NodeConfig;
@@ -83,6 +86,9 @@ export class HealthMonitor implements Component {
   private clientsReset = false;
   /** This node's role as of the last change the monitor saw. */
   private role: RoleName = 'UNKNOWN';
+  /** The hand-over in progress (weight.ts, WeightInputs.handover): from a MASTER's step-down until it is MASTER no more, bounded by its timer. */
+  private handover = false;
+  private handoverTimer: NodeJS.Timeout | undefined;
 
   constructor(options: HealthMonitorOptions) {
     this.options = options;
@@ -120,6 +126,7 @@ export class HealthMonitor implements Component {
     const { state, resetClients, log } = this.options;
     const was = this.role;
     this.role = state.current.role;
+    if (this.role !== 'MASTER' && this.handover) this.endHandover();
     if (!resetClients || !this.steppedDown || this.clientsReset || was !== 'MASTER' || this.role === 'MASTER') return;
     this.clientsReset = true;
     const at = this.now();
@@ -127,6 +134,18 @@ export class HealthMonitor implements Component {
       (count) => log.info({ connections: count, role: state.current.role, ms: this.now() - at }, `reset ${count} client connection(s) of the sick broker: its clients reconnect through the VIP to the new master`),
       (error: unknown) => log.warn({ err: error }, 'cannot reset the sick broker\'s client connections: its clients find the new master at their next keepalive'),
     );
+  }
+
+  /**
+   * Ends the hand-over: the weight goes from FAULT to the sick floor (priority 1), so that this
+   * node, a BACKUP again, still takes the VIP back should no peer advertise (never no VIP for
+   * long). Called when this node is MASTER no more, or by the bound when it stays MASTER.
+   */
+  private endHandover(): void {
+    clearTimeout(this.handoverTimer);
+    this.handoverTimer = undefined;
+    this.handover = false;
+    this.reweigh().catch((error: unknown) => this.options.log.error({ err: error }, 'writing the weight failed; trying again at the next change'));
   }
 
   /** A failed start (the supervise adapter's): a conclusive failure, decided now, between probes. */
@@ -144,6 +163,7 @@ export class HealthMonitor implements Component {
     this.unsubscribe?.();
     this.unsubscribeExits?.();
     clearTimeout(this.timer);
+    clearTimeout(this.handoverTimer);
     await this.running;
     await this.deciding.catch(() => undefined);
     await this.weighing.catch(() => undefined);
@@ -210,6 +230,8 @@ export class HealthMonitor implements Component {
     const sick = next.verdict === 'sick';
     this.peerHealth = await this.peers(sick && !this.steppedDown);
     this.sick = sick;
+    // A MASTER about to step down hands the VIP over (FAULT for a moment); ucarp has no priority to hand over with.
+    this.handover ||= sick && !this.steppedDown && state.current.role === 'MASTER' && config.failover.driver === 'keepalived';
     await this.reweigh();
   }
 
@@ -220,7 +242,14 @@ export class HealthMonitor implements Component {
   private reweigh(): Promise<void> {
     const next = this.weighing.catch(() => undefined).then(() => {
       const split = this.options.state.current.split;
-      const inputs: WeightInputs = { sick: this.sick, steppedDown: this.steppedDown, peers: this.peerHealth, split: split?.stepDown ? split.winner : undefined, switchover: this.switchover() };
+      const inputs: WeightInputs = {
+        sick: this.sick,
+        steppedDown: this.steppedDown,
+        peers: this.peerHealth,
+        split: split?.stepDown ? split.winner : undefined,
+        switchover: this.switchover(),
+        handover: this.handover,
+      };
       // The standing priority leaves the split term out: it is what a split is decided by (split.ts).
       const priority = standingPriority(this.options.self.priority, weightOf({ ...inputs, split: undefined }).value);
       return this.apply(weightOf(inputs), priority, this.peerHealth);
@@ -265,6 +294,15 @@ export class HealthMonitor implements Component {
     await track.write(weight.value);
     this.steppedDown = weight.steppedDown;
     if (!weight.steppedDown) this.clientsReset = false;
+    if (!weight.steppedDown) this.handover = false;
+    else if (this.handover && this.handoverTimer === undefined) {
+      // keepalived acts on the track file within milliseconds; the bound only guards against it not acting.
+      const boundMs = HANDOVER_BOUND_MS + 3 * this.options.config.failover.advert_int * 1000;
+      this.handoverTimer = setTimeout(() => {
+        this.options.log.warn({ ms: boundMs }, 'this node is still MASTER after the hand-over\'s bound: back at the sick floor');
+        this.endHandover();
+      }, boundMs);
+    }
     state.update({ weight: { value: weight.value, reasons: weight.reasons, priority } });
     if (before.value !== weight.value || before.reasons.join() !== weight.reasons.join()) {
       log.info({ weight: weight.value, from: before.value, reasons: weight.reasons, peers }, `weight ${before.value} -> ${weight.value}`);
