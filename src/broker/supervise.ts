@@ -108,6 +108,10 @@ export class Supervisor implements BrokerControl {
 
   async restart(): Promise<void> {
     await this.kill();
+    // A restart asked for (a takeover's) is a fresh start: the respawn delay counts from the
+    // minimum again, so that a crash loop after it is seen at the first respawn (0.5 s), not
+    // after a delay grown by crashes before it (up to 10 s).
+    this.respawns = 0;
     await this.spawn();
   }
 

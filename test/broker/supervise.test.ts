@@ -90,3 +90,15 @@ test('a program that ran before it was killed is a crash, not a failed start; it
     [{ how: 'SIGKILL', failedStart: false }],
   );
 });
+
+test('a restart asked for starts the respawn delay from the minimum again (a crash loop after a takeover is seen at the first respawn)', async (t) => {
+  const { supervised, exits } = supervisor(['-c', 'exit 3', 'mqfo-supervise-test']);
+  t.teardown(() => supervised.stop());
+  await supervised.start();
+  await waitFor('two exits', () => exits.length >= 2, { timeoutMs: 5_000, intervalMs: 20 });
+  t.true(exits[1]!.respawnInMs > exits[0]!.respawnInMs, 'the delay grew');
+  const before = exits.length;
+  await supervised.restart();
+  await waitFor('the restarted program\'s exit', () => exits.length > before, { timeoutMs: 5_000, intervalMs: 20 });
+  t.is(exits[before]!.respawnInMs, exits[0]!.respawnInMs);
+});
