@@ -38,9 +38,10 @@ export interface SupervisorOptions {
 }
 
 /**
- * How the program it runs ended on its own: `failedStart` when the supervisor had started it
- * less than FAILED_START_MS before (not adopted): a program that cannot run (a broken config, a
- * port taken), which the health monitor takes for a crash loop (src/health/monitor.ts).
+ * How the program it runs ended on its own: `failedStart` when it exited with a code (not killed
+ * by a signal) less than FAILED_START_MS after the supervisor started it (not adopted): a program
+ * that cannot run (a broken config, a port taken), which the health monitor takes for a crash
+ * loop (src/health/monitor.ts).
  */
 export interface Exit {
   how: string;
@@ -191,7 +192,8 @@ export class Supervisor implements BrokerControl {
     const ran = Date.now() - this.startedAt;
     if (ran > STABLE_MS) this.respawns = 0;
     const delay = backoffDelay(this.respawns++, RESPAWN);
-    const failedStart = this.spawned && ran < FAILED_START_MS;
+    // An exit code, not a signal: a broker killed (by an admin, the OOM killer) crashed, whenever.
+    const failedStart = this.spawned && ran < FAILED_START_MS && how.startsWith('exit code');
     this.options.log.error({ how, ranMs: ran, respawnInMs: delay, failedStart }, `${this.name} exited on its own; starting it again`);
     for (const listener of this.exitListeners) {
       try {

@@ -102,3 +102,15 @@ test('a restart asked for starts the respawn delay from the minimum again (a cra
   await waitFor('the restarted program\'s exit', () => exits.length > before, { timeoutMs: 5_000, intervalMs: 20 });
   t.is(exits[before]!.respawnInMs, exits[0]!.respawnInMs);
 });
+
+test('a program killed by a signal right after its start crashed: not a failed start (only an exit code says it cannot run)', async (t) => {
+  const { supervised, exits } = supervisor();
+  t.teardown(() => supervised.stop());
+  await supervised.start();
+  process.kill(supervised.pid!, 'SIGKILL');
+  await waitFor('the exit', () => exits.length >= 1, { timeoutMs: 5_000, intervalMs: 20 });
+  t.deepEqual(
+    exits.map(({ how, failedStart }) => ({ how, failedStart })),
+    [{ how: 'SIGKILL', failedStart: false }],
+  );
+});
