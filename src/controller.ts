@@ -28,6 +28,7 @@ import { PeerChannel } from './peer/channel.js';
 import { StatusPublisher } from './peer/publisher.js';
 import { startRun } from './peer/run.js';
 import { sealKey } from './peer/seal.js';
+import { resetClients } from './health/client-reset.js';
 import { HealthMonitor } from './health/monitor.js';
 import { Metrics } from './metrics/metrics.js';
 import { commandToRun } from './control/cluster-command.js';
@@ -128,6 +129,8 @@ export class Controller {
       log: log.child({ component: 'health' }),
       isConnected: (id) => channel.isConnected(id),
       track: driver ? new UcarpAdvertising(driver, log.child({ component: 'failover' })) : new TrackFile(paths.trackFile),
+      brokerExits: broker.onExit?.bind(broker),
+      resetClients: () => resetClients(run, config.broker.client_port),
     });
     const split = new SplitWatch({
       config,

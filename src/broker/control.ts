@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { ClusterConfig } from '../config/schema.js';
 import type { Runner } from '../exec/runner.js';
-import { Supervisor } from './supervise.js';
+import { Supervisor, type Exit } from './supervise.js';
 
 export interface BrokerControl {
   /** Supervise starts (or adopts) mosquitto here; the others leave that to whoever runs it. */
@@ -15,6 +15,11 @@ export interface BrokerControl {
   reload(): Promise<void>;
   /** Supervise stops mosquitto here; under systemd or a command, the broker outlives the daemon. */
   stop(): Promise<void>;
+  /**
+   * Supervise only: calls `listener` each time the broker exits on its own (the health monitor
+   * takes a failed start for a crash loop); returns the unsubscribe.
+   */
+  onExit?(listener: (exit: Exit) => void): () => void;
 }
 
 const COMMAND_TIMEOUT = 60_000;

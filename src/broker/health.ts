@@ -37,13 +37,25 @@ async function roundTrip(login: Login, topic: string, deadline: number): Promise
 }
 
 /**
- * One round trip, failed if it has not answered within `timeoutMs` (the health monitor's probe).
- * A connection still being made when time is up ends by its own connect timeout.
+ * A probe that got no answer in time: the broker accepted the connection (the kernel does, for a
+ * hung one) or the connection is still being made, and nothing came back. Not a refusal, which is
+ * what a broker that is not running gives; the health monitor counts the two apart.
+ */
+export class NoAnswerError extends MqfoError {
+  constructor(login: Login, timeoutMs: number) {
+    super('EUNHEALTHY', `no answer from ${login.host}:${login.port} within ${timeoutMs} ms`);
+  }
+}
+
+/**
+ * One round trip, failed if it has not answered within `timeoutMs` (the health monitor's probe),
+ * with a NoAnswerError. A connection still being made when time is up ends by its own connect
+ * timeout.
  */
 export async function probeOnce(login: Login, topic: string, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new MqfoError('EUNHEALTHY', `no answer from ${login.host}:${login.port} within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => reject(new NoAnswerError(login, timeoutMs)), timeoutMs);
   });
   const trip = roundTrip(login, topic, Date.now() + timeoutMs);
   trip.catch(() => undefined);

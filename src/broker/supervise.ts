@@ -37,7 +37,26 @@ export interface SupervisorOptions {
   stopGraceMs?: number;
 }
 
+/**
+ * How the program it runs ended on its own: `failedStart` when it exited with a code (not killed
+ * by a signal) less than FAILED_START_MS after the supervisor started it (not adopted): a program
+ * that cannot run (a broken config, a port taken), which the health monitor takes for a crash
+ * loop (src/health/monitor.ts).
+ */
+export interface Exit {
+  how: string;
+  ranMs: number;
+  respawnInMs: number;
+  failedStart: boolean;
+}
+
 const ADOPTED_POLL_MS = 250;
+/**
+ * A broker that exits this soon after its start did not start: mosquitto exits within
+ * milliseconds on a config it cannot read or a port it cannot bind, while one that starts runs
+ * until something ends it.
+ */
+export const FAILED_START_MS = 1_000;
 const RESPAWN: Backoff = { minMs: 500, maxMs: 10_000 };
 /** A broker that ran this long before it died starts the respawn delay from the minimum again. */
 const STABLE_MS = 60_000;
@@ -51,6 +70,9 @@ export class Supervisor implements BrokerControl {
   /** Respawns since the broker last ran stably. */
   private respawns = 0;
   private startedAt = 0;
+  /** Whether the program running now is one we started (not adopted). */
+  private spawned = false;
+  private readonly exitListeners = new Set<(exit: Exit) => void>();
   /** True while we stop the broker on purpose, so its exit is not a crash. */
   private stopping = false;
   private stopped = false;
@@ -87,6 +109,10 @@ export class Supervisor implements BrokerControl {
 
   async restart(): Promise<void> {
     await this.kill();
+    // A restart asked for (a takeover's) is a fresh start: the respawn delay counts from the
+    // minimum again, so that a crash loop after it is seen at the first respawn (0.5 s), not
+    // after a delay grown by crashes before it (up to 10 s).
+    this.respawns = 0;
     await this.spawn();
   }
 
@@ -109,6 +135,12 @@ export class Supervisor implements BrokerControl {
     await rm(this.options.pidFile, { force: true });
   }
 
+  /** Calls `listener` each time the program exits on its own (not when we stop it); returns the unsubscribe. */
+  onExit(listener: (exit: Exit) => void): () => void {
+    this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
+  }
+
   private isOurBroker(pid: number): boolean {
     const argv = commandLine(pid);
     const program = this.options.binary.split('/').at(-1) ?? '';
@@ -118,6 +150,7 @@ export class Supervisor implements BrokerControl {
   private adopt(pid: number): void {
     this.adopted = pid;
     this.startedAt = Date.now();
+    this.spawned = false;
     this.options.log.info({ [this.pidField]: pid }, `adopted the running ${this.name}`);
     this.adoptedWatch = setInterval(() => {
       if (isRunning(pid)) return;
@@ -140,6 +173,7 @@ export class Supervisor implements BrokerControl {
     }
     this.child = child;
     this.startedAt = Date.now();
+    this.spawned = true;
     await writeFileAtomic(pidFile, `${child.pid}\n`);
     log.info({ [this.pidField]: child.pid }, `${this.name} started`);
     void child.then((result) => {
@@ -158,7 +192,16 @@ export class Supervisor implements BrokerControl {
     const ran = Date.now() - this.startedAt;
     if (ran > STABLE_MS) this.respawns = 0;
     const delay = backoffDelay(this.respawns++, RESPAWN);
-    this.options.log.error({ how, ranMs: ran, respawnInMs: delay }, `${this.name} exited on its own; starting it again`);
+    // An exit code, not a signal: a broker killed (by an admin, the OOM killer) crashed, whenever.
+    const failedStart = this.spawned && ran < FAILED_START_MS && how.startsWith('exit code');
+    this.options.log.error({ how, ranMs: ran, respawnInMs: delay, failedStart }, `${this.name} exited on its own; starting it again`);
+    for (const listener of this.exitListeners) {
+      try {
+        listener({ how, ranMs: ran, respawnInMs: delay, failedStart });
+      } catch (error) {
+        this.options.log.error({ err: error }, `a listener of the ${this.name}'s exits failed`);
+      }
+    }
     this.respawnTimer = setTimeout(() => {
       this.spawn().catch((error: unknown) => this.options.log.error({ err: error }, `cannot start the ${this.name}`));
     }, delay);

@@ -240,10 +240,11 @@ const count = (most: number) =>
 
 /**
  * The broker's own health (src/health/): a probe every `interval`, `fall` failures in a row make
- * the broker sick (this node steps down), `rise` successes in a row well again. The defaults
- * (0.25 s, 5, 8) ride out a crash that the supervise adapter restarts in place (0.5 s respawn and
- * mosquitto's start: under 1 s, while 5 failures take at least 1 s), and find a hung broker in
- * 1.25 s; a broker must answer for 2 s before this node competes for the VIP again.
+ * the broker sick (this node steps down), `hang_fall` unanswered ones (a hang) too, `rise`
+ * successes in a row well again. The defaults (0.25 s, 5, 2, 8) ride out a crash that the
+ * supervise adapter restarts in place (0.5 s respawn and mosquitto's start: under 1 s of refused
+ * connections, while 5 failures take at least 1 s), and find a hung broker in 0.5 s of silence;
+ * a broker must answer for 2 s before this node competes for the VIP again.
  */
 export const Health = z.strictObject({
   enabled: z.boolean({ error: 'must be true or false' }).default(true),
@@ -252,6 +253,11 @@ export const Health = z.strictObject({
   // that probes never overlap and a hung broker is counted at the same pace as a dead one.
   timeout: seconds(0.05, 60).default(0.25),
   fall: count(100).default(5),
+  // Probes in a row that got no answer within `timeout` (a hung broker: the kernel accepts the
+  // connection, nothing answers) that make the broker sick. Unanswered probes are failures too, so
+  // a value above `fall` is `fall` (a config with `fall: 1` stays valid). A crash restarted in
+  // place refuses connections instead, and still needs `fall`.
+  hang_fall: count(100).default(2),
   rise: count(100).default(8),
   // Probe the client listener too (the same round trip as the daemon user, on broker.client_port).
   client_port: z.boolean({ error: 'must be true or false' }).default(false),

@@ -18,6 +18,8 @@
 import { SPLIT_WEIGHT } from './split.js';
 
 export const SICK_WEIGHT = -253;
+/** The hand-over's weight (WeightInputs.handover): FAULT, as a split brain's step-down. */
+export const HANDOVER_WEIGHT = SPLIT_WEIGHT;
 
 /** keepalived's bounds for a track file's value (times weight 1): beyond them the instance goes to FAULT. */
 export const MAX_WEIGHT = 253;
@@ -58,6 +60,15 @@ export interface WeightInputs {
   switchover?: Switchover | undefined;
   /** The node this one steps down for in a split brain (split.ts), by name: FAULT, whatever the other terms. */
   split?: string | undefined;
+  /**
+   * This node is MASTER and steps down for its health now: hand the VIP over at once. A master
+   * whose priority drops keeps advertising, and keepalived's backups discard its lower-priority
+   * adverts and wait out their master-down timer (3 adverts and the skew); a master that goes to
+   * FAULT sends a priority-0 advert, after which a backup takes over within its skew alone
+   * (RFC 5798 6.4.2; keepalived's vrrp.c). The monitor lifts it as soon as this node is MASTER no
+   * more, so FAULT lasts only the moment it takes to send that advert.
+   */
+  handover?: boolean | undefined;
 }
 
 export interface Weight {
@@ -76,8 +87,11 @@ export interface Weight {
  */
 export function weightOf(inputs: WeightInputs): Weight {
   const combined = withSwitchover(inputs);
-  if (inputs.split === undefined) return combined;
-  return { ...combined, value: SPLIT_WEIGHT, reasons: [...combined.reasons, `split brain: giving up the VIP to ${inputs.split} (FAULT)`] };
+  if (inputs.split !== undefined) return { ...combined, value: SPLIT_WEIGHT, reasons: [...combined.reasons, `split brain: giving up the VIP to ${inputs.split} (FAULT)`] };
+  if (inputs.handover && inputs.sick && combined.steppedDown) {
+    return { ...combined, value: HANDOVER_WEIGHT, reasons: [...combined.reasons, 'handing the VIP over now (FAULT for a priority-0 advert, until this node is MASTER no more)'] };
+  }
+  return combined;
 }
 
 /** The health term, and the operator's preference unless the broker is sick (sick wins: a sick node's weight is its health's alone, promoted or not). */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { pino } from 'pino';
-import { Supervisor } from '../../src/broker/supervise.js';
+import { FAILED_START_MS, Supervisor, type Exit } from '../../src/broker/supervise.js';
 import { isRunning } from '../../src/exec/pids.js';
 import { waitFor } from '../../lab/wait.js';
 import { scratchDir } from '../helpers/scratch.js';
@@ -15,11 +15,13 @@ import { scratchDir } from '../helpers/scratch.js';
 // Exits 0 on SIGTERM, as ucarp does after its down script; `marker` tells it from other shells.
 const PROGRAM = ['-c', 'trap "exit 0" TERM; sleep 30 & wait', 'mqfo-supervise-test'];
 
-function supervisor() {
+function supervisor(args: readonly string[] = PROGRAM) {
   const messages: string[] = [];
   const log = pino({ level: 'debug' }, { write: (line: string) => messages.push((JSON.parse(line) as { msg: string }).msg) });
-  const supervised = new Supervisor({ binary: '/bin/sh', args: PROGRAM, configFile: 'mqfo-supervise-test', pidFile: join(scratchDir('supervise'), 'pid'), log, name: 'ucarp', respawnOnCleanExit: false, stopGraceMs: 2_000 });
-  return { supervised, messages };
+  const supervised = new Supervisor({ binary: '/bin/sh', args, configFile: 'mqfo-supervise-test', pidFile: join(scratchDir('supervise'), 'pid'), log, name: 'ucarp', respawnOnCleanExit: false, stopGraceMs: 2_000 });
+  const exits: Exit[] = [];
+  supervised.onExit((exit) => exits.push(exit));
+  return { supervised, messages, exits };
 }
 
 test('halt stops the program and keeps it stopped; start runs it again', async (t) => {
@@ -55,4 +57,60 @@ test('a clean exit of its own (someone stopped it) is not restarted; a crash is'
   process.kill(second, 'SIGKILL');
   await waitFor('the crash to be restarted from', () => supervised.pid !== undefined && supervised.pid !== second, { timeoutMs: 5_000, intervalMs: 20 });
   t.true(messages.some((message) => message === 'ucarp exited on its own; starting it again'));
+});
+
+test('a program that exits on its own right after its start is a failed start, each time it is started again (a crash loop)', async (t) => {
+  const { supervised, exits } = supervisor(['-c', 'exit 3', 'mqfo-supervise-test']);
+  t.teardown(() => supervised.stop());
+  await supervised.start();
+  // The first exit, then the respawn 0.5 s later and its exit.
+  await waitFor('two exits', () => exits.length >= 2, { timeoutMs: 5_000, intervalMs: 20 });
+  t.deepEqual(
+    exits.slice(0, 2).map(({ how, failedStart }) => ({ how, failedStart })),
+    [
+      { how: 'exit code 3', failedStart: true },
+      { how: 'exit code 3', failedStart: true },
+    ],
+  );
+  t.true(exits[1]!.respawnInMs > exits[0]!.respawnInMs, 'the respawn delay grows');
+});
+
+test('a program that ran before it was killed is a crash, not a failed start; its restart that stays up says nothing', async (t) => {
+  const { supervised, exits } = supervisor();
+  t.teardown(() => supervised.stop());
+  await supervised.start();
+  const first = supervised.pid!;
+  // Past the failed-start bound (a bounded wait, no timing asserted).
+  await sleep(FAILED_START_MS + 200);
+  process.kill(first, 'SIGKILL');
+  await waitFor('the restart', () => supervised.pid !== undefined && supervised.pid !== first, { timeoutMs: 5_000, intervalMs: 20 });
+  await sleep(FAILED_START_MS + 200);
+  t.deepEqual(
+    exits.map(({ how, failedStart }) => ({ how, failedStart })),
+    [{ how: 'SIGKILL', failedStart: false }],
+  );
+});
+
+test('a restart asked for starts the respawn delay from the minimum again (a crash loop after a takeover is seen at the first respawn)', async (t) => {
+  const { supervised, exits } = supervisor(['-c', 'exit 3', 'mqfo-supervise-test']);
+  t.teardown(() => supervised.stop());
+  await supervised.start();
+  await waitFor('two exits', () => exits.length >= 2, { timeoutMs: 5_000, intervalMs: 20 });
+  t.true(exits[1]!.respawnInMs > exits[0]!.respawnInMs, 'the delay grew');
+  const before = exits.length;
+  await supervised.restart();
+  await waitFor('the restarted program\'s exit', () => exits.length > before, { timeoutMs: 5_000, intervalMs: 20 });
+  t.is(exits[before]!.respawnInMs, exits[0]!.respawnInMs);
+});
+
+test('a program killed by a signal right after its start crashed: not a failed start (only an exit code says it cannot run)', async (t) => {
+  const { supervised, exits } = supervisor();
+  t.teardown(() => supervised.stop());
+  await supervised.start();
+  process.kill(supervised.pid!, 'SIGKILL');
+  await waitFor('the exit', () => exits.length >= 1, { timeoutMs: 5_000, intervalMs: 20 });
+  t.deepEqual(
+    exits.map(({ how, failedStart }) => ({ how, failedStart })),
+    [{ how: 'SIGKILL', failedStart: false }],
+  );
 });

@@ -94,9 +94,10 @@ const cases: Case[] = [
   { name: 'a health interval of 0', yaml: `${BASE}health:\n  interval: 0\n`, path: 'health.interval', at: 'interval', message: /must be from 0\.05 to 60 seconds/ },
   { name: 'a negative health timeout', yaml: `${BASE}health:\n  timeout: -1\n`, path: 'health.timeout', at: 'timeout', message: /must be from 0\.05 to 60 seconds/ },
   { name: 'health.fall of 0', yaml: `${BASE}health:\n  fall: 0\n`, path: 'health.fall', at: 'fall', message: /must be from 1 to 100/ },
+  { name: 'health.hang_fall of 0', yaml: `${BASE}health:\n  hang_fall: 0\n`, path: 'health.hang_fall', at: 'hang_fall', message: /must be from 1 to 100/ },
   { name: 'health.rise as a fraction', yaml: `${BASE}health:\n  rise: 2.5\n`, path: 'health.rise', at: 'rise', message: /must be a whole number/ },
   { name: 'health.enabled as a string', yaml: `${BASE}health:\n  enabled: "yes"\n`, path: 'health.enabled', at: 'enabled', message: /must be true or false/ },
-  { name: 'an unknown key under health', yaml: `${BASE}health:\n  falls: 3\n`, path: 'health.falls', at: 'falls', message: /unknown key \(hint: allowed here: enabled, interval, timeout, fall, rise, client_port\)/ },
+  { name: 'an unknown key under health', yaml: `${BASE}health:\n  falls: 3\n`, path: 'health.falls', at: 'falls', message: /unknown key \(hint: allowed here: enabled, interval, timeout, fall, hang_fall, rise, client_port\)/ },
   { name: 'priority 1 with health on (a sick node would tie with it)', yaml: edit('priority: 150', 'priority: 1'), path: 'nodes[0].priority', at: 'priority: 1', message: /1 leaves no room below this node/ },
   // The metrics section (issue 14).
   { name: 'the metrics port on the client listener', yaml: `${BASE}metrics:\n  enabled: true\n  port: 1883\n`, path: 'metrics.port', at: 'port: 1883', message: /1883 is also broker\.client_port/ },

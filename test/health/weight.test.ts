@@ -1,5 +1,5 @@
 import test from 'ava';
-import { clampWeight, SICK_WEIGHT, weightOf } from '../../src/health/weight.js';
+import { clampWeight, HANDOVER_WEIGHT, SICK_WEIGHT, weightOf } from '../../src/health/weight.js';
 
 test('well: 0 and nothing to say, whatever the peers', (t) => {
   t.deepEqual(weightOf({ sick: false, steppedDown: false, peers: { node2: 'sick' } }), { value: 0, reasons: [], steppedDown: false });
@@ -125,4 +125,19 @@ test('every weight, for every combination, stays within ±253 (never FAULT)', (t
   t.is(clampWeight(400), 253);
   t.is(clampWeight(-400), -253);
   t.is(clampWeight(7), 7);
+});
+
+test('hand-over: a master stepping down for its health goes to FAULT (a priority-0 advert) while asked to; without it, the floor', (t) => {
+  t.deepEqual(weightOf({ sick: true, steppedDown: false, peers: { node2: 'well' }, handover: true }), {
+    value: HANDOVER_WEIGHT,
+    reasons: ['broker sick; stepping down for node2 (well)', 'handing the VIP over now (FAULT for a priority-0 advert, until this node is MASTER no more)'],
+    steppedDown: true,
+  });
+  t.true(HANDOVER_WEIGHT < -253, 'below -253: keepalived puts the instance in FAULT');
+  t.is(weightOf({ sick: true, steppedDown: true, peers: { node2: 'well' }, handover: false }).value, SICK_WEIGHT);
+});
+
+test('hand-over: nothing without a step-down (every peer sick or unknown, or well again): the never-worse rules come first', (t) => {
+  for (const peer of ['sick', 'unknown'] as const) t.is(weightOf({ sick: true, steppedDown: false, peers: { node2: peer }, handover: true }).value, 0);
+  t.is(weightOf({ sick: false, steppedDown: true, peers: { node2: 'well' }, handover: true }).value, 0);
 });

@@ -7,10 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
-import { SICK_WEIGHT } from '../../src/health/weight.js';
+import { HANDOVER_WEIGHT, SICK_WEIGHT } from '../../src/health/weight.js';
 import { runtimePaths } from '../../src/paths.js';
 import { Lab, type LabOptions } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
+import { Probe } from '../../lab/probe.js';
 import { waitFor } from '../../lab/wait.js';
 import { missingRequirements } from '../helpers/real.js';
 import { UCARP_CAPTURE_TIMEOUT_MS, waitForUcarpSettled } from '../helpers/ucarp.js';
@@ -42,19 +43,35 @@ lab('the master\'s broker hung: it steps down and the VIP moves to the healthy p
   await two.waitForLine('peer node1\'s broker well', 0);
   t.is(trackValue(one), 0);
 
+  // Clients through the VIP (a subscriber without keepalive pings, which sends nothing).
+  const client = await Probe.start(current, { rate: 5, keepaliveSeconds: 0 });
+  t.teardown(() => client.stop(5_000).then(() => undefined));
+
   const hungAt = Date.now();
   t.true(one.pause('mosquitto').length > 0);
   t.teardown(() => one.resume('mosquitto'));
   const sick = await one.waitForLine('broker sick', hungAt);
   t.is(sick.health, 'sick');
-  t.regex(String(sick.reason), /5 probes in a row failed; the last: /);
-  const weight = await one.waitForLine(`weight 0 -> ${SICK_WEIGHT}`, hungAt);
-  t.deepEqual(weight.reasons, ['broker sick; stepping down for node2 (well)']);
+  // Unanswered probes (the kernel accepts, the hung broker never answers): health.hang_fall, not fall.
+  t.regex(String(sick.reason), /^2 probes in a row got no answer \(health\.hang_fall 2: a hung broker\); the last: no answer from /);
+  // The master hands the VIP over (FAULT: a priority-0 advert), then sits at the sick floor.
+  const weight = await one.waitForLine(`weight 0 -> ${HANDOVER_WEIGHT}`, hungAt);
+  t.deepEqual(weight.reasons, ['broker sick; stepping down for node2 (well)', 'handing the VIP over now (FAULT for a priority-0 advert, until this node is MASTER no more)']);
+  await one.waitForLine('role MASTER -> FAULT', hungAt);
+  await one.waitForLine(`weight ${HANDOVER_WEIGHT} -> ${SICK_WEIGHT}`, hungAt);
   t.is(trackValue(one), SICK_WEIGHT);
   await two.waitForRole('MASTER', hungAt);
   await one.waitForRole('BACKUP', hungAt);
   await current.waitForVipOn(2, { alone: true });
   t.deepEqual(await one.dnatRules(), [], 'the sick node gave up its DNAT rule');
+  // Its clients are reset once the VIP has left, and reconnect through the VIP to node2.
+  // Its clients' connections (the probe's, through the VIP) are reset once the VIP has left.
+  // Whether the client then sees the reset is NOT asserted: in the one lab run that waited for it
+  // the subscriber (no keepalive) was not closed within 20 s, though the daemon had killed its
+  // socket; the bench saw it close at the reset in 3 of 4 rounds. Cause not found (README, open
+  // findings under the benchmark).
+  const reset = await one.waitForLine('reset ', hungAt);
+  t.regex(reset.msg, /^reset [1-9]\d* client connection\(s\) of the sick broker/);
 
   const resumedAt = Date.now();
   one.resume('mosquitto');
@@ -67,6 +84,32 @@ lab('the master\'s broker hung: it steps down and the VIP moves to the healthy p
   await one.waitForLine('role BACKUP -> MASTER', resumedAt);
   await current.waitForVipOn(1, { alone: true });
   await two.waitForLine('peer node1\'s broker well', resumedAt);
+});
+
+lab('the master\'s broker in a crash loop (every start fails on its config): the supervise adapter\'s failed start makes it sick at once, and the VIP moves', async (t) => {
+  const current = await startLab(t, {});
+  const [one, two] = [current.node(1), current.node(2)];
+  await current.waitForVipOn(1);
+  await one.waitForRole('MASTER', 0);
+  await two.waitForLine('peer node1\'s broker well', 0);
+
+  const brokenAt = Date.now();
+  one.breakBrokerConfig();
+  t.teardown(() => one.restoreBrokerConfig());
+  t.true(one.kill('mosquitto').length > 0);
+  const sick = await one.waitForLine('broker sick', brokenAt);
+  // Sick from the first failed start, not after health.fall refused probes.
+  t.regex(String(sick.reason), /^the broker exited on its own \d+ ms after it was started \(exit code \d+; next start in \d+ ms\): a crash loop \(sick at once\)$/);
+  const exit = await one.waitForLine('broker exited on its own', brokenAt);
+  t.false(exit.failedStart, 'the kill itself was a crash, not a failed start');
+  await two.waitForRole('MASTER', brokenAt);
+  await current.waitForVipOn(2, { alone: true });
+
+  const repairedAt = Date.now();
+  one.restoreBrokerConfig();
+  await one.waitForLine('broker well', repairedAt, 30_000);
+  await one.waitForLine('role BACKUP -> MASTER', repairedAt);
+  await current.waitForVipOn(1, { alone: true });
 });
 
 lab('every broker sick (seen over the peer channel): the sick master keeps the VIP', async (t) => {
