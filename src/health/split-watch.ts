@@ -175,6 +175,9 @@ export class SplitWatch implements Component {
     const stepDown = verdict.stepDown && counter !== undefined;
     if (verdict.stepDown && !(await this.options.reaches(winnerConfig))) {
       this.logUndecided(`${winner.name}'s broker does not answer now`, [winner.name]);
+      // Confirmed afresh from now: what a hung broker says of its node is from before the hang
+      // (MASTER at its old priority), and its newer statuses arrive only once it resumes.
+      this.candidate = { ...this.candidate, since: now };
       return;
     }
     const seen = this.candidate.since;
