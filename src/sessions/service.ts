@@ -25,6 +25,9 @@ import { parseLogLine } from './log-line.js';
 import { EMPTY_LIST, isNewer, learn, parseList, toJson, type Book, type ListBounds, type SessionList } from './list.js';
 import { Shadows } from './shadows.js';
 
+
+/** Reconnecting to the own broker after its restart (a takeover's): at once, then a little slower. */
+const OWN_BROKER_BACKOFF = { minMs: 50, maxMs: 1_000 };
 export interface SessionServiceOptions {
   config: ClusterConfig;
   self: NodeConfig;
@@ -91,9 +94,14 @@ export class SessionService {
       } else if (was === 'MASTER') this.shadows.resume();
     });
     this.shadows.start();
-    this.client = connectLasting(this.options.daemonLogin, { clientId: uniqueClientId(`${this.options.self.id}-sessions`) });
+    // The own broker restarts at every takeover, when every client reconnects: what it logs before
+    // this connection is back is not read (README, "Shadow sessions": limits), so come back fast.
+    this.client = connectLasting(this.options.daemonLogin, { clientId: uniqueClientId(`${this.options.self.id}-sessions`), backoff: OWN_BROKER_BACKOFF });
     this.client.on('connect', () => {
-      this.client?.subscribeAsync(topics.brokerLog, { qos: 0 }).catch((error: unknown) => log.warn({ err: error }, 'could not read the broker\'s log'));
+      this.client
+        ?.subscribeAsync(topics.brokerLog, { qos: 0 })
+        .then(() => log.debug('reading the broker\'s log'))
+        .catch((error: unknown) => log.warn({ err: error }, 'could not read the broker\'s log'));
     });
     this.client.on('message', (topic, payload) => this.onLog(topic, payload.toString()));
     log.info({ sessions: this.book.list.sessions.size, version: this.book.list.version }, 'shadow sessions on');

@@ -41,6 +41,11 @@ test.before(async () => {
   await current.waitForVipOn(1, { alone: true });
   await current.node(1).waitForRole('MASTER', 0);
   await current.waitForBridges();
+  // node1's takeover restarted its broker, whose wills at shutdown said both nodes offline there;
+  // each daemon says online again when it reconnects. The tests start from that settled state.
+  for (const host of [undefined, current.node(1).address, current.node(2).address]) {
+    for (const node of current.nodes) await waitForAvailability(node, 'online', host);
+  }
 });
 
 test.after.always(() => current?.stop());
