@@ -5,7 +5,7 @@
  * in a `--watch` that was running when it stopped.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { cliArgv } from '../../lab/entry.js';
 import test from 'ava';
 import { Lab } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
@@ -28,11 +28,9 @@ test.before(async () => {
 
 test.after.always(() => current?.stop());
 
-const ENTRY = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
-
-/** The status command's argv in `node`'s namespace: from the sources, with that node's files. */
+/** The status command's argv in `node`'s namespace: as shipped (lab/entry.ts), with that node's files. */
 function statusArgv(node: LabNode, ...args: string[]): string[] {
-  return [process.execPath, '--import', import.meta.resolve('tsx'), ENTRY, 'status', '--config', node.placed.clusterFile, '--env', node.placed.envFile, ...args];
+  return cliArgv(['status', '--config', node.placed.clusterFile, '--env', node.placed.envFile, ...args]);
 }
 
 async function status(node: LabNode, ...args: string[]) {
@@ -120,7 +118,7 @@ lab('no node reachable (wrong admin port in a copy of cluster.yaml): exit 1 with
   const yaml = readFileSync(one.placed.clusterFile, 'utf8');
   t.regex(yaml, /admin_port: 1885/);
   writeFileSync(file, yaml.replace(/admin_port: 1885/, 'admin_port: 1999'));
-  const run = await one.ns.exec([process.execPath, '--import', import.meta.resolve('tsx'), ENTRY, 'status', '--config', file, '--env', one.placed.envFile, '--timeout', '1'], { reject: false, timeout: 30_000 });
+  const run = await one.ns.exec(cliArgv(['status', '--config', file, '--env', one.placed.envFile, '--timeout', '1']), { reject: false, timeout: 30_000 });
   t.is(run.exitCode, 1, run.stdout + run.stderr);
   t.is(run.stdout, '');
   t.regex(run.stderr, /^error: no node reachable: no admin listener \(node1 \S+:1999, node2 \S+:1999\) let \S+ in within 1000 ms\n$/);

@@ -2,12 +2,13 @@
  * Issue 14 on three nodes, in one lab (one start, several checks, to keep the suite short):
  * `status` (exit 0, three rows, one MASTER), getCluster over the control API through the VIP (and
  * the daemon user's read-only commands on a backup's admin listener),
- * every node's metrics endpoint scraped from the network, and `doctor` on a backup (its clock
- * skew check asks both peers). The two-node tests of each part have the faults.
+ * every node's metrics endpoint scraped from the network, `doctor` on a backup (its clock skew
+ * check asks both peers), Home Assistant's discovery of all three devices through the VIP, and
+ * `setLeader` moving the VIP to node3. The two-node tests of each part have the faults.
  */
-import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { daemonArgs } from '../../lab/credentials.js';
+import { cliArgv } from '../../lab/entry.js';
 import { Lab } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
 import { waitFor } from '../../lab/wait.js';
@@ -19,12 +20,11 @@ const unavailable = missingRequirements();
 const lab = unavailable ? test.serial.skip : test.serial;
 if (unavailable) console.log(`three-node lab tests skipped: this machine ${unavailable}`);
 
-const ENTRY = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
 const FETCH = 'const r = await fetch(process.argv[1]); process.stdout.write(`${r.status}\\n${await r.text()}`);';
 
-/** `mosquitto-failover ARGS` from the sources in `node`'s namespace, with its cluster file and env file. */
+/** `mosquitto-failover ARGS` as shipped in `node`'s namespace, with its cluster file and env file. */
 function cli(node: LabNode, ...args: string[]) {
-  return node.ns.exec([process.execPath, '--import', import.meta.resolve('tsx'), ENTRY, ...args, '--config', node.placed.clusterFile, '--env', node.placed.envFile], { reject: false, timeout: 60_000 });
+  return node.ns.exec(cliArgv([...args, '--config', node.placed.clusterFile, '--env', node.placed.envFile]), { reject: false, timeout: 60_000 });
 }
 
 /** A scrape of `node`'s /metrics from the client's namespace: the samples by name with labels. */
@@ -38,13 +38,14 @@ async function scrape(current: Lab, node: LabNode): Promise<Map<string, number>>
   }));
 }
 
-lab('three nodes: status, getCluster over the control API, the metrics of every node, doctor', async (t) => {
+lab('three nodes: status, getCluster over the control API, the metrics of every node, doctor, Home Assistant, setLeader', async (t) => {
   const current = await Lab.start({
     nodes: 3,
     daemon: true,
     configure: (document) => {
       document.metrics = { enabled: true };
       document.control = { users: ['lab'] };
+      document.homeassistant = { enabled: true, user: 'lab' };
     },
   });
   t.teardown(() => current.stop());
@@ -124,4 +125,39 @@ lab('three nodes: status, getCluster over the control API, the metrics of every 
   t.regex(doctor.stdout, /\nok {3}peer node1 .*\nok {3}peer node2 /);
   t.regex(doctor.stdout, /\nok {3}clock skew +node1 [+-]\d+ ms \(±\d+ ms\), node2 [+-]\d+ ms \(±\d+ ms\); peer clock minus this one\n/);
   t.regex(doctor.stdout, /\n13 checks: 13 ok, 0 failed, 0 skipped\n$/);
+
+  // Home Assistant through the VIP: a device per node, each online (after node1's takeover
+  // restart, whose wills said offline, each daemon says online again: bounded wait).
+  const login = ['-h', config.vip.address, '-p', String(config.broker.client_port), '-u', current.clientUser.user, '-P', current.clientUser.password];
+  const availability = (id: number) => `mosquitto-failover-ha/${config.cluster}/node${id}/availability`;
+  const devices = await waitFor(
+    'three Home Assistant devices online through the VIP',
+    async () => {
+      const read = await current.client.exec(['mosquitto_sub', ...login, '-t', 'homeassistant/+/+/+/config', '-t', `mosquitto-failover-ha/${config.cluster}/+/availability`, '--retained-only', '-v', '-C', String(3 * 6 + 3), '-W', '5'], { reject: false, timeout: 15_000 });
+      const lines = new Map(read.stdout.split('\n').filter(Boolean).map((line) => [line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1)] as const));
+      return [1, 2, 3].every((id) => lines.get(availability(id)) === 'online') && lines;
+    },
+    { timeoutMs: 30_000, intervalMs: 250 },
+  );
+  for (const id of [1, 2, 3]) {
+    const configs = [...devices.keys()].filter((topic) => topic.startsWith('homeassistant/') && topic.includes(`/node${id}-`));
+    t.is(configs.length, 6, `node${id}'s entities: ${configs.join(' ')}`);
+  }
+
+  // setLeader node3, asked on node1's own address (a VIP move resets the connections through the VIP).
+  const moved = await current.client.exec(
+    ['mosquitto_rr', '-h', one.address, '-p', String(config.broker.client_port), '-u', current.clientUser.user, '-P', current.clientUser.password, '-t', `${prefix}/request`, '-e', `${prefix}/response`, '-m', '{"commands":[{"command":"setLeader","node":"node3"}]}', '-W', '60'],
+    { reject: false, timeout: 70_000 },
+  );
+  t.is(moved.exitCode, 0, moved.stderr);
+  const [setLeader] = (JSON.parse(moved.stdout) as ControlResponse).responses;
+  t.is(setLeader?.error, undefined);
+  t.like(setLeader?.data, { leader: 'node3' });
+  await current.waitForVipOn(3, { alone: true });
+  const after = await waitFor('status on node1 to name node3 MASTER', async () => {
+    const run = await cli(one, 'status', '--json');
+    const view = run.exitCode === 0 && (JSON.parse(run.stdout) as ClusterView);
+    return view && view.vip.holders.join() === 'node3' && view;
+  }, { timeoutMs: 30_000, intervalMs: 500 });
+  t.deepEqual(after.nodes.map((node) => node.role), ['BACKUP', 'BACKUP', 'MASTER']);
 });
