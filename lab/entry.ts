@@ -28,7 +28,7 @@ function mtime(file: string): number {
 }
 
 /** The newest modification time (ms) of the files under `dir`. */
-export function newest(dir: string): number {
+function newest(dir: string): number {
   return Math.max(0, ...readdirSync(dir, { withFileTypes: true, recursive: true }).filter((entry) => entry.isFile()).map((entry) => mtime(join(entry.parentPath, entry.name))));
 }
 

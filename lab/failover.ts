@@ -217,6 +217,31 @@ export interface ProbedRun {
   drain: () => Promise<ProbeReport>;
 }
 
+/** The takeover's steps in `times`, as ms since the fault. */
+function takeoverTimes(times: RoundTimes, at: Takeover, faultAt: number): void {
+  for (const key of ['hint', 'dnat', 'restarted', 'accepting'] as const) {
+    const value = at[key];
+    if (value !== undefined) times[key] = value - faultAt;
+  }
+}
+
+/**
+ * Waits (bounded) for the first delivery after takeover `at`, lets the clients settle for
+ * `steadyMs`, and notes in `times` when deliveries came back and the clients' own times; returns
+ * when it looked and the clients' outage until then.
+ */
+async function deliveredAgain(run: Pick<ProbedRun, 'probe' | 'faultAt' | 'step'>, at: Takeover, steadyMs: number, times: RoundTimes): Promise<{ until: number; visible: ReturnType<typeof outage> }> {
+  const { probe, faultAt, step } = run;
+  const resumed = await probe.waitFor('delivery after the takeover', (event) => event.e === 'recv' && event.t > completeAt(at), 30_000);
+  await sleep(steadyMs);
+  const until = Date.now();
+  const visible = outage(probe.events, faultAt, until);
+  times.delivered = (visible.endedAt ?? resumed.t) - faultAt;
+  Object.assign(times, clientTimes(probe.events, faultAt, until));
+  step('first message delivered again', faultAt + times.delivered);
+  return { until, visible };
+}
+
 /**
  * What every round shares: a QoS 1 publisher and a persistent subscriber through the VIP, steady
  * traffic for `steadyMs`, then `body` from the fault on; the probe is stopped whatever happens.
@@ -271,10 +296,7 @@ export async function failoverRound(lab: Lab, options: RoundOptions): Promise<Ro
     times.vipMoved = waitStarted + (await lab.waitForVipOn(next.id, { alone: false, timeoutMs: 20_000 })) - faultAt;
     step(`VIP on ${next.name}`, faultAt + times.vipMoved);
     const at = await takeovers.waitForTakeover(next, faultAt);
-    for (const key of ['hint', 'dnat', 'restarted', 'accepting'] as const) {
-      const value = at[key];
-      if (value !== undefined) times[key] = value - faultAt;
-    }
+    takeoverTimes(times, at, faultAt);
     step(`${next.name}: ${takeovers.hintLabel}`, at.hint);
     step(`${next.name}: DNAT rule in place`, at.dnat);
     step(`${next.name}: broker restarted`, at.restarted);
@@ -292,13 +314,7 @@ export async function failoverRound(lab: Lab, options: RoundOptions): Promise<Ro
       step(`${next.name}: weight raised (the promote's term)`, raised);
       step(`${old.name}: BACKUP, its DNAT rule removed`, backup);
     }
-    const resumed = await probe.waitFor('delivery after the takeover', (event) => event.e === 'recv' && event.t > completeAt(at), 30_000);
-    await sleep(steadyMs);
-    const backAt = Date.now();
-    const visible = outage(probe.events, faultAt, backAt);
-    times.delivered = (visible.endedAt ?? resumed.t) - faultAt;
-    Object.assign(times, clientTimes(probe.events, faultAt, backAt));
-    step('first message delivered again', faultAt + times.delivered);
+    const { until: backAt, visible } = await deliveredAgain({ probe, faultAt, step }, at, steadyMs, times);
 
     await repairFault(old, fault);
     step(`${old.name} repaired`, backAt);
@@ -409,19 +425,10 @@ export async function masterGoneRound(lab: Lab, options: MasterGoneOptions = {})
     times.vipMoved = Date.now() + (await lab.waitForVipOn(next.id, { alone: false, timeoutMs: 20_000 })) - faultAt;
     step(`VIP on ${next.name}`, faultAt + times.vipMoved);
     const at = await DAEMON_TAKEOVERS.waitForTakeover(next, faultAt);
-    for (const key of ['hint', 'dnat', 'restarted', 'accepting'] as const) {
-      const value = at[key];
-      if (value !== undefined) times[key] = value - faultAt;
-    }
+    takeoverTimes(times, at, faultAt);
     step(`${next.name}: DNAT rule in place`, at.dnat);
     step(`${next.name}: broker accepting`, at.accepting);
-    const resumed = await probe.waitFor('delivery after the takeover', (event) => event.e === 'recv' && event.t > completeAt(at), 30_000);
-    await sleep(steadyMs);
-    const until = Date.now();
-    const visible = outage(probe.events, faultAt, until);
-    times.delivered = (visible.endedAt ?? resumed.t) - faultAt;
-    Object.assign(times, clientTimes(probe.events, faultAt, until));
-    step('first message delivered again', faultAt + times.delivered);
+    const { visible } = await deliveredAgain({ probe, faultAt, step }, at, steadyMs, times);
     const report = await drain();
     return {
       fault: 'master-gone' as const,

@@ -5,10 +5,10 @@
  * lab (who holds the VIP, polled every 10 ms) and from the daemons' logs; every wait is bounded.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FAULTS, outage, probedRound } from './failover.js';
+import { FAULTS, outage, probedRound, type ProbedRun } from './failover.js';
 import type { ProbeReport } from './history.js';
 import type { Lab } from './lab.js';
-import type { DaemonLine } from './node.js';
+import type { DaemonLine, LabNode } from './node.js';
 import { spread } from './stats.js';
 import { waitFor } from './wait.js';
 
@@ -29,18 +29,28 @@ export interface SplitRoundResult {
   report: ProbeReport;
 }
 
-export async function splitRound(lab: Lab, options: SplitRoundOptions = {}): Promise<SplitRoundResult> {
-  const { rate = 200, holdMs = 5_000, steadyMs = 1_000 } = options;
+/** The node that holds the VIP before the fault, and the other one. */
+async function splitPair(lab: Lab): Promise<[LabNode, LabNode]> {
   const [held] = await lab.vipHolders();
   if (held === undefined) throw new Error('no node holds the VIP before the fault');
-  const winner = lab.node(held);
-  const loser = lab.nodes.find((node) => node.id !== held)!;
+  return [lab.node(held), lab.nodes.find((node) => node.id !== held)!];
+}
+
+/** Drops VRRP between `master` and `other` and waits (bounded) until both hold the VIP; returns when they did. */
+async function partition(lab: Lab, master: LabNode, other: LabNode, faultAt: number, step: ProbedRun['step']): Promise<number> {
+  await lab.partitionVrrp(master.id, other.id);
+  step(`VRRP (IP protocol 112) dropped between ${master.name} and ${other.name}`, faultAt);
+  let bothAt = 0;
+  await waitFor(`the VIP on ${master.name} and ${other.name}`, async () => (await lab.vipHolders()).length === 2 && (bothAt = Date.now()), { timeoutMs: 10_000, intervalMs: 10 });
+  step(`VIP on ${other.name} too: split brain`, bothAt);
+  return bothAt;
+}
+
+export async function splitRound(lab: Lab, options: SplitRoundOptions = {}): Promise<SplitRoundResult> {
+  const { rate = 200, holdMs = 5_000, steadyMs = 1_000 } = options;
+  const [winner, loser] = await splitPair(lab);
   return probedRound(lab, { rate, steadyMs, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
-    await lab.partitionVrrp(winner.id, loser.id);
-    step(`VRRP (IP protocol 112) dropped between ${winner.name} and ${loser.name}`, faultAt);
-    let bothAt = 0;
-    await waitFor(`the VIP on ${winner.name} and ${loser.name}`, async () => (await lab.vipHolders()).length === 2 && (bothAt = Date.now()), { timeoutMs: 10_000, intervalMs: 10 });
-    step(`VIP on ${loser.name} too: split brain`, bothAt);
+    const bothAt = await partition(lab, winner, loser, faultAt, step);
     const [lost, kept] = await Promise.all([loser.waitForLine('split brain:', faultAt), winner.waitForLine('split brain:', faultAt)]);
     const seen = (line: DaemonLine) => (line.at as { seen: number }).seen;
     step(`${loser.name}: both seen MASTER on the peer channel`, seen(lost));
@@ -94,16 +104,9 @@ export interface BaselineSplitResult {
  */
 export async function baselineSplitRound(lab: Lab, options: SplitRoundOptions = {}): Promise<BaselineSplitResult> {
   const { rate = 200, holdMs = 5_000, steadyMs = 1_000 } = options;
-  const [held] = await lab.vipHolders();
-  if (held === undefined) throw new Error('no node holds the VIP before the fault');
-  const master = lab.node(held);
-  const other = lab.nodes.find((node) => node.id !== held)!;
+  const [master, other] = await splitPair(lab);
   return probedRound(lab, { rate, steadyMs, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
-    await lab.partitionVrrp(master.id, other.id);
-    step(`VRRP (IP protocol 112) dropped between ${master.name} and ${other.name}`, faultAt);
-    let bothAt = 0;
-    await waitFor(`the VIP on ${master.name} and ${other.name}`, async () => (await lab.vipHolders()).length === 2 && (bothAt = Date.now()), { timeoutMs: 10_000, intervalMs: 10 });
-    step(`VIP on ${other.name} too: split brain`, bothAt);
+    const bothAt = await partition(lab, master, other, faultAt, step);
     await sleep(Math.max(0, faultAt + holdMs - Date.now()));
     const healAt = Date.now();
     await lab.healVrrp();
