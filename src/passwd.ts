@@ -38,7 +38,7 @@ const USER = /^[^\s:#]{1,256}$/;
 export function checkUser(loaded: LoadedConfig, user: string): void {
   const { config } = loaded;
   if (!USER.test(user)) throw new UsageError(`${JSON.stringify(user)} is not a user name for a password file (no spaces, ':' or '#')`);
-  if (user === config.bridge.user || user === config.daemon.user) {
+  if (user === config.bridge.user || user === config.daemon.user || (config.sessions.enabled && user === config.sessions.user)) {
     throw new UsageError(`${user} is a service user: its password comes from the env file, and the daemon keeps it in the password file`);
   }
   if (config.broker.auth !== 'files') throw new UsageError('broker.auth is dynsec: manage users with mosquitto_ctrl dynsec, the sync carries the file');

@@ -10,7 +10,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { NodeConfig } from '../config/schema.js';
 import { probeOnce } from '../broker/health.js';
 import type { Runner } from '../exec/runner.js';
-import { connectOnce, daemonLogin, type Login } from '../mqtt/client.js';
+import { connectOnce, daemonLogin, shadowLogin, type Login } from '../mqtt/client.js';
 import { Topics } from '../mqtt/topics.js';
 import { runtimePaths } from '../paths.js';
 import { createTemplateEngine, renderNode } from '../render/render.js';
@@ -140,6 +140,20 @@ export function doctorChecks(options: DoctorOptions): Check[] {
         return { name: 'bridge user', ok: true, detail: `${config.bridge.user}: login on the admin listener (${elapsed(since)})` };
       },
     },
+    // The shadows log in as their own service user (sessions/shadows.ts): only while sessions are on.
+    ...(config.sessions.enabled
+      ? [
+          {
+            name: 'shadow user',
+            fix: serviceUserFix(config.sessions.user, 'MQFO_SHADOW_PASSWORD'),
+            run: async () => {
+              const since = performance.now();
+              await login(shadowLogin(loaded, node), timeoutMs);
+              return { name: 'shadow user', ok: true, detail: `${config.sessions.user}: login on the admin listener (${elapsed(since)})` };
+            },
+          },
+        ]
+      : []),
     ...config.nodes
       .filter((peer) => peer.id !== node.id)
       .map((peer) => ({

@@ -17,6 +17,8 @@ export const KINDS: readonly Kind[] = ['passwd', 'acl', 'dynsec', 'leader'];
 export interface ServiceUsers {
   bridge: string;
   daemon: string;
+  /** The shadow sessions' user, a service user only while `sessions.enabled`. */
+  shadow?: string;
 }
 
 const FORMATS: Record<Kind, Format> = { passwd, acl, dynsec, leader };
@@ -36,7 +38,7 @@ export function missingServiceUsers(kind: Kind, text: string, users: ServiceUser
 
 /**
  * `incoming` with the service users' entries replaced by (or, if missing, completed from) those in `local`,
- * the node's current file: passwd: the `NAME:hash` lines of the two users; acl: the block between the lines
+ * the node's current file: passwd: the `NAME:hash` lines of the service users; acl: the block between the lines
  * starting `# BEGIN mosquitto-failover service users` and `# END mosquitto-failover service users` (the whole
  * block including both marker lines; if incoming lacks the block, local's block is put at the top; if local has no
  * block but has `user NAME` sections for the service users, keep those sections instead);
@@ -50,5 +52,5 @@ export function keepServiceUsers(kind: Kind, incoming: string, local: string, us
 }
 
 function namesOf(users: ServiceUsers): string[] {
-  return [...new Set([users.bridge, users.daemon])];
+  return [...new Set([users.bridge, users.daemon, ...(users.shadow === undefined ? [] : [users.shadow])])];
 }

@@ -1,5 +1,6 @@
 /**
- * Does a received file carry working entries for the service users (bridge, daemon)? The daemon
+ * Does a received file carry working entries for the service users (bridge, daemon, and the shadow
+ * sessions' user while sessions are on)? The daemon
  * knows their passwords (the env file), so it checks the hashes themselves: an entry that verifies
  * is as good as this node's own, and taking it keeps the file byte-identical on every node. One
  * that is missing or does not verify is replaced by this node's (content.ts keepServiceUsers), so a
@@ -12,7 +13,7 @@ import { keepServiceUsers, type Kind, type ServiceUsers } from './content.js';
 import { linesOf } from './content/common.js';
 import { field, isObject, parseDynsec } from './content/dynsec-json.js';
 
-export type ServicePasswords = Record<keyof ServiceUsers, string>;
+export type ServicePasswords = { [user in keyof ServiceUsers]: string };
 
 // Iterations beyond this are not worth a daemon's CPU to check; such an entry is replaced.
 const MAX_ITERATIONS = 1_000_000;
@@ -53,7 +54,8 @@ export function serviceEntriesVerify(kind: Kind, text: string, users: ServiceUse
   // The preference holds no users: nothing to repair.
   if (kind === 'leader') return true;
   const verifies = kind === 'passwd' ? passwdEntryVerifies : dynsecEntryVerifies;
-  return verifies(text, users.bridge, passwords.bridge) && verifies(text, users.daemon, passwords.daemon);
+  const shadowVerifies = users.shadow === undefined || (passwords.shadow !== undefined && verifies(text, users.shadow, passwords.shadow));
+  return verifies(text, users.bridge, passwords.bridge) && verifies(text, users.daemon, passwords.daemon) && shadowVerifies;
 }
 
 /**

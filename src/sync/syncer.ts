@@ -273,6 +273,6 @@ export class Syncer {
   }
 
   private warnMissing(kind: Kind, missing: readonly string[]): void {
-    if (missing.length > 0) this.log.error({ kind, users: missing }, `the ${LABEL[kind]} lacks service users: the bridge or the daemon cannot log in until they are added`);
+    if (missing.length > 0) this.log.error({ kind, users: missing }, `the ${LABEL[kind]} lacks service users: they cannot log in until they are added`);
   }
 }

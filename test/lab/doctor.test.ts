@@ -19,7 +19,8 @@ let current: Lab | undefined;
 
 test.before(async () => {
   if (unavailable) return;
-  current = await Lab.start({ daemon: true });
+  // Shadow sessions on: their user is one more login the doctor checks.
+  current = await Lab.start({ daemon: true, sessions: true });
   await current.waitForVipOn(1);
   await current.node(1).waitForRole('MASTER', 0);
 });
@@ -44,7 +45,7 @@ lab('on a healthy master every check passes or says why it was skipped; exit 0',
   t.log(run.stdout);
   t.is(run.exitCode, 0, run.stdout + run.stderr);
   t.deepEqual(run.failed, []);
-  for (const name of ['keepalived', 'FIFO', 'iptables', 'nat chain', 'client listener', 'admin listener', 'daemon user', 'bridge user', 'peer node2', 'clock skew', 'secret file modes', 'rendered files']) {
+  for (const name of ['keepalived', 'FIFO', 'iptables', 'nat chain', 'client listener', 'admin listener', 'daemon user', 'bridge user', 'shadow user', 'peer node2', 'clock skew', 'secret file modes', 'rendered files']) {
     t.regex(run.line(name), /^ok {3}/, name);
   }
   t.regex(run.line('nat chain'), /VIP here, DNAT/);
@@ -52,7 +53,7 @@ lab('on a healthy master every check passes or says why it was skipped; exit 0',
   const clock = /^ok {3}clock skew +node2 ([+-]\d+) ms \(±(\d+) ms\); peer clock minus this one$/.exec(run.line('clock skew'));
   t.truthy(clock, run.line('clock skew'));
   t.true(Math.abs(Number(clock?.[1])) <= Number(clock?.[2]), 'the same clock: within the bound');
-  t.regex(run.lines.at(-1)!, /^12 checks: 12 ok, 0 failed, 0 skipped$/);
+  t.regex(run.lines.at(-1)!, /^13 checks: 13 ok, 0 failed, 0 skipped$/);
 });
 
 /** The one check that failed, with its fix; exit 1. */
@@ -62,7 +63,7 @@ function failedOnly(t: import('ava').ExecutionContext, run: Awaited<ReturnType<t
   t.is(run.failed.length, 1, run.stdout);
   t.true(run.failed[0]?.startsWith(`FAIL ${name} `), run.stdout);
   t.regex(run.line(name), /; fix: \S/);
-  t.regex(run.stderr, /error: 1 of 12 checks failed/);
+  t.regex(run.stderr, /error: 1 of 13 checks failed/);
   return run.line(name);
 }
 
@@ -75,6 +76,20 @@ lab('an env file others can read fails the secret file modes check, with the chm
     t.true(line.includes(`fix: chmod 0600 ${one.placed.envFile}`), line);
   } finally {
     chmodSync(one.placed.envFile, 0o600);
+  }
+  t.is((await doctor(one)).exitCode, 0);
+});
+
+lab("a shadow password the broker does not know fails the shadow user check, with the user's fix", async (t) => {
+  const one = the(1);
+  const env = readFileSync(one.placed.envFile, 'utf8');
+  // The running daemon read the file at its start; only this doctor run sees the change.
+  writeFileSync(one.placed.envFile, env.replace(/^MQFO_SHADOW_PASSWORD=.*$/m, 'MQFO_SHADOW_PASSWORD=not-the-password'), { mode: 0o600 });
+  try {
+    const line = failedOnly(t, await doctor(one), 'shadow user');
+    t.true(line.includes(`fix: the password file (or dynamic-security) must have ${one.config.sessions.user} with the password MQFO_SHADOW_PASSWORD`), line);
+  } finally {
+    writeFileSync(one.placed.envFile, env, { mode: 0o600 });
   }
   t.is((await doctor(one)).exitCode, 0);
 });

@@ -24,7 +24,8 @@ let current: Lab | undefined;
 
 test.before(async () => {
   if (unavailable) return;
-  current = await startSyncedLab();
+  // Shadow sessions on, so that their user is one of the service users a sync keeps.
+  current = await startSyncedLab({ sessions: true });
 });
 
 test.after.always(() => {
@@ -174,19 +175,18 @@ lab('concurrent edits on both sides of a partition converge to one file after th
   if (two.linesSince('role BACKUP -> MASTER', cut).length > 0) await two.waitForRole('BACKUP', healed);
 });
 
-lab('a sync cannot remove the bridge user or the daemon user', async (t) => {
+lab('a sync cannot remove the service users: the bridge, the daemon, and (sessions on) the shadows', async (t) => {
   const [one, two] = [the(1), the(2)];
   const { config } = one;
-  const service = [config.bridge.user, config.daemon.user];
+  const service = [config.bridge.user, config.daemon.user, config.sessions.user];
   let since = Date.now();
-  deleteUser(one, config.daemon.user);
-  deleteUser(one, config.bridge.user);
+  for (const user of service) deleteUser(one, user);
   await one.waitForLine('put the service users back', since);
-  // Two edits: the daemon may read the file between them and put back the first user alone; the
-  // second edit is put back in its turn. The end state is what counts: both users on both nodes.
+  // Three edits: the daemon may read the file between them and put back the first users alone;
+  // a later edit is put back in its turn. The end state is what counts: every one on both nodes.
   const missing = () => [one, two].flatMap((node) => service.filter((user) => !usersIn(node).includes(user)).map((user) => `${user} on ${node.name}`));
-  await waitFor('both service users back on both nodes', () => missing().length === 0, { timeoutMs: 10_000 }).catch(() => undefined);
-  t.deepEqual(missing(), [], 'both nodes have both');
+  await waitFor('the service users back on both nodes', () => missing().length === 0, { timeoutMs: 10_000 }).catch(() => undefined);
+  t.deepEqual(missing(), [], 'both nodes have them all');
 
   // A signed file without them, from a peer: the receiver keeps its own.
   const without = readPasswordFile(one).split('\n').filter((line) => !service.some((user) => line.startsWith(`${user}:`))).join('\n');
@@ -194,11 +194,12 @@ lab('a sync cannot remove the bridge user or the daemon user', async (t) => {
   since = Date.now();
   await publishSealed(current!, one, 'sync/passwd', { cluster: 'lab', kind: 'passwd', origin: 1, version, history: [version], sha256: sha256(without), content: without });
   await two.waitForLine("installed a peer's version", since);
-  for (const node of [one, two]) t.deepEqual(service.filter((user) => !usersIn(node).includes(user)), [], `${node.name} still has both`);
+  for (const node of [one, two]) t.deepEqual(service.filter((user) => !usersIn(node).includes(user)), [], `${node.name} still has them all`);
   await current!.waitForBridges();
   for (const node of [one, two]) {
     const { secrets } = node.placed.loaded;
     t.true(await canLogin(current!, node, config.daemon.user, secrets.daemonPassword), `the daemon user still logs in on ${node.name}`);
+    t.true(await canLogin(current!, node, config.sessions.user, secrets.shadowPassword!), `the shadow user still logs in on ${node.name}`);
   }
 });
 
@@ -228,9 +229,11 @@ lab('mosquitto-failover passwd sets a user with the password from stdin and wait
   t.is(removed.exitCode, 0, removed.stderr);
   t.false(await canLogin(current!, two, 'hank', 'hank-pw'));
 
-  const service = await cli(one, ['passwd', one.config.daemon.user], 'x\n');
-  t.is(service.exitCode, 2);
-  t.regex(service.stderr, /is a service user/);
+  for (const user of [one.config.daemon.user, one.config.sessions.user]) {
+    const service = await cli(one, ['passwd', user], 'x\n');
+    t.is(service.exitCode, 2, user);
+    t.regex(service.stderr, /is a service user/, user);
+  }
   const empty = await cli(one, ['passwd', 'ivan'], '\n');
   t.is(empty.exitCode, 2);
   t.regex(empty.stderr, /empty password/);

@@ -39,6 +39,17 @@ test('the repair takes service users that verify as they come, and puts back tho
   t.deepEqual(repairServiceUsers('passwd', wrong, MINE, users, passwords), { text: lines(BRIDGE, DAEMON, BOB), restored: ['mqfo-bridge'] });
 });
 
+test('with shadow sessions on, the repair puts the shadow user back like the other service users', (t) => {
+  const shadowUsers = { ...users, shadow: 'mqfo-shadow' };
+  const shadowPasswords = { ...passwords, shadow: 'shadow-pw' };
+  const SHADOW = entry('mqfo-shadow', 'shadow-pw');
+  const mine = lines(BRIDGE, DAEMON, SHADOW, ALICE);
+  t.deepEqual(repairServiceUsers('passwd', lines(BRIDGE, DAEMON, BOB), mine, shadowUsers, shadowPasswords), { text: lines(BRIDGE, DAEMON, BOB, SHADOW), restored: ['mqfo-shadow'] });
+  const guessed = lines(BRIDGE, DAEMON, entry('mqfo-shadow', 'guessed'), BOB);
+  t.deepEqual(repairServiceUsers('passwd', guessed, mine, shadowUsers, shadowPasswords), { text: lines(BRIDGE, DAEMON, SHADOW, BOB), restored: ['mqfo-shadow'] });
+  t.deepEqual(repairServiceUsers('passwd', lines(BRIDGE, DAEMON, BOB), mine, users, passwords), { text: lines(BRIDGE, DAEMON, BOB), restored: [] }, 'sessions off: an ordinary user');
+});
+
 test('without a text of this node\'s, the repair has nothing to take the service users from', (t) => {
   t.deepEqual(repairServiceUsers('passwd', lines(BOB), undefined, users, passwords), { text: lines(BOB), restored: [] });
 });

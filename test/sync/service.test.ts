@@ -46,3 +46,15 @@ test('dynamic-security clients made by mosquitto_ctrl verify with their password
 test('the ACL has no secrets to check: its service block always comes from this node', (t) => {
   t.false(serviceEntriesVerify('acl', 'user mqfo-bridge\ntopic readwrite #\n', users, passwords));
 });
+
+test('with shadow sessions on, the shadow user is a service user too: missing or with another password, the file does not verify', (t) => {
+  const withShadow = { ...users, shadow: 'mqfo-shadow' };
+  const shadowPasswords = { ...passwords, shadow: 'shadow-pw' };
+  const all = passwordFile([[users.bridge, passwords.bridge], [users.daemon, passwords.daemon], ['mqfo-shadow', 'shadow-pw']]);
+  const without = passwordFile([[users.bridge, passwords.bridge], [users.daemon, passwords.daemon]]);
+  t.true(serviceEntriesVerify('passwd', all, withShadow, shadowPasswords));
+  t.false(serviceEntriesVerify('passwd', without, withShadow, shadowPasswords));
+  t.false(serviceEntriesVerify('passwd', all, withShadow, { ...shadowPasswords, shadow: 'wrong' }));
+  // Sessions off: the shadow user is an ordinary user, which a sync may remove.
+  t.true(serviceEntriesVerify('passwd', without, users, passwords));
+});
