@@ -58,8 +58,14 @@ const ADOPTED_POLL_MS = 250;
  */
 export const FAILED_START_MS = 1_000;
 const RESPAWN: Backoff = { minMs: 500, maxMs: 10_000 };
-/** A broker that ran this long before it died starts the respawn delay from the minimum again. */
-const STABLE_MS = 60_000;
+/**
+ * A broker that ran this long before it died starts the respawn delay from the minimum again.
+ * The delay is there against a hot loop of failed starts (those die within FAILED_START_MS); a
+ * broker that served for seconds and was then killed is restarted at once, however often that
+ * happened in the last minute: with 60 s here, a second kill within a minute waited 1 s, a third
+ * 2 s, and the refused probes moved the VIP (issue 15, broker-kill rounds 10 s apart).
+ */
+export const STABLE_MS = 5_000;
 
 export class Supervisor implements BrokerControl {
   private readonly options: SupervisorOptions;
