@@ -1,7 +1,7 @@
 /**
  * npm run lab -- [--fault link|keepalived|broker-hang|broker-crash-loop|promote|vrrp-split|master-gone|broker-kill] [--advert-int S] [--rate N]
  *   [--rounds N (vrrp-split, master-gone, broker-kill)] [--shadows on|off (master-gone, broker-kill; default on)] [--qos 1|2 (master-gone)]
- *   [--drain-interval S (master-gone, broker-kill)] [--on-crash restart|failover (broker-kill; health.on_crash)] [--autosave-changes N (broker.autosave_changes)]
+ *   [--drain-interval S (master-gone, broker-kill)] [--autosave-changes N (broker.autosave_changes)]
  *   [--steady S (broker-kill: traffic before the fault, default 1; above broker.autosave_interval the subscription is saved before the kill)]
  *
  * The demo: a two-node lab with the daemon on each node, a client publishing QoS 1 through the
@@ -27,7 +27,6 @@ const { values } = parseArgs({
     shadows: { type: 'string', default: 'on' },
     qos: { type: 'string', default: '1' },
     'drain-interval': { type: 'string', default: '1' },
-    'on-crash': { type: 'string' },
     'autosave-changes': { type: 'string' },
     steady: { type: 'string', default: '1' },
   },
@@ -52,8 +51,6 @@ const qos = Number(values.qos);
 if (qos !== 1 && qos !== 2) fail(`--qos is 1 or 2, not ${values.qos}`);
 const drainInterval = Number(values['drain-interval']);
 if (!(drainInterval >= 0.2 && drainInterval <= 60)) fail(`--drain-interval is 0.2 to 60 seconds, not ${values['drain-interval']}`);
-const onCrash = values['on-crash'];
-if (onCrash !== undefined && onCrash !== 'restart' && onCrash !== 'failover') fail(`--on-crash is restart or failover, not ${onCrash}`);
 const autosaveChanges = values['autosave-changes'] === undefined ? undefined : Number(values['autosave-changes']);
 if (autosaveChanges !== undefined && !(Number.isInteger(autosaveChanges) && autosaveChanges >= 0)) fail(`--autosave-changes is a whole number, not ${values['autosave-changes']}`);
 const steadyMs = Number(values.steady) * 1000;
@@ -76,7 +73,6 @@ try {
     advertInt,
     ...(sessions ? { sessions } : {}),
     configure: (document) => {
-      if (onCrash !== undefined) document.health = { ...(document.health as Record<string, unknown> | undefined), on_crash: onCrash };
       if (autosaveChanges !== undefined) document.broker = { ...document.broker, autosave_changes: autosaveChanges };
     },
   });
@@ -93,7 +89,7 @@ try {
   }
   if (fault === 'broker-kill') {
     const conf = lab.loaded.config;
-    console.log(`shadow sessions ${shadows ? `on (drain every ${drainInterval} s)` : 'off'}; health.on_crash ${onCrash ?? conf.health.on_crash}; broker.autosave_changes ${autosaveChanges ?? conf.broker.autosave_changes}${(autosaveChanges ?? conf.broker.autosave_changes) === 0 ? ` (autosave every ${conf.broker.autosave_interval} s)` : ''}.\n`);
+    console.log(`shadow sessions ${shadows ? `on (drain every ${drainInterval} s)` : 'off'}; broker.autosave_changes ${autosaveChanges ?? conf.broker.autosave_changes}${(autosaveChanges ?? conf.broker.autosave_changes) === 0 ? ` (autosave every ${conf.broker.autosave_interval} s)` : ''}.\n`);
   }
   if (fault === 'master-gone') console.log(`shadow sessions ${shadows ? `on (drain every ${drainInterval} s)` : 'off'}; the subscriber is persistent at QoS ${qos} with keepalive 10 s (the publisher 2 s); the publisher reconnects after 1 s, the subscriber after 3 s.\n`);
   let result: RoundResult | undefined;

@@ -35,6 +35,8 @@ export interface SupervisorOptions {
   respawnOnCleanExit?: boolean;
   /** Milliseconds between SIGTERM and SIGKILL. */
   stopGraceMs?: number;
+  /** How long it must have run for its death to start the respawn delay from the minimum again (default STABLE_MS). */
+  stableMs?: number;
 }
 
 /**
@@ -196,7 +198,7 @@ export class Supervisor implements BrokerControl {
   private exited(how: string): void {
     if (this.stopping || this.stopped) return;
     const ran = Date.now() - this.startedAt;
-    if (ran > STABLE_MS) this.respawns = 0;
+    if (ran > (this.options.stableMs ?? STABLE_MS)) this.respawns = 0;
     const delay = backoffDelay(this.respawns++, RESPAWN);
     // An exit code, not a signal: a broker killed (by an admin, the OOM killer) crashed, whenever.
     const failedStart = this.spawned && ran < FAILED_START_MS && how.startsWith('exit code');

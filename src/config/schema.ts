@@ -187,10 +187,11 @@ export const Broker = z.strictObject({
     { error: 'must be at most 3600 seconds: a short interval loses less on a crash' },
   ).default(10),
   // Save the in-memory database after this many changes instead of every autosave_interval
-  // seconds (mosquitto.conf(5) autosave_on_changes); 0 saves by time. What mosquitto 2.0 counts as
-  // a change: a message queued for a client (offline, or beyond its inflight window), a message
-  // moved from that queue to inflight, a subscribe, an unsubscribe, a retained message, a new
-  // persistent session; not a message passed at once to a connected client.
+  // seconds (mosquitto.conf(5) autosave_on_changes); 0 saves by time. What mosquitto 2.0.11 counts
+  // as a change (src/database.c, handle_*.c): each QoS 1/2 delivery a client acknowledged (each
+  // subscriber's, the bridge's), each message queued for a client, a subscribe, an unsubscribe, a
+  // retained message, a new persistent session. Each save writes the whole database (retained
+  // messages included) and fsyncs it: the cost is about the message rate times the database's size.
   autosave_changes: z.int({ error: 'must be a whole number of changes' }).min(0, { error: 'must be 0 (save by time) or more' }).max(
     1_000_000,
     { error: 'must be at most 1000000 changes' },
@@ -270,11 +271,6 @@ export const Health = z.strictObject({
   rise: count(100).default(8),
   // Probe the client listener too (the same round trip as the daemon user, on broker.client_port).
   client_port: z.boolean({ error: 'must be true or false' }).default(false),
-  // A broker that dies (killed, crashed) after it had started: `restart` in place (the supervise
-  // adapter's respawn; the VIP stays unless the probes fail `fall` times), or `failover`: sick at
-  // once, so the VIP moves to a backup whose shadow sessions hold what the bridges carried, and
-  // comes back once the restarted broker is well (rules.ts: needs supervise and sessions).
-  on_crash: z.enum(['restart', 'failover'], { error: 'must be restart or failover' }).default('restart'),
 });
 
 /**

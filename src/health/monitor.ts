@@ -150,17 +150,10 @@ export class HealthMonitor implements Component {
     this.reweigh().catch((error: unknown) => this.options.log.error({ err: error }, 'writing the weight failed; trying again at the next change'));
   }
 
-  /**
-   * A failed start (the supervise adapter's), or with `health.on_crash: failover` any exit of its
-   * own: a conclusive failure, decided now, between probes.
-   */
+  /** A failed start (the supervise adapter's): a conclusive failure, decided now, between probes. */
   private exited(exit: Exit): void {
-    if (this.stopped) return;
-    const failover = this.options.config.health.on_crash === 'failover';
-    if (!exit.failedStart && !failover) return;
-    const problem = exit.failedStart
-      ? `the broker exited on its own ${exit.ranMs} ms after it was started (${exit.how}; next start in ${exit.respawnInMs} ms): a crash loop`
-      : `the broker died after ${exit.ranMs} ms (${exit.how}; started again in ${exit.respawnInMs} ms): health.on_crash is failover, so a backup whose shadow sessions hold what the bridges carried takes the clients`;
+    if (!exit.failedStart || this.stopped) return;
+    const problem = `the broker exited on its own ${exit.ranMs} ms after it was started (${exit.how}; next start in ${exit.respawnInMs} ms): a crash loop`;
     this.decideInTurn({ ok: false, at: this.now(), problem, conclusive: true }).catch((error: unknown) =>
       this.options.log.error({ err: error }, 'health decision failed; trying again at the next probe'),
     );
