@@ -529,7 +529,6 @@ export async function brokerKillRound(lab: Lab, options: BrokerKillOptions = {})
       clientVisibleMs: visible.gapMs,
       report,
       restarts: Object.fromEntries(lab.nodes.map((node) => [node.id, DAEMON_TAKEOVERS.restartsSince(node, faultAt)])),
-      failedOver: times.vipMoved !== undefined,
       lostAckedMs: lostAckTimes(probe.events, report, faultAt),
     };
   });

@@ -1,5 +1,5 @@
 /**
- * npx tsx scripts/bench-cost.ts [--setups ID,…] [--rates 200,2000] [--clients 1,10,100] [--window S] [--reps N] [--settle S]
+ * npm run bench:cost -- [--setups ID,…] [--rates 200,2000] [--clients 1,10,100] [--window S] [--reps N] [--settle S]
  *
  * What persistence and shadow sessions cost (issue 15): for each setup (a fresh two-node lab with
  * the daemon at log level info, advert 0.1 s), each publish rate and each number of persistent
@@ -111,6 +111,8 @@ interface Measured {
   ackedPerS: number[];
   ackMs: number[];
   ackMaxMs: number[];
+  /** Clients with a shadow on node2 (its daemon's "shadow subscriptions changed" lines), with shadow sessions on. */
+  shadowed?: number;
 }
 
 function onePid(pids: number[], what: string): number {
@@ -191,6 +193,10 @@ async function measure(setupId: string, setup: Setup): Promise<Measured[]> {
                   `node2 broker ${node2.brokerCpu.toFixed(1)} % ${node2.brokerRssMiB.toFixed(1)} MiB, daemon ${node2.daemonCpu.toFixed(1)} % ${node2.daemonRssMiB.toFixed(0)} MiB, writes ${node2.writeKiBs.toFixed(0)} KiB/s ${node2.syscws.toFixed(0)} calls/s`,
               );
             }
+            if (setup.sessions) {
+              const backup = lab.nodes[1]!;
+              row.shadowed = new Set(backup.daemonLines().filter((line) => line.msg === 'shadow subscriptions changed').map((line) => String(line['client']))).size;
+            }
             results.push(row);
           } finally {
             await probe.stop(20_000).catch((error: unknown) => progress(`probe: ${(error as Error).message.split('\n')[0]}`));
@@ -213,7 +219,7 @@ const fmt = (values: number[], digits = 1) => {
   const known = values.filter(Number.isFinite);
   return known.length === 0 ? '-' : `${median(known)!.toFixed(digits)} / ${Math.max(...known).toFixed(digits)}`;
 };
-const header = ['setup', 'rate (msg/s)', 'persistent clients', 'acked/s', 'ack time median / max (ms)', 'node', 'broker CPU % (median / max)', 'daemon CPU %', 'broker RSS MiB', 'daemon RSS MiB', 'broker disk writes KiB/s', 'broker write calls/s'];
+const header = ['setup', 'rate (msg/s)', 'persistent clients', 'shadowed on node2', 'acked/s', 'ack time median / max (ms)', 'node', 'broker CPU % (median / max)', 'daemon CPU %', 'broker RSS MiB', 'daemon RSS MiB', 'broker disk writes KiB/s', 'broker write calls/s'];
 const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
 const rows = all.flatMap((row) =>
   ['node1', 'node2'].map((node) => {
@@ -222,6 +228,7 @@ const rows = all.flatMap((row) =>
       SETUPS[row.setup]!.label,
       String(row.rate),
       String(row.clients),
+      row.shadowed === undefined ? '-' : String(row.shadowed),
       `${median(row.ackedPerS)!.toFixed(0)}`,
       `${median(row.ackMs.filter(Number.isFinite))?.toFixed(1) ?? '-'} / ${Math.max(...row.ackMaxMs.filter(Number.isFinite)).toFixed(0)}`,
       node,

@@ -2,6 +2,7 @@
  * npm run lab -- [--fault link|keepalived|broker-hang|broker-crash-loop|promote|vrrp-split|master-gone|broker-kill] [--advert-int S] [--rate N]
  *   [--rounds N (vrrp-split, master-gone, broker-kill)] [--shadows on|off (master-gone, broker-kill; default on)] [--qos 1|2 (master-gone)]
  *   [--drain-interval S (master-gone, broker-kill)] [--autosave-changes N (broker.autosave_changes)]
+ *   [--clients N (master-gone, broker-kill: N - 1 more persistent clients through the VIP, mosquitto_sub, each on a topic of its own)]
  *   [--steady S (broker-kill: traffic before the fault, default 1; above broker.autosave_interval the subscription is saved before the kill)]
  *
  * The demo: a two-node lab with the daemon on each node, a client publishing QoS 1 through the
@@ -16,6 +17,7 @@ import { Lab } from '../lab/lab.js';
 import { NEEDS } from '../lab/machine.mjs';
 import { splitDemo } from '../lab/split.js';
 import { ensureFreshDist } from '../lab/entry.js';
+import { spawnIn, terminate, type LabProcess } from '../lab/process.js';
 import { labUnavailable } from '../lab/requirements.js';
 
 const { values } = parseArgs({
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     'drain-interval': { type: 'string', default: '1' },
     'autosave-changes': { type: 'string' },
     steady: { type: 'string', default: '1' },
+    clients: { type: 'string', default: '1' },
   },
 });
 
@@ -55,6 +58,8 @@ const autosaveChanges = values['autosave-changes'] === undefined ? undefined : N
 if (autosaveChanges !== undefined && !(Number.isInteger(autosaveChanges) && autosaveChanges >= 0)) fail(`--autosave-changes is a whole number, not ${values['autosave-changes']}`);
 const steadyMs = Number(values.steady) * 1000;
 if (!(steadyMs >= 1000 && steadyMs <= 60_000)) fail(`--steady is 1 to 60 seconds of traffic before the fault, not ${values.steady}`);
+const clients = Number(values.clients);
+if (!(Number.isInteger(clients) && clients >= 1 && clients <= 500)) fail(`--clients is 1 to 500, not ${values.clients}`);
 /** Faults that run several rounds in one lab (--rounds) and report each. */
 const ROUNDED: readonly Fault[] = ['master-gone', 'broker-kill'];
 const unavailable = labUnavailable(NEEDS.lab.programs);
@@ -92,6 +97,22 @@ try {
     console.log(`shadow sessions ${shadows ? `on (drain every ${drainInterval} s)` : 'off'}; broker.autosave_changes ${autosaveChanges ?? conf.broker.autosave_changes}${(autosaveChanges ?? conf.broker.autosave_changes) === 0 ? ` (autosave every ${conf.broker.autosave_interval} s)` : ''}.\n`);
   }
   if (fault === 'master-gone') console.log(`shadow sessions ${shadows ? `on (drain every ${drainInterval} s)` : 'off'}; the subscriber is persistent at QoS ${qos} with keepalive 10 s (the publisher 2 s); the publisher reconnects after 1 s, the subscriber after 3 s.\n`);
+  // More persistent clients, for the shadows' limits: each with a session and a topic of its own.
+  const extra: LabProcess[] = [];
+  for (let index = 1; index < clients; index++) {
+    const { config } = lab.loaded;
+    extra.push(
+      spawnIn(
+        lab.client,
+        ['mosquitto_sub', '-h', config.vip.address, '-p', String(config.broker.client_port), '-u', lab.clientUser.user, '-P', lab.clientUser.password, '-c', '-i', `lab-extra-${index}`, '-q', '1', '-t', `lab/extra/${index}/set`],
+        `${lab.dir}/extra-client-${index}.log`,
+      ),
+    );
+  }
+  if (clients > 1) {
+    console.log(`${clients - 1} more persistent clients connected through the VIP; 10 s for the backups to shadow them.\n`);
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+  }
   let result: RoundResult | undefined;
   const lost: number[] = [];
   const duplicated: number[] = [];
@@ -115,6 +136,7 @@ try {
       console.log(`  round ${round}: client-visible ${result.clientVisibleMs.toFixed(0)} ms, acked ${result.report.acknowledged}, acked-lost ${result.report.lost.length}${lostAt}, duplicated ${result.report.duplicated.length}\n`);
     }
   }
+  await terminate(extra.map((process) => process.pid));
   if (!result) fail('no round ran');
   if (rounds > 1 && ROUNDED.includes(fault)) console.log(`${rounds} rounds: acked-lost ${lost.join(' ')}; duplicated ${duplicated.join(' ')}`);
   if (fault === 'promote') {
