@@ -135,6 +135,15 @@ export interface RoundResult {
   failedOver?: boolean;
   /** When each lost message was acknowledged, ms from the fault (where the loss came from). */
   lostAckedMs?: number[];
+  /** master-gone: whether the next node's daemon had made a shadow of the probe's subscriber before the fault. */
+  shadowedBeforeFault?: boolean;
+  /** master-gone: when the old master's daemon last began reading its broker's log (the learner), ms from the probe's subscription (negative: before it). */
+  learnerFromSubscribeMs?: number;
+}
+
+/** The probe's subscriber's client id (probe.ts: `lab-probe-<id>-sub`, its topic `lab/probe/<id>`). */
+function subscriberId(probe: Probe): string {
+  return `lab-probe-${probe.topic.split('/').at(-1) ?? ''}-sub`;
 }
 
 /** For each lost message, when the publisher had its ack, ms from the fault. */
@@ -347,6 +356,7 @@ export async function failoverRound(lab: Lab, options: RoundOptions): Promise<Ro
       times,
       clientVisibleMs: visible.gapMs,
       report,
+      lostAckedMs: lostAckTimes(probe.events, report, faultAt),
       restarts: Object.fromEntries(lab.nodes.map((node) => [node.id, takeovers.restartsSince(node, faultAt)])),
     };
   });
@@ -436,6 +446,11 @@ export async function masterGoneRound(lab: Lab, options: MasterGoneOptions = {})
   const result = await probedRound(lab, { rate, steadyMs, qos: options.qos ?? 1, reconnectPeriodMs, subscriberKeepaliveSeconds, subscriberReconnectPeriodMs, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
     await old.linkDown();
     step(FAULTS['master-gone'], faultAt);
+    const subscriber = subscriberId(probe);
+    const shadowedBeforeFault = next.daemonLines().some((line) => line.msg === 'shadow subscriptions changed' && line['client'] === subscriber && line.time <= faultAt);
+    const subscribedAt = probe.events.find((event) => event.e === 'subscribed')?.t;
+    const learnerAt = old.daemonLines().filter((line) => line.msg === "reading the broker's log" && line.time <= faultAt).at(-1)?.time;
+    const learnerFromSubscribeMs = subscribedAt === undefined || learnerAt === undefined ? undefined : Math.round(learnerAt - subscribedAt);
     const times: RoundTimes = {};
     times.vipMoved = Date.now() + (await lab.waitForVipOn(next.id, { alone: false, timeoutMs: 20_000 })) - faultAt;
     step(`VIP on ${next.name}`, faultAt + times.vipMoved);
@@ -446,6 +461,9 @@ export async function masterGoneRound(lab: Lab, options: MasterGoneOptions = {})
     const { visible } = await deliveredAgain({ probe, faultAt, step }, at, steadyMs, times);
     const report = await drain();
     return {
+      shadowedBeforeFault,
+      ...(learnerFromSubscribeMs === undefined ? {} : { learnerFromSubscribeMs }),
+      lostAckedMs: lostAckTimes(probe.events, report, faultAt),
       fault: 'master-gone' as const,
       from: old.id,
       to: next.id,

@@ -167,8 +167,10 @@ function summary(result: RoundResult): string {
     `sub lost ${ms(times.subLost)} back ${ms(times.subBack)} (${times.subCloses ?? 0} closes)`,
     `pub lost ${ms(times.pubLost)} back ${ms(times.pubBack)} (${times.pubCloses ?? 0} closes)`,
     `client-visible ${ms(result.clientVisibleMs)}`,
-    `acked-lost ${report.lost.length}`,
+    `acked-lost ${report.lost.length}${result.lostAckedMs && result.lostAckedMs.length > 0 ? ` (acked at ${result.lostAckedMs.slice(0, 5).join(', ')} ms)` : ''}`,
     `duplicated ${report.duplicated.length}`,
+    ...(result.shadowedBeforeFault === undefined ? [] : [`the subscriber shadowed on the next node before the fault: ${result.shadowedBeforeFault ? 'yes' : 'NO'}`]),
+    ...(result.learnerFromSubscribeMs === undefined ? [] : [`the old master's learner reading its log since ${result.learnerFromSubscribeMs} ms from the subscription`]),
     `restarts ${Object.entries(result.restarts).map(([id, count]) => `node${id} ${count}`).join(' ')}`,
   ].join(', ');
 }
