@@ -3,7 +3,7 @@
  *   [--rounds N (vrrp-split, master-gone, broker-kill)] [--shadows on|off (master-gone, broker-kill; default on)] [--qos 1|2 (master-gone)]
  *   [--drain-interval S (master-gone, broker-kill)] [--autosave-changes N (broker.autosave_changes)]
  *   [--clients N (master-gone, broker-kill: N - 1 more persistent clients through the VIP, mosquitto_sub, each on a topic of its own)]
- *   [--steady S (broker-kill: traffic before the fault, default 1; above broker.autosave_interval the subscription is saved before the kill)]
+ *   [--steady S (master-gone, broker-kill: traffic before the fault, default 1; for broker-kill, above broker.autosave_interval the subscription is saved before the kill)]
  *
  * The demo: a two-node lab with the daemon on each node, a client publishing QoS 1 through the
  * VIP and a persistent subscriber, a fault on the master (its link, its keepalived, or its own
@@ -124,7 +124,7 @@ try {
     const onStep = (label: string, at: number) => steps.push([at, label]);
     result =
       fault === 'master-gone'
-        ? await masterGoneRound(lab, { rate, qos, onStep })
+        ? await masterGoneRound(lab, { rate, qos, steadyMs, onStep })
         : fault === 'broker-kill'
           ? await brokerKillRound(lab, { rate, steadyMs, onStep })
           : await failoverRound(lab, { fault, rate, onStep });
@@ -133,7 +133,8 @@ try {
     duplicated.push(result.report.duplicated.length);
     if (ROUNDED.includes(fault)) {
       const lostAt = result.lostAckedMs && result.lostAckedMs.length > 0 ? ` (acked at ${result.lostAckedMs.slice(0, 10).join(', ')} ms from the fault)` : '';
-      console.log(`  round ${round}: client-visible ${result.clientVisibleMs.toFixed(0)} ms, acked ${result.report.acknowledged}, acked-lost ${result.report.lost.length}${lostAt}, duplicated ${result.report.duplicated.length}\n`);
+      const shadowed = result.shadowedBeforeFault === undefined ? '' : `; the subscriber shadowed on the next node before the fault: ${result.shadowedBeforeFault ? 'yes' : 'no'}`;
+      console.log(`  round ${round}: client-visible ${result.clientVisibleMs.toFixed(0)} ms, acked ${result.report.acknowledged}, acked-lost ${result.report.lost.length}${lostAt}, duplicated ${result.report.duplicated.length}${shadowed}\n`);
     }
   }
   await terminate(extra.map((process) => process.pid));
