@@ -3,6 +3,7 @@
  *   [--rounds N (vrrp-split, master-gone, broker-kill)] [--shadows on|off (master-gone, broker-kill; default on)] [--qos 1|2 (master-gone)]
  *   [--drain-interval S (master-gone, broker-kill)] [--autosave-changes N (broker.autosave_changes)]
  *   [--clients N (master-gone, broker-kill: N - 1 more persistent clients through the VIP, mosquitto_sub, each on a topic of its own)]
+ *   [--keep-logs DIR (master-gone, broker-kill: each node's log directory copied to DIR/round-N/ after a round that lost messages)]
  *   [--steady S (master-gone, broker-kill: traffic before the fault, default 1; for broker-kill, above broker.autosave_interval the subscription is saved before the kill)]
  *
  * The demo: a two-node lab with the daemon on each node, a client publishing QoS 1 through the
@@ -11,6 +12,8 @@
  * lab is removed at the end, also on failure or Ctrl-C. The last line is
  * `failover ok: client-visible <ms> ms, acked-lost <n>, duplicated <n>` or `failover FAILED: …`.
  */
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { brokerKillRound, failoverRound, FAULTS, masterGoneRound, promoteOutput, type Fault, type RoundResult } from '../lab/failover.js';
 import { Lab } from '../lab/lab.js';
@@ -32,6 +35,7 @@ const { values } = parseArgs({
     'autosave-changes': { type: 'string' },
     steady: { type: 'string', default: '1' },
     clients: { type: 'string', default: '1' },
+    'keep-logs': { type: 'string' },
   },
 });
 
@@ -130,6 +134,11 @@ try {
           : await failoverRound(lab, { fault, rate, onStep });
     for (const [at, label] of steps.sort((a, b) => a[0] - b[0])) console.log(`  ${ms(at)}  ${label}`);
     lost.push(result.report.lost.length);
+    const keep = values['keep-logs'];
+    if (keep !== undefined && result.report.lost.length > 0) {
+      for (const node of lab.nodes) cpSync(node.logDir, join(keep, `round-${round}`, node.name), { recursive: true });
+      console.log(`  the nodes' logs of this round are in ${join(keep, `round-${round}`)}`);
+    }
     duplicated.push(result.report.duplicated.length);
     if (ROUNDED.includes(fault)) {
       const lostAt = result.lostAckedMs && result.lostAckedMs.length > 0 ? ` (acked at ${result.lostAckedMs.slice(0, 10).join(', ')} ms from the fault)` : '';
