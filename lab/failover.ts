@@ -11,7 +11,7 @@ import type { Lab } from './lab.js';
 import type { LabNode } from './node.js';
 import { Probe } from './probe.js';
 
-export type Fault = 'keepalived' | 'link' | 'broker-hang' | 'broker-crash-loop' | 'promote' | 'vrrp-split' | 'master-gone';
+export type Fault = 'keepalived' | 'link' | 'broker-hang' | 'broker-crash-loop' | 'promote' | 'vrrp-split' | 'master-gone' | 'broker-kill';
 
 export const FAULTS: Record<Fault, string> = {
   keepalived: "kill -9 the master's keepalived",
@@ -21,6 +21,7 @@ export const FAULTS: Record<Fault, string> = {
   promote: 'promote the next node (planned switchover: drain the bridge, then move the VIP)',
   'vrrp-split': 'drop VRRP (IP protocol 112) between the nodes for 5 s: split brain (a round of its own: lab/split.ts)',
   'master-gone': "pull the master's cable and never put it back in the round (a round of its own: masterGoneRound)",
+  'broker-kill': "kill -9 the master's mosquitto once (the supervise adapter starts it again; a round of its own: brokerKillRound)",
 };
 
 /** A takeover's steps, epoch ms. */
@@ -94,6 +95,10 @@ export interface RoundTimes {
   pubCloses?: number;
   /** The old master's daemon found its broker sick (broker faults). */
   sick?: number;
+  /** broker-kill: the killed broker started again in place by the supervise adapter. */
+  respawned?: number;
+  /** broker-kill with a failover: the old master MASTER again (the failback) and its broker accepting. */
+  failback?: number;
   /** A promote: the target's broker ready before its weight rose (prepared, src/takeover/plan.ts), its weight raised, the old master's daemon BACKUP. */
   prepared?: number;
   weightRaised?: number;
@@ -128,6 +133,23 @@ export interface RoundResult {
   restarts: Record<number, number>;
   /** False when the VIP never moved (unhandledRound); clientVisibleMs then runs to the repair and beyond. */
   failedOver?: boolean;
+  /** When each lost message was acknowledged, ms from the fault (where the loss came from). */
+  lostAckedMs?: number[];
+  /** master-gone: whether the next node's daemon had made a shadow of the probe's subscriber before the fault. */
+  shadowedBeforeFault?: boolean;
+  /** master-gone: when the old master's daemon last began reading its broker's log (the learner), ms from the probe's subscription (negative: before it). */
+  learnerFromSubscribeMs?: number;
+}
+
+/** The probe's subscriber's client id (probe.ts: `lab-probe-<id>-sub`, its topic `lab/probe/<id>`). */
+function subscriberId(probe: Probe): string {
+  return `lab-probe-${probe.topic.split('/').at(-1) ?? ''}-sub`;
+}
+
+/** For each lost message, when the publisher had its ack, ms from the fault. */
+export function lostAckTimes(events: readonly ProbeEvent[], report: ProbeReport, faultAt: number): number[] {
+  const lost = new Set(report.lost);
+  return events.filter((event) => event.e === 'ack' && lost.has(event.seq)).map((event) => Math.round(event.t - faultAt));
 }
 
 /** The longest gap between two receives within [from, to], and the receive that ended it. */
@@ -156,6 +178,7 @@ let promoting: { node: LabNode; run: Promise<RunResult> } | undefined;
 export async function injectFault(node: LabNode, fault: Fault, next?: LabNode): Promise<void> {
   if (fault === 'vrrp-split') throw new Error('vrrp-split is a round of its own (lab/split.ts: splitRound)');
   if (fault === 'master-gone') throw new Error('master-gone is a round of its own (masterGoneRound)');
+  if (fault === 'broker-kill') throw new Error('broker-kill is a round of its own (brokerKillRound)');
   if (fault === 'broker-hang') {
     if (node.pause('mosquitto').length === 0) throw new Error(`${node.name}: no mosquitto to hang`);
     return;
@@ -188,6 +211,7 @@ async function finishPromote(): Promise<void> {
 export async function repairFault(node: LabNode, fault: Fault): Promise<void> {
   if (fault === 'vrrp-split') throw new Error('vrrp-split is a round of its own (lab/split.ts: splitRound)');
   if (fault === 'master-gone') throw new Error('master-gone is a round of its own (masterGoneRound)');
+  if (fault === 'broker-kill') throw new Error('broker-kill is a round of its own (brokerKillRound)');
   if (fault === 'broker-hang') {
     node.resume('mosquitto');
     return;
@@ -332,6 +356,7 @@ export async function failoverRound(lab: Lab, options: RoundOptions): Promise<Ro
       times,
       clientVisibleMs: visible.gapMs,
       report,
+      lostAckedMs: lostAckTimes(probe.events, report, faultAt),
       restarts: Object.fromEntries(lab.nodes.map((node) => [node.id, takeovers.restartsSince(node, faultAt)])),
     };
   });
@@ -421,6 +446,11 @@ export async function masterGoneRound(lab: Lab, options: MasterGoneOptions = {})
   const result = await probedRound(lab, { rate, steadyMs, qos: options.qos ?? 1, reconnectPeriodMs, subscriberKeepaliveSeconds, subscriberReconnectPeriodMs, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
     await old.linkDown();
     step(FAULTS['master-gone'], faultAt);
+    const subscriber = subscriberId(probe);
+    const shadowedBeforeFault = next.daemonLines().some((line) => line.msg === 'shadow subscriptions changed' && line['client'] === subscriber && line.time <= faultAt);
+    const subscribedAt = probe.events.find((event) => event.e === 'subscribed')?.t;
+    const learnerAt = old.daemonLines().filter((line) => line.msg === "reading the broker's log" && line.time <= faultAt).at(-1)?.time;
+    const learnerFromSubscribeMs = subscribedAt === undefined || learnerAt === undefined ? undefined : Math.round(learnerAt - subscribedAt);
     const times: RoundTimes = {};
     times.vipMoved = Date.now() + (await lab.waitForVipOn(next.id, { alone: false, timeoutMs: 20_000 })) - faultAt;
     step(`VIP on ${next.name}`, faultAt + times.vipMoved);
@@ -431,6 +461,9 @@ export async function masterGoneRound(lab: Lab, options: MasterGoneOptions = {})
     const { visible } = await deliveredAgain({ probe, faultAt, step }, at, steadyMs, times);
     const report = await drain();
     return {
+      shadowedBeforeFault,
+      ...(learnerFromSubscribeMs === undefined ? {} : { learnerFromSubscribeMs }),
+      lostAckedMs: lostAckTimes(probe.events, report, faultAt),
       fault: 'master-gone' as const,
       from: old.id,
       to: next.id,
@@ -447,4 +480,74 @@ export async function masterGoneRound(lab: Lab, options: MasterGoneOptions = {})
   await DAEMON_TAKEOVERS.waitForTakeover(old, backAt);
   await lab.waitForBridges(30_000);
   return result;
+}
+
+export interface BrokerKillOptions {
+  rate?: number;
+  steadyMs?: number;
+  /** How long the VIP is watched after the kill for a move (a crash that fails over, `health.crash: failover`), ms (default 4000). */
+  watchMs?: number;
+  onStep?: (label: string, msSinceFault: number) => void;
+}
+
+/**
+ * The master's mosquitto killed with -9, once (issue 15, "a broker that keeps what it
+ * acknowledged"): the supervise adapter starts it again in place from its persistence file,
+ * or (`health.crash: failover`) the VIP moves to the next node and comes back once the
+ * restarted broker is well. What the broker had acknowledged but not yet saved or delivered is
+ * what a restart in place can lose. The verdict is taken after the VIP is back on the old master
+ * (if it moved at all) and the bridges have drained; the client-visible time is the longest gap
+ * of the whole round, a failback's included.
+ */
+export async function brokerKillRound(lab: Lab, options: BrokerKillOptions = {}): Promise<RoundResult> {
+  const { rate = 200, steadyMs = 1_000, watchMs = 4_000 } = options;
+  const [master] = await lab.vipHolders();
+  if (master === undefined) throw new Error('no node holds the VIP before the fault');
+  const old = lab.node(master);
+  const next = lab.nodes.filter((node) => node.id !== master).sort((a, b) => b.priority - a.priority)[0]!;
+  return probedRound(lab, { rate, steadyMs, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
+    if (old.kill('mosquitto').length === 0) throw new Error(`${old.name}: no mosquitto to kill`);
+    step(FAULTS['broker-kill'], faultAt);
+    const times: RoundTimes = {};
+    const respawn = await old.waitForLine('broker started', faultAt, 20_000);
+    times.respawned = respawn.time - faultAt;
+    step(`${old.name}: broker started again in place (supervise)`, respawn.time);
+    for (let polls = 0; Date.now() - faultAt < watchMs && polls < 10_000 && times.vipMoved === undefined; polls++) {
+      if ((await lab.vipHolders()).includes(next.id)) times.vipMoved = Date.now() - faultAt;
+      else await sleep(20);
+    }
+    const sick = old.linesSince('broker sick', faultAt)[0]?.time;
+    if (sick !== undefined) times.sick = sick - faultAt;
+    step(`${old.name}: broker sick`, sick);
+    let resumedAfter: Takeover = { accepting: respawn.time };
+    if (times.vipMoved !== undefined) {
+      step(`VIP on ${next.name}`, faultAt + times.vipMoved);
+      resumedAfter = await DAEMON_TAKEOVERS.waitForTakeover(next, faultAt);
+      takeoverTimes(times, resumedAfter, faultAt);
+      step(`${next.name}: DNAT rule in place`, resumedAfter.dnat);
+      step(`${next.name}: broker accepting`, resumedAfter.accepting);
+    } else step(`the VIP stayed on ${old.name} (watched ${watchMs} ms)`, faultAt + watchMs);
+    const { until } = await deliveredAgain({ probe, faultAt, step }, resumedAfter, steadyMs, times);
+    if (times.vipMoved !== undefined) {
+      await lab.waitForVipOn(old.id, { timeoutMs: 30_000 });
+      const failback = await DAEMON_TAKEOVERS.waitForTakeover(old, faultAt + times.vipMoved);
+      times.failback = completeAt(failback) - faultAt;
+      step(`${old.name} is MASTER again (failback)`, completeAt(failback));
+      await probe.waitFor('delivery after the failback', (event) => event.e === 'recv' && event.t > completeAt(failback), 30_000);
+    }
+    await lab.waitForBridges(30_000);
+    await sleep(steadyMs);
+    const visible = outage(probe.events, faultAt, Math.max(until, Date.now()));
+    const report = await drain();
+    return {
+      fault: 'broker-kill' as const,
+      from: old.id,
+      to: times.vipMoved === undefined ? old.id : next.id,
+      times,
+      clientVisibleMs: visible.gapMs,
+      report,
+      restarts: Object.fromEntries(lab.nodes.map((node) => [node.id, DAEMON_TAKEOVERS.restartsSince(node, faultAt)])),
+      lostAckedMs: lostAckTimes(probe.events, report, faultAt),
+    };
+  });
 }

@@ -14,6 +14,11 @@
  * split brain (`vrrp-split`: VRRP dropped between the nodes for 5 s, lab/split.ts; the baseline
  * holds the VIP on both nodes until VRRP passes again), each with a table of its own besides the
  * main one (a promote's steps from the target's hint; a split's overlap and end).
+ * And two of issue 15 (no acknowledged message lost in any single fault), each round with a
+ * per-round count of acked-lost and duplicated: `master-gone` (the master's cable pulled for good
+ * within the round; masterGoneRound) and `broker-kill` (the master's mosquitto killed with -9 once
+ * and restarted in place; brokerKillRound), best run with the setups `0.1-shadows` (sessions.enabled)
+ * and `0.1-shadows-changes-1` (and broker.autosave_changes 1); the baseline has neither (n/a).
  * `--setups` and `--faults` pick some (ids in ALL_SETUPS, ALL_FAULTS).
  * A fresh lab per setup and fault; the rounds reuse it, since each ends with the old master back.
  *
@@ -23,7 +28,7 @@
 import { availableParallelism, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { baselineRound, BASELINE_ADVERT_INT, startBaselineLab } from '../lab/baseline.js';
-import { BROKER_FAULTS, failoverRound, FAULTS, unhandledRound, type Fault, type RoundResult, type RoundTimes } from '../lab/failover.js';
+import { BROKER_FAULTS, brokerKillRound, failoverRound, FAULTS, masterGoneRound, unhandledRound, type Fault, type RoundResult, type RoundTimes } from '../lab/failover.js';
 import { Lab } from '../lab/lab.js';
 import { ensureFreshDist } from '../lab/entry.js';
 import { labUnavailable } from '../lab/requirements.js';
@@ -64,6 +69,10 @@ interface Setup {
   advertInt: number;
   /** `failover.restart_on_takeover` (default true). */
   restartOnTakeover?: boolean;
+  /** `sessions.enabled` (shadow sessions, drain every 1 s). */
+  sessions?: boolean;
+  /** `broker.autosave_changes` (default 0: autosave by time). */
+  autosaveChanges?: number;
 }
 
 const ALL_SETUPS: Setup[] = [
@@ -73,10 +82,17 @@ const ALL_SETUPS: Setup[] = [
   { id: '0.05', label: 'mosquitto-failover, advert 0.05 s', baseline: false, advertInt: 0.05 },
   { id: '0.1-no-restart', label: 'mosquitto-failover, advert 0.1 s, no restart', baseline: false, advertInt: 0.1, restartOnTakeover: false },
   { id: '0.05-no-restart', label: 'mosquitto-failover, advert 0.05 s, no restart', baseline: false, advertInt: 0.05, restartOnTakeover: false },
+  { id: '0.1-shadows', label: 'mosquitto-failover, advert 0.1 s, shadow sessions', baseline: false, advertInt: 0.1, sessions: true },
+  { id: '0.1-changes-1', label: 'mosquitto-failover, advert 0.1 s, autosave_changes 1', baseline: false, advertInt: 0.1, autosaveChanges: 1 },
+  { id: '0.1-shadows-changes-1', label: 'mosquitto-failover, advert 0.1 s, shadow sessions, autosave_changes 1', baseline: false, advertInt: 0.1, sessions: true, autosaveChanges: 1 },
 ];
-const ALL_FAULTS: Fault[] = ['keepalived', 'link', 'broker-hang', 'broker-crash-loop', 'promote', 'vrrp-split'];
+const ALL_FAULTS: Fault[] = ['keepalived', 'link', 'broker-hang', 'broker-crash-loop', 'promote', 'vrrp-split', 'master-gone', 'broker-kill'];
 /** What the baseline does for a fault it has no round for. */
-const BASELINE_NA: Partial<Record<Fault, string>> = { promote: 'n/a: the recipe has no planned switchover (by hand: edit the priorities, reload keepalived; no drain)' };
+const BASELINE_NA: Partial<Record<Fault, string>> = {
+  promote: 'n/a: the recipe has no planned switchover (by hand: edit the priorities, reload keepalived; no drain)',
+  'master-gone': 'n/a: the recipe keeps no session anywhere but on the master (see the no-shadows figures in the README)',
+  'broker-kill': "n/a: the recipe has no broker supervisor of its own (systemd's Restart= would restart it in place, as `autosave_changes 0` does)",
+};
 /** The baseline holds a fault it does not fail over for this long (unhandledRound). */
 const UNHANDLED_HOLD_MS = 10_000;
 /** How long VRRP stays dropped in a split-brain round (lab/split.ts). */
@@ -121,7 +137,11 @@ async function startLab(setup: Setup): Promise<Lab> {
     nodes: 2,
     daemon: true,
     advertInt: setup.advertInt,
-    ...(restart === undefined ? {} : { configure: (document) => (document.failover['restart_on_takeover'] = restart) }),
+    ...(setup.sessions ? { sessions: true } : {}),
+    configure: (document) => {
+      if (restart !== undefined) document.failover['restart_on_takeover'] = restart;
+      if (setup.autosaveChanges !== undefined) document.broker['autosave_changes'] = setup.autosaveChanges;
+    },
   });
   try {
     await lab.waitForVipOn(lab.nodes[0]!.id, { timeoutMs: 30_000 });
@@ -147,14 +167,19 @@ function summary(result: RoundResult): string {
     `sub lost ${ms(times.subLost)} back ${ms(times.subBack)} (${times.subCloses ?? 0} closes)`,
     `pub lost ${ms(times.pubLost)} back ${ms(times.pubBack)} (${times.pubCloses ?? 0} closes)`,
     `client-visible ${ms(result.clientVisibleMs)}`,
-    `acked-lost ${report.lost.length}`,
+    `acked-lost ${report.lost.length}${result.lostAckedMs && result.lostAckedMs.length > 0 ? ` (acked at ${result.lostAckedMs.slice(0, 5).join(', ')} ms)` : ''}`,
     `duplicated ${report.duplicated.length}`,
+    ...(result.shadowedBeforeFault === undefined ? [] : [`the subscriber shadowed on the next node before the fault: ${result.shadowedBeforeFault ? 'yes' : 'NO'}`]),
+    ...(result.learnerFromSubscribeMs === undefined ? [] : [`the old master's learner reading its log since ${result.learnerFromSubscribeMs} ms from the subscription`]),
     `restarts ${Object.entries(result.restarts).map(([id, count]) => `node${id} ${count}`).join(' ')}`,
   ].join(', ');
 }
 
 /** How a round of `setup` goes for `fault`: the baseline does not fail over for a broker fault, so its round is bounded and says so. */
 function roundOf(setup: Setup, fault: Fault): typeof failoverRound {
+  // Rounds of their own: the master never back within the round (masterGoneRound), the broker restarted in place (brokerKillRound).
+  if (fault === 'master-gone') return (lab, options) => masterGoneRound(lab, { rate: options.rate ?? rate });
+  if (fault === 'broker-kill') return (lab, options) => brokerKillRound(lab, { rate: options.rate ?? rate });
   if (!setup.baseline) return failoverRound;
   return BROKER_FAULTS.includes(fault) ? (lab, options) => unhandledRound(lab, { ...options, holdMs: UNHANDLED_HOLD_MS }) : baselineRound;
 }
@@ -289,6 +314,28 @@ ${rounds} round(s) per row, a QoS 1 publisher at ${rate} msg/s and a persistent 
 ${line(header)}
 ${line(header.map(() => '---'))}
 ${table.map(line).join('\n')}`);
+
+// Each round's count, for the rows whose goal is 0 in every round (issue 15).
+const perRoundFaults: readonly Fault[] = ['master-gone', 'broker-kill', 'broker-crash-loop'];
+const perRoundRows = failoverRows.filter((row) => perRoundFaults.includes(row.fault) && row.results.length > 0);
+if (perRoundRows.length > 0) {
+  const perRoundHeader = ['setup', 'fault', 'rounds', 'acked-lost, each round', 'duplicated, each round', 'rounds that failed over (VIP moved)', 'client-visible (median / max)'];
+  const perRoundTable = perRoundRows.map((row) => [
+    row.setup.label,
+    FAULTS[row.fault],
+    row.failures.length === 0 ? String(row.results.length) : `${row.results.length} of ${rounds} (${row.failures.length} FAILED)`,
+    row.results.map((result) => result.report.lost.length).join(' '),
+    row.results.map((result) => result.report.duplicated.length).join(' '),
+    String(row.results.filter((result) => result.times.vipMoved !== undefined).length),
+    spread(row.results.map((result) => result.clientVisibleMs)),
+  ]);
+  console.log(`
+acked-lost and duplicated in each round (goal: 0 lost in every round; duplicates at most a drain window's worth, ${rate} at 1 s):
+
+${line(perRoundHeader)}
+${line(perRoundHeader.map(() => '---'))}
+${perRoundTable.map(line).join('\n')}`);
+}
 
 // A promote's times from the target's hint (its first sign of MASTER): the fault is the command's start, which includes its own start-up, the status read and the drain.
 const promoteRows = rows.filter((row) => row.fault === 'promote' && row.results.length > 0);

@@ -1,6 +1,10 @@
 /**
- * npm run lab -- [--fault link|keepalived|broker-hang|broker-crash-loop|promote|vrrp-split|master-gone] [--advert-int S] [--rate N] [--rounds N (vrrp-split, master-gone)]
- *   [--shadows on|off (master-gone; default on)] [--qos 1|2 (master-gone)] [--drain-interval S (master-gone)]
+ * npm run lab -- [--fault link|keepalived|broker-hang|broker-crash-loop|promote|vrrp-split|master-gone|broker-kill] [--advert-int S] [--rate N]
+ *   [--rounds N (vrrp-split, master-gone, broker-kill)] [--shadows on|off (master-gone, broker-kill; default on)] [--qos 1|2 (master-gone)]
+ *   [--drain-interval S (master-gone, broker-kill)] [--autosave-changes N (broker.autosave_changes)]
+ *   [--clients N (master-gone, broker-kill: N - 1 more persistent clients through the VIP, mosquitto_sub, each on a topic of its own)]
+ *   [--keep-logs DIR (master-gone, broker-kill: each node's log directory copied to DIR/round-N/ after a round that lost messages)]
+ *   [--steady S (master-gone, broker-kill: traffic before the fault, default 1; for broker-kill, above broker.autosave_interval the subscription is saved before the kill)]
  *
  * The demo: a two-node lab with the daemon on each node, a client publishing QoS 1 through the
  * VIP and a persistent subscriber, a fault on the master (its link, its keepalived, or its own
@@ -8,12 +12,15 @@
  * lab is removed at the end, also on failure or Ctrl-C. The last line is
  * `failover ok: client-visible <ms> ms, acked-lost <n>, duplicated <n>` or `failover FAILED: …`.
  */
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { failoverRound, FAULTS, masterGoneRound, promoteOutput, type Fault, type RoundResult } from '../lab/failover.js';
+import { brokerKillRound, failoverRound, FAULTS, masterGoneRound, promoteOutput, type Fault, type RoundResult } from '../lab/failover.js';
 import { Lab } from '../lab/lab.js';
 import { NEEDS } from '../lab/machine.mjs';
 import { splitDemo } from '../lab/split.js';
 import { ensureFreshDist } from '../lab/entry.js';
+import { spawnIn, terminate, type LabProcess } from '../lab/process.js';
 import { labUnavailable } from '../lab/requirements.js';
 
 const { values } = parseArgs({
@@ -25,6 +32,10 @@ const { values } = parseArgs({
     shadows: { type: 'string', default: 'on' },
     qos: { type: 'string', default: '1' },
     'drain-interval': { type: 'string', default: '1' },
+    'autosave-changes': { type: 'string' },
+    steady: { type: 'string', default: '1' },
+    clients: { type: 'string', default: '1' },
+    'keep-logs': { type: 'string' },
   },
 });
 
@@ -47,6 +58,14 @@ const qos = Number(values.qos);
 if (qos !== 1 && qos !== 2) fail(`--qos is 1 or 2, not ${values.qos}`);
 const drainInterval = Number(values['drain-interval']);
 if (!(drainInterval >= 0.2 && drainInterval <= 60)) fail(`--drain-interval is 0.2 to 60 seconds, not ${values['drain-interval']}`);
+const autosaveChanges = values['autosave-changes'] === undefined ? undefined : Number(values['autosave-changes']);
+if (autosaveChanges !== undefined && !(Number.isInteger(autosaveChanges) && autosaveChanges >= 0)) fail(`--autosave-changes is a whole number, not ${values['autosave-changes']}`);
+const steadyMs = Number(values.steady) * 1000;
+if (!(steadyMs >= 1000 && steadyMs <= 60_000)) fail(`--steady is 1 to 60 seconds of traffic before the fault, not ${values.steady}`);
+const clients = Number(values.clients);
+if (!(Number.isInteger(clients) && clients >= 1 && clients <= 500)) fail(`--clients is 1 to 500, not ${values.clients}`);
+/** Faults that run several rounds in one lab (--rounds) and report each. */
+const ROUNDED: readonly Fault[] = ['master-gone', 'broker-kill'];
 const unavailable = labUnavailable(NEEDS.lab.programs);
 if (unavailable) fail(`this machine ${unavailable}`);
 // The lab runs the daemon as shipped: build it when the sources are newer.
@@ -56,8 +75,16 @@ const ms = (value: number | undefined) => (value === undefined ? '       -' : `$
 let lab: Lab | undefined;
 try {
   console.log(`starting a two-node lab (keepalived, advert_int ${advertInt} s) with mosquitto-failover on each node…`);
-  const sessions = fault === 'master-gone' && shadows ? { drain_interval: drainInterval } : undefined;
-  lab = await Lab.start({ nodes: 2, daemon: true, advertInt, ...(sessions ? { sessions } : {}) });
+  const sessions = ROUNDED.includes(fault) && shadows ? { drain_interval: drainInterval } : undefined;
+  lab = await Lab.start({
+    nodes: 2,
+    daemon: true,
+    advertInt,
+    ...(sessions ? { sessions } : {}),
+    configure: (document) => {
+      if (autosaveChanges !== undefined) document.broker = { ...document.broker, autosave_changes: autosaveChanges };
+    },
+  });
   await lab.waitForVipOn(1, { timeoutMs: 20_000 });
   await lab.waitForBridges();
   console.log(`node1 holds the VIP ${lab.loaded.config.vip.address}; a client publishes ${rate} msg/s at QoS 1 through it.\n`);
@@ -69,24 +96,59 @@ try {
     console.log(verdict.ok);
     process.exit(0);
   }
+  if (fault === 'broker-kill') {
+    const conf = lab.loaded.config;
+    console.log(`shadow sessions ${shadows ? `on (drain every ${drainInterval} s)` : 'off'}; broker.autosave_changes ${autosaveChanges ?? conf.broker.autosave_changes}${(autosaveChanges ?? conf.broker.autosave_changes) === 0 ? ` (autosave every ${conf.broker.autosave_interval} s)` : ''}.\n`);
+  }
   if (fault === 'master-gone') console.log(`shadow sessions ${shadows ? `on (drain every ${drainInterval} s)` : 'off'}; the subscriber is persistent at QoS ${qos} with keepalive 10 s (the publisher 2 s); the publisher reconnects after 1 s, the subscriber after 3 s.\n`);
+  // More persistent clients, for the shadows' limits: each with a session and a topic of its own.
+  const extra: LabProcess[] = [];
+  for (let index = 1; index < clients; index++) {
+    const { config } = lab.loaded;
+    extra.push(
+      spawnIn(
+        lab.client,
+        ['mosquitto_sub', '-h', config.vip.address, '-p', String(config.broker.client_port), '-u', lab.clientUser.user, '-P', lab.clientUser.password, '-c', '-i', `lab-extra-${index}`, '-q', '1', '-t', `lab/extra/${index}/set`],
+        `${lab.dir}/extra-client-${index}.log`,
+      ),
+    );
+  }
+  if (clients > 1) {
+    console.log(`${clients - 1} more persistent clients connected through the VIP; 10 s for the backups to shadow them.\n`);
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+  }
   let result: RoundResult | undefined;
   const lost: number[] = [];
   const duplicated: number[] = [];
-  for (let round = 1; round <= (fault === 'master-gone' ? rounds : 1); round++) {
-    console.log(`injecting the fault: ${FAULTS[fault]}…${fault === 'master-gone' && rounds > 1 ? ` (round ${round} of ${rounds})` : ''}`);
+  for (let round = 1; round <= (ROUNDED.includes(fault) ? rounds : 1); round++) {
+    console.log(`injecting the fault: ${FAULTS[fault]}…${ROUNDED.includes(fault) && rounds > 1 ? ` (round ${round} of ${rounds})` : ''}`);
     console.log('timeline (from the fault):');
     // Steps are reported as they are known, not always in order (the daemon's times come from its log).
     const steps: [number, string][] = [];
     const onStep = (label: string, at: number) => steps.push([at, label]);
-    result = fault === 'master-gone' ? await masterGoneRound(lab, { rate, qos, onStep }) : await failoverRound(lab, { fault, rate, onStep });
+    result =
+      fault === 'master-gone'
+        ? await masterGoneRound(lab, { rate, qos, steadyMs, onStep })
+        : fault === 'broker-kill'
+          ? await brokerKillRound(lab, { rate, steadyMs, onStep })
+          : await failoverRound(lab, { fault, rate, onStep });
     for (const [at, label] of steps.sort((a, b) => a[0] - b[0])) console.log(`  ${ms(at)}  ${label}`);
     lost.push(result.report.lost.length);
+    const keep = values['keep-logs'];
+    if (keep !== undefined && result.report.lost.length > 0) {
+      for (const node of lab.nodes) cpSync(node.logDir, join(keep, `round-${round}`, node.name), { recursive: true });
+      console.log(`  the nodes' logs of this round are in ${join(keep, `round-${round}`)}`);
+    }
     duplicated.push(result.report.duplicated.length);
-    if (fault === 'master-gone') console.log(`  round ${round}: client-visible ${result.clientVisibleMs.toFixed(0)} ms, acked ${result.report.acknowledged}, acked-lost ${result.report.lost.length}, duplicated ${result.report.duplicated.length}\n`);
+    if (ROUNDED.includes(fault)) {
+      const lostAt = result.lostAckedMs && result.lostAckedMs.length > 0 ? ` (acked at ${result.lostAckedMs.slice(0, 10).join(', ')} ms from the fault)` : '';
+      const shadowed = result.shadowedBeforeFault === undefined ? '' : `; the subscriber shadowed on the next node before the fault: ${result.shadowedBeforeFault ? 'yes' : 'no'}`;
+      console.log(`  round ${round}: client-visible ${result.clientVisibleMs.toFixed(0)} ms, acked ${result.report.acknowledged}, acked-lost ${result.report.lost.length}${lostAt}, duplicated ${result.report.duplicated.length}${shadowed}\n`);
+    }
   }
+  await terminate(extra.map((process) => process.pid));
   if (!result) fail('no round ran');
-  if (rounds > 1 && fault === 'master-gone') console.log(`${rounds} rounds: acked-lost ${lost.join(' ')}; duplicated ${duplicated.join(' ')}`);
+  if (rounds > 1 && ROUNDED.includes(fault)) console.log(`${rounds} rounds: acked-lost ${lost.join(' ')}; duplicated ${duplicated.join(' ')}`);
   if (fault === 'promote') {
     console.log(`\nthe promote command said:\n${(promoteOutput ?? '').trimEnd().replace(/^/gm, '  ')}`);
     const takeover = lab.node(result.to).daemonLines().findLast((line) => line.msg.startsWith('role ') && line.role === 'MASTER' && line.time >= Date.now() - 120_000);

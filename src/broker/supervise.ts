@@ -35,6 +35,8 @@ export interface SupervisorOptions {
   respawnOnCleanExit?: boolean;
   /** Milliseconds between SIGTERM and SIGKILL. */
   stopGraceMs?: number;
+  /** How long it must have run for its death to start the respawn delay from the minimum again (default STABLE_MS). */
+  stableMs?: number;
 }
 
 /**
@@ -58,8 +60,14 @@ const ADOPTED_POLL_MS = 250;
  */
 export const FAILED_START_MS = 1_000;
 const RESPAWN: Backoff = { minMs: 500, maxMs: 10_000 };
-/** A broker that ran this long before it died starts the respawn delay from the minimum again. */
-const STABLE_MS = 60_000;
+/**
+ * A broker that ran this long before it died starts the respawn delay from the minimum again.
+ * The delay is there against a hot loop of failed starts (those die within FAILED_START_MS); a
+ * broker that served for seconds and was then killed is restarted at once, however often that
+ * happened in the last minute: with 60 s here, a second kill within a minute waited 1 s, a third
+ * 2 s, and the refused probes moved the VIP (issue 15, broker-kill rounds 10 s apart).
+ */
+export const STABLE_MS = 5_000;
 
 export class Supervisor implements BrokerControl {
   private readonly options: SupervisorOptions;
@@ -190,7 +198,7 @@ export class Supervisor implements BrokerControl {
   private exited(how: string): void {
     if (this.stopping || this.stopped) return;
     const ran = Date.now() - this.startedAt;
-    if (ran > STABLE_MS) this.respawns = 0;
+    if (ran > (this.options.stableMs ?? STABLE_MS)) this.respawns = 0;
     const delay = backoffDelay(this.respawns++, RESPAWN);
     // An exit code, not a signal: a broker killed (by an admin, the OOM killer) crashed, whenever.
     const failedStart = this.spawned && ran < FAILED_START_MS && how.startsWith('exit code');

@@ -186,6 +186,16 @@ export const Broker = z.strictObject({
     3600,
     { error: 'must be at most 3600 seconds: a short interval loses less on a crash' },
   ).default(10),
+  // Save the in-memory database after this many changes instead of every autosave_interval
+  // seconds (mosquitto.conf(5) autosave_on_changes); 0 saves by time. What mosquitto 2.0.11 counts
+  // as a change (src/database.c, handle_*.c): each QoS 1/2 delivery a client acknowledged (each
+  // subscriber's, the bridge's), each message queued for a client, a subscribe, an unsubscribe, a
+  // retained message, a new persistent session. Each save writes the whole database (retained
+  // messages included) and fsyncs it: the cost is about the message rate times the database's size.
+  autosave_changes: z.int({ error: 'must be a whole number of changes' }).min(0, { error: 'must be 0 (save by time) or more' }).max(
+    1_000_000,
+    { error: 'must be at most 1000000 changes' },
+  ).default(0),
   // Messages a broker keeps for each offline persistent client. mosquitto's default, 1000, is
   // about 5 s of a busy home at 200 msg/s: a failover and a failback must fit, or acked
   // messages are dropped (mosquitto.conf(5) max_queued_messages).

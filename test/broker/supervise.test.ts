@@ -15,10 +15,10 @@ import { scratchDir } from '../helpers/scratch.js';
 // Exits 0 on SIGTERM, as ucarp does after its down script; `marker` tells it from other shells.
 const PROGRAM = ['-c', 'trap "exit 0" TERM; sleep 30 & wait', 'mqfo-supervise-test'];
 
-function supervisor(args: readonly string[] = PROGRAM) {
+function supervisor(args: readonly string[] = PROGRAM, stableMs?: number) {
   const messages: string[] = [];
   const log = pino({ level: 'debug' }, { write: (line: string) => messages.push((JSON.parse(line) as { msg: string }).msg) });
-  const supervised = new Supervisor({ binary: '/bin/sh', args, configFile: 'mqfo-supervise-test', pidFile: join(scratchDir('supervise'), 'pid'), log, name: 'ucarp', respawnOnCleanExit: false, stopGraceMs: 2_000 });
+  const supervised = new Supervisor({ binary: '/bin/sh', args, configFile: 'mqfo-supervise-test', pidFile: join(scratchDir('supervise'), 'pid'), log, name: 'ucarp', respawnOnCleanExit: false, stopGraceMs: 2_000, ...(stableMs === undefined ? {} : { stableMs }) });
   const exits: Exit[] = [];
   supervised.onExit((exit) => exits.push(exit));
   return { supervised, messages, exits };
@@ -101,6 +101,25 @@ test('a restart asked for starts the respawn delay from the minimum again (a cra
   await supervised.restart();
   await waitFor('the restarted program\'s exit', () => exits.length > before, { timeoutMs: 5_000, intervalMs: 20 });
   t.is(exits[before]!.respawnInMs, exits[0]!.respawnInMs);
+});
+
+test('a program that ran for stableMs before it died is started again after the shortest delay, however often it died before (a broker killed now and then, issue 15)', async (t) => {
+  const { supervised, exits } = supervisor(PROGRAM, 300);
+  t.teardown(() => supervised.stop());
+  await supervised.start();
+  // Killed at once, twice: the delay grows (the backoff against a hot loop).
+  for (let kill = 1; kill <= 2; kill++) {
+    const pid = supervised.pid!;
+    process.kill(pid, 'SIGKILL');
+    await waitFor(`exit ${kill}`, () => exits.length >= kill, { timeoutMs: 5_000, intervalMs: 10 });
+    await waitFor(`respawn ${kill}`, () => supervised.pid !== undefined && supervised.pid !== pid, { timeoutMs: 10_000, intervalMs: 10 });
+  }
+  t.true(exits[1]!.respawnInMs > exits[0]!.respawnInMs, 'the delay grew');
+  // Then it runs past stableMs (a bounded wait, no timing asserted) and is killed again.
+  await sleep(500);
+  process.kill(supervised.pid!, 'SIGKILL');
+  await waitFor('exit 3', () => exits.length >= 3, { timeoutMs: 5_000, intervalMs: 10 });
+  t.is(exits[2]!.respawnInMs, exits[0]!.respawnInMs);
 });
 
 test('a program killed by a signal right after its start crashed: not a failed start (only an exit code says it cannot run)', async (t) => {

@@ -69,6 +69,9 @@ const cases: [string, (doc: Record<string, any>) => void, RegExp][] = [
   ['a discovery prefix with a wildcard', (d) => (d.homeassistant = { enabled: true, discovery_prefix: 'homeassistant/#' }), /^homeassistant\.discovery_prefix \(line \d+\): "homeassistant\/#" is not a discovery prefix/],
   ['a discovery prefix ending in /', (d) => (d.homeassistant = { discovery_prefix: 'homeassistant/' }), /^homeassistant\.discovery_prefix \(line \d+\): "homeassistant\/" is not a discovery prefix/],
   ['an unknown homeassistant key', (d) => (d.homeassistant = { enable: true }), /^homeassistant\.enable \(line \d+\): unknown key \(hint: allowed here: enabled, discovery_prefix, user\)$/],
+  ['a negative autosave_changes', (d) => (d.broker = { autosave_changes: -1 }), /^broker\.autosave_changes \(line \d+\): must be 0 \(save by time\) or more$/],
+  ['a fractional autosave_changes', (d) => (d.broker = { autosave_changes: 1.5 }), /^broker\.autosave_changes \(line \d+\): must be a whole number of changes, not 1\.5$/],
+  ['autosave_changes as a word', (d) => (d.broker = { autosave_changes: 'always' }), /^broker\.autosave_changes \(line \d+\): must be a whole number of changes, not "always"$/],
   ['a bad interface name', (d) => (d.vip.interface = 'this-name-is-far-too-long'), /^vip\.interface \(line \d+\): "this-name-is-far-too-long" is not a network interface name/],
 ];
 

@@ -83,6 +83,16 @@ test('tls: the admin listener alone gets the certificate, and every bridge verif
   t.false(plain.some((line) => /^(cafile|certfile|keyfile|tls_version|bridge_cafile|bridge_insecure|bridge_tls_version) /.test(line)), 'without tls, none of it');
 });
 
+test('broker.autosave_changes: mosquitto saves after that many changes (autosave_on_changes), not by time; 0 keeps the time', (t) => {
+  const byTime = lines(files().get('mosquitto.conf')?.content);
+  t.true(byTime.includes('autosave_interval 10'));
+  t.false(byTime.some((line) => line.startsWith('autosave_on_changes')));
+  const document = { ...baseDocument(), broker: { autosave_changes: 1 } };
+  const conf = lines(files(parseConfig(yamlOf(document), EXAMPLE_ENV)).get('mosquitto.conf')?.content);
+  t.true(conf.includes('autosave_on_changes true'));
+  t.deepEqual(conf.filter((line) => line.startsWith('autosave_interval')), ['autosave_interval 1']);
+});
+
 test('dynsec replaces the password and ACL files; client_bind all listens everywhere', (t) => {
   const conf = lines(files(example('three-node')).get('mosquitto.conf')?.content);
   t.true(conf.includes('plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so'));
