@@ -1,5 +1,5 @@
 /**
- * npm run lab -- [--fault link|keepalived|broker-hang|broker-crash-loop|promote|vrrp-split|master-gone] [--advert-int S] [--rate N] [--rounds N (vrrp-split, master-gone)]
+ * npm run lab -- [--fault link|keepalived|broker-hang|broker-crash-loop|promote|vrrp-split|master-gone] [--advert-int S] [--rate N] [--rounds N]
  *   [--shadows on|off (master-gone; default on)] [--qos 1|2 (master-gone)] [--drain-interval S (master-gone)]
  *
  * The demo: a two-node lab with the daemon on each node, a client publishing QoS 1 through the
@@ -8,6 +8,7 @@
  * lab is removed at the end, also on failure or Ctrl-C. The last line is
  * `failover ok: client-visible <ms> ms, acked-lost <n>, duplicated <n>` or `failover FAILED: …`.
  */
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { failoverRound, FAULTS, masterGoneRound, promoteOutput, type Fault, type RoundResult } from '../lab/failover.js';
 import { Lab } from '../lab/lab.js';
@@ -15,6 +16,7 @@ import { NEEDS } from '../lab/machine.mjs';
 import { splitDemo } from '../lab/split.js';
 import { ensureFreshDist } from '../lab/entry.js';
 import { labUnavailable } from '../lab/requirements.js';
+import { spread } from '../lab/stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -73,20 +75,32 @@ try {
   let result: RoundResult | undefined;
   const lost: number[] = [];
   const duplicated: number[] = [];
-  for (let round = 1; round <= (fault === 'master-gone' ? rounds : 1); round++) {
-    console.log(`injecting the fault: ${FAULTS[fault]}…${fault === 'master-gone' && rounds > 1 ? ` (round ${round} of ${rounds})` : ''}`);
-    console.log('timeline (from the fault):');
+  const visible: number[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    console.log(`injecting the fault: ${FAULTS[fault]}…${rounds > 1 ? ` (round ${round} of ${rounds}; load average ${loadavg()[0]!.toFixed(2)})` : ''}`);
+    console.log(fault === 'promote' ? "timeline (from the fault: the command's start; and from the target's hint in the FIFO):" : 'timeline (from the fault):');
     // Steps are reported as they are known, not always in order (the daemon's times come from its log).
     const steps: [number, string][] = [];
     const onStep = (label: string, at: number) => steps.push([at, label]);
     result = fault === 'master-gone' ? await masterGoneRound(lab, { rate, qos, onStep }) : await failoverRound(lab, { fault, rate, onStep });
-    for (const [at, label] of steps.sort((a, b) => a[0] - b[0])) console.log(`  ${ms(at)}  ${label}`);
+    const clients: [number | undefined, string][] = [
+      [result.times.subLost, `subscriber: connection closed (${result.times.subCloses ?? 0} closes before it was back)`],
+      [result.times.subBack, 'subscriber: connected again'],
+      [result.times.pubLost, `publisher: connection closed (${result.times.pubCloses ?? 0} closes before it was back)`],
+      [result.times.pubBack, 'publisher: connected again'],
+    ];
+    for (const [at, label] of clients) if (at !== undefined) steps.push([at, label]);
+    // A promote's command starts with a Node process under load: its steps are clearer from the target's hint.
+    const hint = fault === 'promote' ? result.times.hint : undefined;
+    const fromHint = (at: number) => (hint === undefined ? '' : `  ${`${at - hint >= 0 ? '+' : ''}${(at - hint).toFixed(0)}`.padStart(6)} ms`);
+    for (const [at, label] of steps.sort((a, b) => a[0] - b[0])) console.log(`  ${ms(at)}${fromHint(at)}  ${label}`);
     lost.push(result.report.lost.length);
     duplicated.push(result.report.duplicated.length);
-    if (fault === 'master-gone') console.log(`  round ${round}: client-visible ${result.clientVisibleMs.toFixed(0)} ms, acked ${result.report.acknowledged}, acked-lost ${result.report.lost.length}, duplicated ${result.report.duplicated.length}\n`);
+    visible.push(result.clientVisibleMs);
+    if (rounds > 1) console.log(`  round ${round}: client-visible ${result.clientVisibleMs.toFixed(0)} ms, acked ${result.report.acknowledged}, acked-lost ${result.report.lost.length}, duplicated ${result.report.duplicated.length}, load average ${loadavg()[0]!.toFixed(2)}\n`);
   }
   if (!result) fail('no round ran');
-  if (rounds > 1 && fault === 'master-gone') console.log(`${rounds} rounds: acked-lost ${lost.join(' ')}; duplicated ${duplicated.join(' ')}`);
+  if (rounds > 1) console.log(`${rounds} rounds: client-visible (median / max) ${spread(visible)} (${visible.map((value) => value.toFixed(0)).join(' ')}); acked-lost ${lost.join(' ')}; duplicated ${duplicated.join(' ')}`);
   if (fault === 'promote') {
     console.log(`\nthe promote command said:\n${(promoteOutput ?? '').trimEnd().replace(/^/gm, '  ')}`);
     const takeover = lab.node(result.to).daemonLines().findLast((line) => line.msg.startsWith('role ') && line.role === 'MASTER' && line.time >= Date.now() - 120_000);

@@ -50,7 +50,7 @@ export class SplitWatch implements Component {
   private readonly confirmMs: number;
   private readonly pollMs: number;
   /** Both seen MASTER since, not yet confirmed: the masters' ids, and whether the winner's broker failed a round trip meanwhile. */
-  private candidate: { since: number; key: string; unanswered?: boolean } | undefined;
+  private candidate: { since: number; key: string; unanswered?: boolean; reconfirmed?: boolean } | undefined;
   /** The split decided and not ended: its masters' ids. */
   private decidedKey: string | undefined;
   private steppedDownFor: NodeConfig | undefined;
@@ -188,8 +188,9 @@ export class SplitWatch implements Component {
       // broker-hang round's repair made node2 step down for the still-sick node1 this way).
       const answeredAt = this.now();
       if (this.candidate?.key !== key) return;
-      if (this.candidate.unanswered || answeredAt - asked > this.confirmMs) {
-        this.candidate = { key, since: answeredAt };
+      // (Once for a slow answer: on a machine loaded enough that every round trip is that slow, the split is still decided.)
+      if (this.candidate.unanswered || (answeredAt - asked > this.confirmMs && !this.candidate.reconfirmed)) {
+        this.candidate = { key, since: answeredAt, reconfirmed: true };
         log.debug({ winner: winner.name }, `${winner.name}'s broker answers again: confirming afresh`);
         return;
       }
