@@ -21,7 +21,7 @@
  *   operator promoted this node and restarts are on), the broker is restarted once beforehand
  *   (`prepareBroker`: restart, accepting, the master's bridge back; the health monitor raises the
  *   promote's weight only then), and the takeover that follows within PREPARED_VALID_MS skips its
- *   restart: the DNAT rule goes in at once. What the restart is for is done by then (every client
+ *   restart (and finds the DNAT rule in place: below). What the restart is for is done by then (every client
  *   of this broker reconnected and found it fresh), and the clients that come through the VIP
  *   were on the old master: this node refuses their old connections' next packets (RST), with or
  *   without a restart here. The DNAT rule goes in with the preparation too (the executor adds it
