@@ -1,6 +1,6 @@
 /**
  * npm run lab -- [--fault link|keepalived|broker-hang|broker-crash-loop|promote|vrrp-split|master-gone|broker-kill] [--advert-int S] [--rate N]
- *   [--rounds N (vrrp-split, master-gone, broker-kill)] [--shadows on|off (master-gone, broker-kill; default on)] [--qos 1|2 (master-gone)]
+ *   [--rounds N (every fault)] [--shadows on|off (master-gone, broker-kill; default on)] [--qos 1|2 (master-gone)]
  *   [--drain-interval S (master-gone, broker-kill)] [--autosave-changes N (broker.autosave_changes)]
  *   [--clients N (master-gone, broker-kill: N - 1 more persistent clients through the VIP, mosquitto_sub, each on a topic of its own)]
  *   [--keep-logs DIR (master-gone, broker-kill: each node's log directory copied to DIR/round-N/ after a round that lost messages)]
@@ -13,6 +13,7 @@
  * `failover ok: client-visible <ms> ms, acked-lost <n>, duplicated <n>` or `failover FAILED: …`.
  */
 import { cpSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { brokerKillRound, failoverRound, FAULTS, masterGoneRound, promoteOutput, type Fault, type RoundResult } from '../lab/failover.js';
@@ -22,6 +23,7 @@ import { splitDemo } from '../lab/split.js';
 import { ensureFreshDist } from '../lab/entry.js';
 import { spawnIn, terminate, type LabProcess } from '../lab/process.js';
 import { labUnavailable } from '../lab/requirements.js';
+import { spread } from '../lab/stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -64,8 +66,8 @@ const steadyMs = Number(values.steady) * 1000;
 if (!(steadyMs >= 1000 && steadyMs <= 60_000)) fail(`--steady is 1 to 60 seconds of traffic before the fault, not ${values.steady}`);
 const clients = Number(values.clients);
 if (!(Number.isInteger(clients) && clients >= 1 && clients <= 500)) fail(`--clients is 1 to 500, not ${values.clients}`);
-/** Faults that run several rounds in one lab (--rounds) and report each. */
-const ROUNDED: readonly Fault[] = ['master-gone', 'broker-kill'];
+/** Faults whose rounds run with shadow sessions unless --shadows off. */
+const SHADOWED: readonly Fault[] = ['master-gone', 'broker-kill'];
 const unavailable = labUnavailable(NEEDS.lab.programs);
 if (unavailable) fail(`this machine ${unavailable}`);
 // The lab runs the daemon as shipped: build it when the sources are newer.
@@ -75,7 +77,7 @@ const ms = (value: number | undefined) => (value === undefined ? '       -' : `$
 let lab: Lab | undefined;
 try {
   console.log(`starting a two-node lab (keepalived, advert_int ${advertInt} s) with mosquitto-failover on each node…`);
-  const sessions = ROUNDED.includes(fault) && shadows ? { drain_interval: drainInterval } : undefined;
+  const sessions = SHADOWED.includes(fault) && shadows ? { drain_interval: drainInterval } : undefined;
   lab = await Lab.start({
     nodes: 2,
     daemon: true,
@@ -120,9 +122,10 @@ try {
   let result: RoundResult | undefined;
   const lost: number[] = [];
   const duplicated: number[] = [];
-  for (let round = 1; round <= (ROUNDED.includes(fault) ? rounds : 1); round++) {
-    console.log(`injecting the fault: ${FAULTS[fault]}…${ROUNDED.includes(fault) && rounds > 1 ? ` (round ${round} of ${rounds})` : ''}`);
-    console.log('timeline (from the fault):');
+  const visible: number[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    console.log(`injecting the fault: ${FAULTS[fault]}…${rounds > 1 ? ` (round ${round} of ${rounds}; load average ${loadavg()[0]!.toFixed(2)})` : ''}`);
+    console.log(fault === 'promote' ? "timeline (from the fault: the command's start; and from the target's hint in the FIFO):" : 'timeline (from the fault):');
     // Steps are reported as they are known, not always in order (the daemon's times come from its log).
     const steps: [number, string][] = [];
     const onStep = (label: string, at: number) => steps.push([at, label]);
@@ -132,7 +135,17 @@ try {
         : fault === 'broker-kill'
           ? await brokerKillRound(lab, { rate, steadyMs, onStep })
           : await failoverRound(lab, { fault, rate, onStep });
-    for (const [at, label] of steps.sort((a, b) => a[0] - b[0])) console.log(`  ${ms(at)}  ${label}`);
+    const clients: [number | undefined, string][] = [
+      [result.times.subLost, `subscriber: connection closed (${result.times.subCloses ?? 0} closes before it was back)`],
+      [result.times.subBack, 'subscriber: connected again'],
+      [result.times.pubLost, `publisher: connection closed (${result.times.pubCloses ?? 0} closes before it was back)`],
+      [result.times.pubBack, 'publisher: connected again'],
+    ];
+    for (const [at, label] of clients) if (at !== undefined) steps.push([at, label]);
+    // A promote's command starts with a Node process under load: its steps are clearer from the target's hint.
+    const hint = fault === 'promote' ? result.times.hint : undefined;
+    const fromHint = (at: number) => (hint === undefined ? '' : `  ${`${at - hint >= 0 ? '+' : ''}${(at - hint).toFixed(0)}`.padStart(6)} ms`);
+    for (const [at, label] of steps.sort((a, b) => a[0] - b[0])) console.log(`  ${ms(at)}${fromHint(at)}  ${label}`);
     lost.push(result.report.lost.length);
     const keep = values['keep-logs'];
     if (keep !== undefined && result.report.lost.length > 0) {
@@ -140,15 +153,16 @@ try {
       console.log(`  the nodes' logs of this round are in ${join(keep, `round-${round}`)}`);
     }
     duplicated.push(result.report.duplicated.length);
-    if (ROUNDED.includes(fault)) {
+    visible.push(result.clientVisibleMs);
+    if (rounds > 1) {
       const lostAt = result.lostAckedMs && result.lostAckedMs.length > 0 ? ` (acked at ${result.lostAckedMs.slice(0, 10).join(', ')} ms from the fault)` : '';
       const shadowed = result.shadowedBeforeFault === undefined ? '' : `; the subscriber shadowed on the next node before the fault: ${result.shadowedBeforeFault ? 'yes' : 'no'}`;
-      console.log(`  round ${round}: client-visible ${result.clientVisibleMs.toFixed(0)} ms, acked ${result.report.acknowledged}, acked-lost ${result.report.lost.length}${lostAt}, duplicated ${result.report.duplicated.length}${shadowed}\n`);
+      console.log(`  round ${round}: client-visible ${result.clientVisibleMs.toFixed(0)} ms, acked ${result.report.acknowledged}, acked-lost ${result.report.lost.length}${lostAt}, duplicated ${result.report.duplicated.length}${shadowed}, load average ${loadavg()[0]!.toFixed(2)}\n`);
     }
   }
   await terminate(extra.map((process) => process.pid));
   if (!result) fail('no round ran');
-  if (rounds > 1 && ROUNDED.includes(fault)) console.log(`${rounds} rounds: acked-lost ${lost.join(' ')}; duplicated ${duplicated.join(' ')}`);
+  if (rounds > 1) console.log(`${rounds} rounds: client-visible (median / max) ${spread(visible)} (${visible.map((value) => value.toFixed(0)).join(' ')}); acked-lost ${lost.join(' ')}; duplicated ${duplicated.join(' ')}`);
   if (fault === 'promote') {
     console.log(`\nthe promote command said:\n${(promoteOutput ?? '').trimEnd().replace(/^/gm, '  ')}`);
     const takeover = lab.node(result.to).daemonLines().findLast((line) => line.msg.startsWith('role ') && line.role === 'MASTER' && line.time >= Date.now() - 120_000);

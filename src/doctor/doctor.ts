@@ -17,7 +17,8 @@ import { createTemplateEngine, renderNode } from '../render/render.js';
 import { hasAddress } from '../role/truth.js';
 import type { DnatTarget } from '../takeover/nat.js';
 import { ask } from '../control/client.js';
-import { chainCheck } from './chain.js';
+import { chainCheck, preparedAt } from './chain.js';
+import { loadState } from '../takeover/state.js';
 import { CLOCK_FIX, clockCheck, skewOf, type Measured } from './clock.js';
 import { driverCheck } from './driver.js';
 import { readInstalled, renderedCheck, secretsCheck, statOf, type Secret } from './files.js';
@@ -105,7 +106,16 @@ export function doctorChecks(options: DoctorOptions): Check[] {
         return { name: 'iptables', ok: true, detail: `iptables -t nat -S answered in ${elapsed(since)}` };
       },
     },
-    { name: 'nat chain', fix: IPTABLES_FIX, run: async () => chainCheck((await iptables()).stdout, hasAddress(config.vip.interface, config.vip.address), target) },
+    {
+      name: 'nat chain',
+      fix: IPTABLES_FIX,
+      run: async () => {
+        const { stdout } = await iptables();
+        // A missing or unreadable takeover.json is no preparation: the check then wants no rule without the VIP.
+        const prepared = await loadState(paths.takeoverState).then((state) => preparedAt(state, new Date()), () => undefined);
+        return chainCheck(stdout, hasAddress(config.vip.interface, config.vip.address), target, prepared);
+      },
+    },
     ...[
       { name: 'client listener', user: client },
       { name: 'admin listener', user: admin },

@@ -49,8 +49,8 @@ export class SplitWatch implements Component {
   private readonly options: SplitWatchOptions;
   private readonly confirmMs: number;
   private readonly pollMs: number;
-  /** Both seen MASTER since, not yet confirmed: the masters' ids. */
-  private candidate: { since: number; key: string } | undefined;
+  /** Both seen MASTER since, not yet confirmed: the masters' ids, and whether the winner's broker failed a round trip meanwhile. */
+  private candidate: { since: number; key: string; unanswered?: boolean; reconfirmed?: boolean } | undefined;
   /** The split decided and not ended: its masters' ids. */
   private decidedKey: string | undefined;
   private steppedDownFor: NodeConfig | undefined;
@@ -173,12 +173,30 @@ export class SplitWatch implements Component {
     const winner = verdict.winner!;
     const winnerConfig = config.nodes.find((node) => node.id === winner.id)!;
     const stepDown = verdict.stepDown && counter !== undefined;
-    if (verdict.stepDown && !(await this.options.reaches(winnerConfig))) {
-      this.logUndecided(`${winner.name}'s broker does not answer now`, [winner.name]);
-      // Confirmed afresh from now: what a hung broker says of its node is from before the hang
-      // (MASTER at its old priority), and its newer statuses arrive only once it resumes.
-      this.candidate = { ...this.candidate, since: now };
-      return;
+    if (verdict.stepDown) {
+      const asked = this.now();
+      if (!(await this.options.reaches(winnerConfig))) {
+        this.logUndecided(`${winner.name}'s broker does not answer now`, [winner.name]);
+        // Confirmed afresh from now: what a hung broker says of its node is from before the hang
+        // (MASTER at its old priority), and its newer statuses arrive only once it resumes.
+        this.candidate = { ...this.candidate, since: now, unanswered: true };
+        return;
+      }
+      // The first answer after none, or one slower than the confirmation (a broker that resumed
+      // during the round trip): the statuses it held back are only now on their way, through
+      // another connection, and may come after the answer. Confirmed afresh from the answer (a
+      // broker-hang round's repair made node2 step down for the still-sick node1 this way).
+      const answeredAt = this.now();
+      if (this.candidate?.key !== key) return;
+      // (Once for a slow answer: on a machine loaded enough that every round trip is that slow, the split is still decided.)
+      if (this.candidate.unanswered || (answeredAt - asked > this.confirmMs && !this.candidate.reconfirmed)) {
+        this.candidate = { key, since: answeredAt, reconfirmed: true };
+        log.debug({ winner: winner.name }, `${winner.name}'s broker answers again: confirming afresh`);
+        return;
+      }
+      // What the peers say may have changed during the round trip: decide on what is true now.
+      const again = splitOf({ self: me, peers: this.peersView(), steppedDownFor: undefined, healed: false });
+      if (!again.stepDown || again.winner?.id !== winner.id) return;
     }
     const seen = this.candidate.since;
     this.candidate = undefined;

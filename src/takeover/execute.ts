@@ -78,9 +78,12 @@ export class Executor {
         log.info({ chain: CHAIN }, 'DNAT rule removed');
         return;
       case 'addDnat':
-        await this.iptables(['-A', CHAIN, ...dnatArgs(target)]);
+        await this.addDnat(done);
+        return;
+      case 'replaceDnat':
+        await this.iptables(['-R', CHAIN, '1', ...dnatArgs(target)]);
         done.dnatAt = Date.now();
-        log.info({ vip: `${target.vip}:${target.port}`, to: `${target.address}:${target.addressPort}` }, 'DNAT rule added');
+        log.info({ vip: `${target.vip}:${target.port}`, to: `${target.address}:${target.addressPort}` }, 'DNAT rule replaced (it was not ours as it should be now)');
         return;
       case 'removeStaleVip':
         // A keepalived started again since the plan owns the VIP now: never take it from it.
@@ -106,6 +109,8 @@ export class Executor {
         return;
       case 'prepareBroker': {
         const ok = await this.prepare();
+        // The rule in now, while BACKUP: inert until the VIP comes (nat.ts), so the takeover need not add it.
+        if (ok) await this.addDnat({}).catch((error: unknown) => log.warn({ err: error }, 'could not add the DNAT rule of the preparation: the takeover will'));
         const state = { ...action.state, prepared: { at: new Date().toISOString(), ok } };
         await saveState(this.deps.stateFile, state);
         done.state = state;
@@ -113,6 +118,13 @@ export class Executor {
         return;
       }
     }
+  }
+
+  private async addDnat(done: Executed): Promise<void> {
+    const { target, log } = this.deps;
+    await this.iptables(['-A', CHAIN, ...dnatArgs(target)]);
+    done.dnatAt = Date.now();
+    log.info({ vip: `${target.vip}:${target.port}`, to: `${target.address}:${target.addressPort}` }, 'DNAT rule added');
   }
 
   /**

@@ -182,7 +182,9 @@ export class TakeoverLoop {
     if (observed.role === 'MASTER' && before.prepared?.ok && !actions.some((action) => action.type === 'restartBroker')) {
       log.info({ preparedAt: before.prepared.at }, 'no broker restart at this takeover: it was prepared for');
     }
-    const transition = changed ? this.transition(reason, observed.role, seenAt, done) : undefined;
+    // A rule already in place at a takeover (a prepared one) applied from the VIP's arrival (nat.ts), before any sign of it here.
+    const ruleWasIn = observed.role === 'MASTER' && nat.rules.includes(dnatLine(this.options.target));
+    const transition = changed ? this.transition(reason, observed.role, seenAt, done, ruleWasIn) : undefined;
     if (!changed && actions.some((action) => action.type !== 'saveState')) log.warn({ reason, actions: actions.map((action) => action.type) }, 'repaired drift in the nat chain');
     this.lastRole = observed.role;
     const prepared = this.takeover!.prepared;
@@ -190,12 +192,14 @@ export class TakeoverLoop {
   }
 
   /** One line per transition, with the times of each step (epoch ms) and their distance from the first sign. */
-  private transition(reason: Reason, role: Role, seenAt: number, done: Executed): Transition {
+  private transition(reason: Reason, role: Role, seenAt: number, done: Executed, ruleWasIn: boolean): Transition {
     // Only a hint that came since the last transition led to this one.
     const hint = this.lastHint && this.lastHint.at > this.lastTransitionAt ? this.lastHint : undefined;
     this.lastTransitionAt = seenAt;
     const origin = Math.min(hint?.at ?? seenAt, seenAt);
-    const steps = { hint: hint?.at, vipSeen: seenAt, dnat: done.dnatAt, restarted: done.restartedAt, accepting: done.acceptingAt };
+    // A rule found in place counts from the first sign: keepalived adds the VIP before it notifies.
+    const dnat = done.dnatAt ?? (ruleWasIn ? origin : undefined);
+    const steps = { hint: hint?.at, vipSeen: seenAt, dnat, restarted: done.restartedAt, accepting: done.acceptingAt };
     const at = Object.fromEntries(Object.entries(steps).flatMap(([step, time]) => (time === undefined ? [] : [[step, time]])));
     const ms = Object.fromEntries(Object.entries(at).map(([step, time]) => [step, time - origin]));
     const from = this.lastRole ?? 'UNKNOWN';

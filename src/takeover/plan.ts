@@ -21,12 +21,17 @@
  *   operator promoted this node and restarts are on), the broker is restarted once beforehand
  *   (`prepareBroker`: restart, accepting, the master's bridge back; the health monitor raises the
  *   promote's weight only then), and the takeover that follows within PREPARED_VALID_MS skips its
- *   restart: the DNAT rule goes in at once. What the restart is for is done by then (every client
+ *   restart (and finds the DNAT rule in place: below). What the restart is for is done by then (every client
  *   of this broker reconnected and found it fresh), and the clients that come through the VIP
  *   were on the old master: this node refuses their old connections' next packets (RST), with or
- *   without a restart here. So the restart leaves the clients' outage, which is then the DNAT rule
- *   and their reconnect. A preparation no longer wanted (the promote cleared, or taken by a
- *   takeover) is forgotten; one that has aged is not repeated, and a takeover then restarts as any.
+ *   without a restart here. The DNAT rule goes in with the preparation too (the executor adds it
+ *   once the broker accepts again) and stays while the preparation stands: it matches only while
+ *   the VIP is this host's (nat.ts, addrtype LOCAL), so on a BACKUP it does nothing, and the
+ *   takeover finds it in place and adds nothing: what is left of the clients' outage is their
+ *   reconnect. A preparation no longer wanted (the promote cleared, or taken by a takeover, or the
+ *   node no longer BACKUP: FAULT, STOP) is forgotten and its rule flushed; one that has aged past
+ *   PREPARED_VALID_MS loses its rule (at the next repair) and is not repeated, and a takeover then
+ *   restarts as any.
  * - anything else: our chain empty, no restart.
  * - A MASTER given up to a BACKUP and regained within the hold-down (`holdDownMs`) is the same
  *   takeover: same epoch, no second restart, the DNAT rule put back (see `heldDown`).
@@ -56,10 +61,12 @@ export type Action =
   | { type: 'deleteJump'; hook: Hook }
   | { type: 'flushChain' }
   | { type: 'addDnat' }
+  /** Our chain holds one rule, not ours as it should be now (an older version's): replace it in place, with no moment without a rule. */
+  | { type: 'replaceDnat' }
   | { type: 'removeStaleVip' }
   | { type: 'saveState'; state: TakeoverState }
   | { type: 'restartBroker'; epoch: number }
-  /** Restart the broker ahead of a planned takeover and wait until it accepts and the master's bridge is back; then save `state` with `prepared` (ok or not: a failed preparation leaves the restart to the takeover). */
+  /** Restart the broker ahead of a planned takeover and wait until it accepts and the master's bridge is back; if that went well add the DNAT rule (inert until the VIP comes); then save `state` with `prepared` (ok or not: a failed preparation leaves the restart and the rule to the takeover). */
   | { type: 'prepareBroker'; state: TakeoverState }
   | { type: 'waitAccepting' };
 
@@ -140,34 +147,40 @@ function natActions(nat: NatState, wanted: readonly string[], dnatLine: string):
     for (let extra = 1; extra < nat.jumps[hook]; extra++) actions.push({ type: 'deleteJump', hook });
   }
   const exact = nat.rules.length === wanted.length && nat.rules.every((rule, index) => rule === wanted[index]);
-  if (!exact) {
+  if (exact) return actions;
+  if (nat.rules.length === 1 && wanted.length === 1) actions.push({ type: 'replaceDnat' });
+  else {
     if (nat.rules.length > 0) actions.push({ type: 'flushChain' });
     if (wanted.includes(dnatLine)) actions.push({ type: 'addDnat' });
   }
   return actions;
 }
 
+/** The actions that put the DNAT rule in (added, or a wrong one replaced): a takeover places them after its restart. */
+const isRuleIn = (action: Action) => action.type === 'addDnat' || action.type === 'replaceDnat';
+
 export function plan(input: PlanInput): Action[] {
   const { observed, nat, state, dnatLine, now } = input;
   const master = observed.role === 'MASTER';
   const actions: Action[] = [];
   if (observed.staleVip) actions.push({ type: 'removeStaleVip' });
-  const nats = natActions(nat, master ? [dnatLine] : [], dnatLine);
 
   const restart = input.restartOnTakeover ?? true;
   if (!master) {
-    actions.push(...nats);
     let next = state.role === observed.role ? state : { ...state, role: observed.role, since: now.toISOString() };
     if (state.role === 'MASTER' && observed.role === 'BACKUP') next = { ...next, releasedAt: now.toISOString() };
     // Not within the hold-down: MASTER regained then restarts nothing anyway.
     const prepare = (input.prepare ?? false) && restart && observed.role === 'BACKUP' && !heldDown(next, now, input.holdDownMs ?? 0);
     if (!prepare && next.prepared) next = unprepared(next);
+    // A standing preparation keeps its rule (inert on a BACKUP: nat.ts); a new one adds it itself once the broker is back.
+    actions.push(...natActions(nat, prepare && preparedFor(next, now) ? [dnatLine] : [], dnatLine));
     if (prepare && !next.prepared) actions.push({ type: 'prepareBroker', state: next });
     else if (next !== state) actions.push({ type: 'saveState', state: next });
     return actions;
   }
-  const addDnat = nats.filter((action) => action.type === 'addDnat');
-  actions.push(...nats.filter((action) => action.type !== 'addDnat'));
+  const nats = natActions(nat, [dnatLine], dnatLine);
+  const addDnat = nats.filter(isRuleIn);
+  actions.push(...nats.filter((action) => !isRuleIn(action)));
   // A takeover (a new epoch) unless MASTER was only lost for a moment (the hold-down).
   let wanted = state;
   if (state.role !== 'MASTER') {

@@ -64,3 +64,45 @@ test('a winner whose broker did not answer is confirmed afresh once it answers: 
   now += 60_000;
   t.is(state.current.split, undefined);
 });
+
+test('a winner whose broker answers a round trip that began while it was hung is confirmed afresh from the answer: the statuses it held back come after it', async (t) => {
+  const { config } = example('two-node');
+  const [first, second] = config.nodes as [(typeof config.nodes)[0], (typeof config.nodes)[0]];
+  let now = 1_000_000;
+  let answers = false;
+  const asked: number[] = [];
+  const state = new NodeState(quiet, initialFacts(new Date(0)));
+  const { log, messages } = kept();
+  state.update({ role: 'MASTER', driver: 'alive', weight: { value: 0, reasons: [], priority: 1 } });
+  const stale: NodeStatus = { node: first.id, name: first.name, online: true, role: 'MASTER', driver: 'alive', priority: 254, health: 'well', run: 1, connection: 1, seq: 5 };
+  state.update({ peers: { [first.id]: stale } });
+  const watch = new SplitWatch({
+    config,
+    self: second,
+    state,
+    log,
+    isConnected: () => true,
+    reaches: async () => {
+      asked.push(now);
+      return answers;
+    },
+    counter: { install: async () => undefined, read: async () => ({}), remove: async () => undefined },
+    now: () => now,
+  });
+  await watch.start();
+  t.teardown(() => watch.stop());
+  now += 60_000;
+  await waitFor('the round trip to the first node', () => asked.length > 0, { timeoutMs: 10_000 });
+  // The hang goes on past a whole new confirmation; then the broker resumes, and the round trip
+  // asked once the confirmation was complete again is answered (the lab's repair: SIGCONT).
+  now += 60_000;
+  answers = true;
+  await waitFor('a round trip answered', () => asked.length > 1, { timeoutMs: 10_000 });
+  await sleep(300);
+  t.is(state.current.split, undefined, `no step-down on the answer alone (${messages.join('; ')})`);
+  // Its held-back statuses arrive right after: BACKUP and sick. Nothing to decide.
+  state.update({ peers: { [first.id]: { ...stale, role: 'BACKUP', priority: 1, health: 'sick', seq: 9 } } });
+  now += 60_000;
+  await sleep(1_500);
+  t.is(state.current.split, undefined);
+});

@@ -29,7 +29,7 @@ async function startLab(t: ExecutionContext, options: LabOptions): Promise<Lab> 
 }
 
 const dnatTo = (node: LabNode) =>
-  `-A ${CHAIN} -d ${node.config.vip.address}/32 -p tcp -m tcp --dport 1883 -j DNAT --to-destination ${node.address}:1883`;
+  `-A ${CHAIN} -d ${node.config.vip.address}/32 -p tcp -m tcp --dport 1883 -m addrtype --dst-type LOCAL -j DNAT --to-destination ${node.address}:1883`;
 
 /** The jumps into our chain: one from PREROUTING, one from OUTPUT, never more. */
 async function jumps(node: LabNode): Promise<string[]> {

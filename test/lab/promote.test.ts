@@ -12,6 +12,7 @@ import { syncState, waitForSameVersion } from '../../lab/credentials.js';
 import { Lab } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
 import { waitFor } from '../../lab/wait.js';
+import { CHAIN, dnatLine } from '../../src/takeover/nat.js';
 import { missingRequirements } from '../helpers/real.js';
 
 const unavailable = missingRequirements();
@@ -85,6 +86,48 @@ lab('a bridge that does not carry the drain marker: the promote is refused and n
   await current!.waitForBridges(30_000);
 });
 
+/** Packets our DNAT rule has rewritten on `node` (its counter; a rule counts the first packet of each connection). */
+async function dnatPackets(node: LabNode): Promise<number> {
+  const { stdout } = await node.ns.exec(['iptables', '-w', '5', '-t', 'nat', '-L', CHAIN, '-v', '-n', '-x'], { timeout: 10_000 });
+  const rule = stdout.split('\n').find((line) => line.includes('DNAT'));
+  if (rule === undefined) throw new Error(`no DNAT rule in ${node.name}'s ${CHAIN}:\n${stdout}`);
+  return Number(rule.trim().split(/\s+/)[0]);
+}
+
+lab('a prepared promote whose VIP does not come (node2\'s keepalived stopped): its DNAT rule waits inert on the BACKUP, doctor accepts it, and promote --clear removes it', async (t) => {
+  const [one, two] = [current!.node(1), current!.node(2)];
+  const vip = current!.loaded.config.vip.address;
+  const at = Date.now();
+  t.true(two.pause('keepalived').length > 0, 'node2\'s keepalived stopped');
+  try {
+    const result = await two.cli(['promote', 'node2', '--timeout', '5']);
+    t.is(result.exitCode, 1, result.stdout + result.stderr);
+    await two.waitForLine('prepared for the planned takeover', at);
+    t.deepEqual(await two.dnatRules(), [dnatLine({ vip, port: 1883, address: two.address, addressPort: 1883 })], 'the prepared rule on node2');
+    t.false(await two.hasVip());
+    t.deepEqual(await current!.vipHolders(), [1]);
+    // node2's own connection to the VIP goes to node1 still: the rule is inert without the VIP (addrtype LOCAL).
+    const connected = await two.ns.exec(['bash', '-c', `exec 3<>/dev/tcp/${vip}/1883`], { timeout: 10_000 });
+    t.is(connected.exitCode, 0, connected.stderr);
+    t.is(await dnatPackets(two), 0, 'node2\'s rule rewrote nothing');
+    const doctor = await two.cli(['doctor', '--rendered-dir', `${two.placed.dir}/etc`]);
+    const chain = doctor.stdout.split('\n').find((line) => line.includes(' nat chain ')) ?? doctor.stdout;
+    t.regex(chain, /^ok {3}nat chain +.*VIP not here; the DNAT rule of a takeover prepared at \S+ \(a promote of this node\), in effect only once the VIP comes$/);
+    t.deepEqual(one.linesSince('role ', at), [], 'node1 stayed MASTER');
+
+    const cleared = await two.cli(['promote', '--clear']);
+    t.is(cleared.exitCode, 0, cleared.stdout + cleared.stderr);
+    await waitFor('node2\'s prepared rule removed', async () => ((await two.dnatRules()).length === 0 ? true : undefined), { timeoutMs: 15_000, intervalMs: 100 });
+    t.is(two.linesSince('DNAT rule removed', at).length, 1);
+  } finally {
+    two.resume('keepalived');
+  }
+  await current!.waitForVipOn(1, { alone: true });
+  await current!.waitForBridges();
+  // Settled as the next test expects: no preparation standing on node2.
+  await waitFor('node2 without a preparation', () => (JSON.parse(readFileSync(runtimePaths(two.config).takeoverState, 'utf8')).prepared === undefined ? true : undefined), { timeoutMs: 15_000, intervalMs: 100 });
+});
+
 lab('promote node2: the bridge is drained, then the VIP moves to node2 alone and the command exits 0', async (t) => {
   const [one, two] = [current!.node(1), current!.node(2)];
   const at = Date.now();
@@ -105,6 +148,12 @@ lab('promote node2: the bridge is drained, then the VIP moves to node2 alone and
   t.true(prepared.time <= raised!.time, 'prepared before the weight rose');
   t.deepEqual(two.linesSince('weight ', at).filter((line) => line.time < prepared.time).map((line) => line.weight), [0], 'nothing raised before');
   t.is(two.linesSince('no broker restart at this takeover', at).length, 1);
+  // The DNAT rule went in with the preparation, once; the takeover found it and added nothing.
+  const added = two.linesSince('DNAT rule added', at);
+  t.is(added.length, 1, 'one DNAT rule added');
+  // The executor adds it after the preparation's own line, and before the node state says prepared (which raises the weight).
+  t.true(added[0]!.time >= prepared.time && added[0]!.time <= raised!.time, 'with the preparation, before the weight rose');
+  t.deepEqual(await two.dnatRules(), [dnatLine({ vip: current!.loaded.config.vip.address, port: 1883, address: two.address, addressPort: 1883 })]);
   const takeover = await two.waitForRole('MASTER', at);
   const steps = takeover.at as { dnat?: number; restarted?: number; accepting?: number };
   t.is(steps.restarted, undefined);

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { CHAIN, dnatLine, parseNat } from '../../src/takeover/nat.js';
+import { CHAIN, dnatArgs, dnatLine, parseNat } from '../../src/takeover/nat.js';
 
 const target = { vip: '192.168.1.10', port: 1883, address: '192.168.1.11', addressPort: 1883 };
 
@@ -23,6 +23,7 @@ test('an empty nat table has no chain and no jumps', (t) => {
   t.deepEqual(parseNat('-P PREROUTING ACCEPT\n-P OUTPUT ACCEPT\n'), { chainExists: false, rules: [], jumps: { PREROUTING: 0, OUTPUT: 0 } });
 });
 
-test('the DNAT line is what iptables -S prints back, with the implied -m tcp', (t) => {
-  t.is(dnatLine(target), `-A ${CHAIN} -d 192.168.1.10/32 -p tcp -m tcp --dport 1883 -j DNAT --to-destination 192.168.1.11:1883`);
+test('the DNAT line is what iptables -S prints back, with the implied -m tcp, and matches only while the VIP is local (addrtype)', (t) => {
+  t.is(dnatLine(target), `-A ${CHAIN} -d 192.168.1.10/32 -p tcp -m tcp --dport 1883 -m addrtype --dst-type LOCAL -j DNAT --to-destination 192.168.1.11:1883`);
+  t.deepEqual(dnatArgs(target), ['-d', '192.168.1.10/32', '-p', 'tcp', '--dport', '1883', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'DNAT', '--to-destination', '192.168.1.11:1883']);
 });

@@ -21,8 +21,12 @@ function apply(nat: NatState, state: TakeoverState, actions: readonly Action[]):
     else if (action.type === 'deleteJump') next.jumps[action.hook]--;
     else if (action.type === 'flushChain') next.rules = [];
     else if (action.type === 'addDnat') next.rules.push(LINE);
+    else if (action.type === 'replaceDnat') next.rules[0] = LINE;
+    // The executor adds the rule once the preparation went well (the model: it does).
+    else if (action.type === 'prepareBroker') next.rules.push(LINE);
     else if (action.type === 'saveState') saved = action.state;
     else if (action.type === 'restartBroker') restarts++;
+    if (action.type === 'prepareBroker') saved = { ...action.state, prepared: { at: NOW.toISOString(), ok: true } };
   }
   return { nat: next, state: saved, restarts };
 }
@@ -205,38 +209,70 @@ const PROMOTED = { prepare: true, holdDownMs: holdDownMs(0.1) };
 const STANDBY: TakeoverState = { role: 'BACKUP', epoch: 2, restartedEpoch: 2, since: NOW.toISOString() };
 const later = (ms: number) => new Date(NOW.getTime() + ms);
 
-test('a promoted BACKUP prepares once: the broker restarted ahead of the takeover, and planning again plans nothing', (t) => {
+const WITH_RULE: NatState = { ...READY, rules: [LINE] };
+const PREPARED: TakeoverState = { ...STANDBY, prepared: { at: NOW.toISOString(), ok: true } };
+
+test('a promoted BACKUP prepares once: the broker restarted ahead of the takeover (the executor adds the DNAT rule then), and planning again plans nothing', (t) => {
   const actions = plan({ observed: BACKUP, nat: READY, state: STANDBY, dnatLine: LINE, now: NOW, ...PROMOTED });
   t.deepEqual(actions, [{ type: 'prepareBroker', state: STANDBY }]);
-  const prepared: TakeoverState = { ...STANDBY, prepared: { at: NOW.toISOString(), ok: true } };
-  t.deepEqual(plan({ observed: BACKUP, nat: READY, state: prepared, dnatLine: LINE, now: later(5_000), ...PROMOTED }), []);
+  const after = apply(READY, STANDBY, actions);
+  t.deepEqual(after.nat.rules, [LINE]);
+  t.deepEqual(plan({ observed: BACKUP, nat: after.nat, state: after.state, dnatLine: LINE, now: later(5_000), ...PROMOTED }), []);
   // Not promoted: nothing to prepare.
   t.deepEqual(plan({ observed: BACKUP, nat: READY, state: STANDBY, dnatLine: LINE, now: NOW }), []);
 });
 
-test('the takeover that follows a preparation skips its restart: the DNAT rule at once, the epoch recorded as done, the preparation used up', (t) => {
-  const state: TakeoverState = { ...STANDBY, prepared: { at: NOW.toISOString(), ok: true } };
-  const actions = plan({ observed: MASTER, nat: READY, state, dnatLine: LINE, now: later(800), ...PROMOTED });
-  t.deepEqual(actions, [{ type: 'addDnat' }, { type: 'saveState', state: { role: 'MASTER', epoch: 3, restartedEpoch: 3, since: later(800).toISOString() } }]);
-  const after = apply(READY, state, actions);
-  t.is(after.restarts, 0);
-  t.deepEqual(plan({ observed: MASTER, nat: after.nat, state: after.state, dnatLine: LINE, now: later(900), ...PROMOTED }), []);
-});
-
-test('a preparation that failed, or aged past PREPARED_VALID_MS, leaves the restart to the takeover, and is not made again while BACKUP', (t) => {
+test('a standing preparation keeps its DNAT rule on the BACKUP: the repair leaves it, and puts it back when it is gone', (t) => {
+  t.deepEqual(plan({ observed: BACKUP, nat: WITH_RULE, state: PREPARED, dnatLine: LINE, now: later(PREPARED_VALID_MS - 1), ...PROMOTED }), []);
+  t.deepEqual(plan({ observed: BACKUP, nat: READY, state: PREPARED, dnatLine: LINE, now: later(1_000), ...PROMOTED }), [{ type: 'addDnat' }]);
+  // A failed preparation has no rule: the takeover restarts and adds it.
   const failed: TakeoverState = { ...STANDBY, prepared: { at: NOW.toISOString(), ok: false } };
-  const aged: TakeoverState = { ...STANDBY, prepared: { at: NOW.toISOString(), ok: true } };
-  t.deepEqual(plan({ observed: BACKUP, nat: READY, state: failed, dnatLine: LINE, now: later(1_000), ...PROMOTED }), []);
-  t.deepEqual(plan({ observed: BACKUP, nat: READY, state: aged, dnatLine: LINE, now: later(PREPARED_VALID_MS + 1), ...PROMOTED }), []);
-  t.deepEqual(types(plan({ observed: MASTER, nat: READY, state: failed, dnatLine: LINE, now: later(1_000), ...PROMOTED })), ['saveState', 'restartBroker', 'addDnat', 'waitAccepting', 'saveState']);
-  t.deepEqual(types(plan({ observed: MASTER, nat: READY, state: aged, dnatLine: LINE, now: later(PREPARED_VALID_MS), ...PROMOTED })), ['saveState', 'restartBroker', 'addDnat', 'waitAccepting', 'saveState']);
+  t.deepEqual(types(plan({ observed: BACKUP, nat: WITH_RULE, state: failed, dnatLine: LINE, now: later(1_000), ...PROMOTED })), ['flushChain']);
 });
 
-test('a preparation no longer wanted (the promote cleared) is forgotten, so a later takeover restarts', (t) => {
-  const state: TakeoverState = { ...STANDBY, prepared: { at: NOW.toISOString(), ok: true } };
-  const actions = plan({ observed: BACKUP, nat: READY, state, dnatLine: LINE, now: later(500) });
-  t.deepEqual(actions, [{ type: 'saveState', state: STANDBY }]);
+test('the takeover that follows a preparation skips its restart and finds its DNAT rule in place: nothing added, the epoch recorded as done, the preparation used up', (t) => {
+  const actions = plan({ observed: MASTER, nat: WITH_RULE, state: PREPARED, dnatLine: LINE, now: later(800), ...PROMOTED });
+  t.deepEqual(actions, [{ type: 'saveState', state: { role: 'MASTER', epoch: 3, restartedEpoch: 3, since: later(800).toISOString() } }]);
+  const after = apply(WITH_RULE, PREPARED, actions);
+  t.is(after.restarts, 0);
+  t.deepEqual(after.nat.rules, [LINE], 'not added twice');
+  t.deepEqual(plan({ observed: MASTER, nat: after.nat, state: after.state, dnatLine: LINE, now: later(900), ...PROMOTED }), []);
+  // A preparation whose rule could not be added: the takeover adds it at once, still without a restart.
+  t.deepEqual(types(plan({ observed: MASTER, nat: READY, state: PREPARED, dnatLine: LINE, now: later(800), ...PROMOTED })), ['addDnat', 'saveState']);
+});
+
+test('a preparation that failed, or aged past PREPARED_VALID_MS, leaves the restart to the takeover, is not made again while BACKUP, and the aged one loses its rule', (t) => {
+  const failed: TakeoverState = { ...STANDBY, prepared: { at: NOW.toISOString(), ok: false } };
+  t.deepEqual(plan({ observed: BACKUP, nat: READY, state: failed, dnatLine: LINE, now: later(1_000), ...PROMOTED }), []);
+  t.deepEqual(types(plan({ observed: BACKUP, nat: WITH_RULE, state: PREPARED, dnatLine: LINE, now: later(PREPARED_VALID_MS), ...PROMOTED })), ['flushChain']);
+  t.deepEqual(plan({ observed: BACKUP, nat: READY, state: PREPARED, dnatLine: LINE, now: later(PREPARED_VALID_MS + 1), ...PROMOTED }), []);
+  t.deepEqual(types(plan({ observed: MASTER, nat: READY, state: failed, dnatLine: LINE, now: later(1_000), ...PROMOTED })), ['saveState', 'restartBroker', 'addDnat', 'waitAccepting', 'saveState']);
+  t.deepEqual(types(plan({ observed: MASTER, nat: READY, state: PREPARED, dnatLine: LINE, now: later(PREPARED_VALID_MS), ...PROMOTED })), ['saveState', 'restartBroker', 'addDnat', 'waitAccepting', 'saveState']);
+});
+
+test('a preparation no longer wanted (the promote cleared) is forgotten with its rule, so a later takeover restarts', (t) => {
+  const actions = plan({ observed: BACKUP, nat: WITH_RULE, state: PREPARED, dnatLine: LINE, now: later(500) });
+  t.deepEqual(actions, [{ type: 'flushChain' }, { type: 'saveState', state: STANDBY }]);
   t.deepEqual(types(plan({ observed: MASTER, nat: READY, state: STANDBY, dnatLine: LINE, now: later(600) })), ['saveState', 'restartBroker', 'addDnat', 'waitAccepting', 'saveState']);
+});
+
+test('a prepared node that leaves BACKUP (FAULT: a split brain\'s step-down; STOP) loses its preparation and its rule', (t) => {
+  for (const role of ['FAULT', 'STOP'] as const) {
+    const actions = plan({ observed: { role, staleVip: false }, nat: WITH_RULE, state: PREPARED, dnatLine: LINE, now: later(500), ...PROMOTED });
+    t.deepEqual(actions, [{ type: 'flushChain' }, { type: 'saveState', state: { ...STANDBY, role, since: later(500).toISOString() } }], role);
+  }
+});
+
+test('a rule of another shape (an older version\'s, without addrtype) is replaced in place: no moment without a rule on a MASTER', (t) => {
+  const old = `-A ${CHAIN} -d 10.0.0.10/32 -p tcp -m tcp --dport 1883 -j DNAT --to-destination 10.0.0.11:1883`;
+  const state: TakeoverState = { role: 'MASTER', epoch: 4, restartedEpoch: 4, since: NOW.toISOString() };
+  const actions = plan({ observed: MASTER, nat: { ...READY, rules: [old] }, state, dnatLine: LINE, now: NOW });
+  t.deepEqual(actions, [{ type: 'replaceDnat' }]);
+  t.deepEqual(apply({ ...READY, rules: [old] }, state, actions).nat.rules, [LINE]);
+  // At a takeover that restarts, in the rule's place: after the restart.
+  t.deepEqual(types(plan({ observed: MASTER, nat: { ...READY, rules: [old] }, state: STANDBY, dnatLine: LINE, now: NOW })), ['saveState', 'restartBroker', 'replaceDnat', 'waitAccepting', 'saveState']);
+  // Two rules are flushed and the one put back.
+  t.deepEqual(types(plan({ observed: MASTER, nat: { ...READY, rules: [old, LINE] }, state, dnatLine: LINE, now: NOW })), ['flushChain', 'addDnat']);
 });
 
 test('no preparation where the takeover would not restart: restart_on_takeover false, within the hold-down, or not BACKUP', (t) => {
