@@ -29,8 +29,8 @@ function subsets<T>(items: readonly T[]): T[][] {
 /** Every assignment of "connected to one of these, or not connected" to each node. */
 function choices(options: readonly [number, readonly (number | undefined)[]][]): Map<number, number | undefined>[] {
   return options.reduce<Map<number, number | undefined>[]>(
-    (all, [node, targets]) => all.flatMap((partial) => targets.map((target) => new Map([...partial, [node, target]]))),
-    [new Map()],
+    (all, [node, targets]) => all.flatMap((partial) => targets.map((target) => new Map<number, number | undefined>([...partial, [node, target]]))),
+    [new Map<number, number | undefined>()],
   );
 }
 
