@@ -1,0 +1,138 @@
+/**
+ * Replication that survives any one node (issue 15), in a three-node lab with the daemon: each
+ * node but the hub has one bridge, to every lower-ranked node in turn (src/render/model.ts
+ * bridgeOf). The hub's cable pulled for good: node2 and node3 still replicate both ways; then
+ * node2's too: node3 has every message a persistent subscriber's session took and every retained
+ * message. And during a split brain (VRRP dropped between every pair, so every node takes the VIP
+ * and restarts its broker) no message goes round: each arrives a bounded number of times, and
+ * nothing arrives once publishing has stopped. No timing is asserted (`npm run bench:mesh`
+ * measures); every wait is bounded.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { Lab } from '../../lab/lab.js';
+import type { LabNode } from '../../lab/node.js';
+import { waitFor } from '../../lab/wait.js';
+import { missingRequirements } from '../helpers/real.js';
+
+const unavailable = missingRequirements();
+const lab = unavailable ? test.serial.skip : test.serial;
+if (unavailable) console.log(`mesh lab tests skipped: this machine ${unavailable}`);
+
+async function startLab(t: ExecutionContext, advertInt?: number): Promise<Lab> {
+  const started = await Lab.start({ nodes: 3, daemon: true, ...(advertInt === undefined ? {} : { advertInt }) });
+  t.teardown(() => started.stop());
+  await started.waitForVipOn(1);
+  await started.node(1).waitForRole('MASTER', 0);
+  await started.waitForBridges(30_000);
+  return started;
+}
+
+function login(current: Lab, address: string): string[] {
+  return ['-h', address, '-p', String(current.loaded.config.broker.client_port), '-u', current.clientUser.user, '-P', current.clientUser.password];
+}
+
+/** mosquitto_pub from the client namespace; resolves once the broker acknowledged (QoS 1). */
+async function publish(current: Lab, address: string, topic: string, message: string, retain = false): Promise<void> {
+  await current.client.exec(['mosquitto_pub', ...login(current, address), '-t', topic, '-m', message, '-q', '1', ...(retain ? ['-r'] : [])], { timeout: 10_000 });
+}
+
+/** Waits (bounded) until a message published on `from` arrives on `to`; each try with a message of its own. */
+async function waitCarried(current: Lab, from: LabNode, to: LabNode, timeoutMs = 60_000): Promise<void> {
+  let attempt = 0;
+  await waitFor(`${from.name} -> ${to.name} replicated`, async () => {
+    const message = `${from.name}-${to.name}-${++attempt}`;
+    return (await current.carry(from, to, `lab/mesh/carry/${message}`, message)) === message;
+  }, { timeoutMs, intervalMs: 100 });
+}
+
+lab('the hub\'s cable pulled for good: node2 and node3 still replicate both ways; node2 lost too: node3 has every message of a persistent session and every retained one', async (t) => {
+  const current = await startLab(t);
+  const [one, two, three] = [current.node(1), current.node(2), current.node(3)];
+  const { vip } = current.loaded.config;
+  // A persistent subscriber's session on node3, as a shadow session keeps it (sessions.enabled).
+  const session = ['-i', 'mesh-persistent', '-c', '-q', '1', '-t', 'lab/mesh/q/#'];
+  await current.client.exec(['mosquitto_sub', ...login(current, three.address), ...session, '-E'], { timeout: 10_000 });
+  const sent: string[] = [];
+  const send = async (address: string, label: string, count: number) => {
+    for (let index = 0; index < count; index++) {
+      const message = `${label}-${index}`;
+      await publish(current, address, `lab/mesh/q/${message}`, message);
+      sent.push(message);
+    }
+  };
+  await publish(current, one.address, 'lab/mesh/r/node1', 'kept 1', true);
+  await send(vip.address, 'before', 20);
+
+  await one.linkDown();
+  t.log('node1\'s cable pulled');
+  await current.waitForVipOn(2, { alone: true, timeoutMs: 30_000 });
+  await two.waitForRole('MASTER', 0);
+  await waitCarried(current, two, three);
+  await waitCarried(current, three, two);
+  t.pass('node2 and node3 replicate both ways without the hub');
+
+  await publish(current, vip.address, 'lab/mesh/r/node2', 'kept 2', true);
+  await publish(current, three.address, 'lab/mesh/r/node3', 'kept 3', true);
+  await send(vip.address, 'node2-master', 20);
+  await send(three.address, 'on-node3', 5);
+  // A marker published on node2 after them arrived on node3: so did they (one bridge, in order).
+  t.is(await current.carry(two, three, 'lab/mesh/mark', 'after'), 'after');
+
+  await two.linkDown();
+  t.log('node2\'s cable pulled');
+  await current.waitForVipOn(3, { alone: true, timeoutMs: 30_000 });
+  await three.waitForRole('MASTER', 0);
+
+  // The persistent subscriber comes back, through the VIP (now node3): its session there has it all.
+  const read = await current.client.exec(['mosquitto_sub', ...login(current, vip.address), ...session, '-v', '-W', '5'], { reject: false, timeout: 15_000 });
+  const got = read.stdout.split('\n').filter(Boolean).map((line) => line.slice(line.indexOf(' ') + 1));
+  const missing = sent.filter((message) => !got.includes(message));
+  t.deepEqual(missing, [], `node3's session lacks ${missing.length} of ${sent.length}`);
+  const retained = await current.client.exec(['mosquitto_sub', ...login(current, vip.address), '-t', 'lab/mesh/r/#', '--retained-only', '-v', '-W', '3'], { reject: false, timeout: 10_000 });
+  t.deepEqual(retained.stdout.split('\n').filter(Boolean).sort(), ['lab/mesh/r/node1 kept 1', 'lab/mesh/r/node2 kept 2', 'lab/mesh/r/node3 kept 3']);
+});
+
+/** Every `topic payload` line a QoS 1 subscriber on `node` got in `seconds`, with the second it came (from the subscriber's start). */
+function collect(current: Lab, node: LabNode, topic: string, seconds: number) {
+  const started = Date.now() / 1000;
+  return current.client
+    .exec(['mosquitto_sub', ...login(current, node.address), '-t', topic, '-q', '1', '-F', '%U %p', '-W', String(seconds)], { reject: false, timeout: (seconds + 10) * 1000 })
+    .then((result) => result.stdout.split('\n').filter(Boolean).map((line) => ({ at: Number(line.slice(0, line.indexOf(' '))) - started, payload: line.slice(line.indexOf(' ') + 1) })));
+}
+
+lab('a split brain among all three (VRRP dropped between every pair): every message arrives, at most twice, and none goes round', async (t) => {
+  const current = await startLab(t, 0.1);
+  for (const [a, b] of [[1, 2], [1, 3], [2, 3]] as const) await current.partitionVrrp(a, b);
+  t.teardown(() => current.healVrrp());
+  await waitFor('a split brain: the VIP on two nodes or more', async () => (await current.vipHolders()).length >= 2, { timeoutMs: 15_000, intervalMs: 10 });
+  // The new masters restarted their brokers: the bridges connect again wherever they can.
+  await current.waitForBridges(30_000);
+  t.log(`VIP held by [${(await current.vipHolders()).join(', ')}] while VRRP is dropped; bridges up`);
+
+  const WINDOW = 15;
+  const subscribers = current.nodes.map((node) => collect(current, node, 'lab/loop/#', WINDOW));
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const started = Date.now();
+  const sent: string[] = [];
+  for (let round = 0; round < 5; round++) {
+    for (const node of current.nodes) {
+      const message = `${node.name}-${round}`;
+      await publish(current, node.address, `lab/loop/${message}`, message);
+      sent.push(message);
+    }
+  }
+  const publishedFor = (Date.now() - started) / 1000;
+  const received = await Promise.all(subscribers);
+  for (const [index, lines] of received.entries()) {
+    const name = current.nodes[index]!.name;
+    const counts = new Map<string, number>();
+    for (const { payload } of lines) counts.set(payload, (counts.get(payload) ?? 0) + 1);
+    t.deepEqual(sent.filter((message) => !counts.has(message)), [], `${name} got every message`);
+    const many = [...counts].filter(([, count]) => count > 2);
+    t.deepEqual(many, [], `${name}: messages that came more than twice (a loop) of ${lines.length} deliveries`);
+    // The subscriber started 1 s before the first publish; publishing took publishedFor s; 5 s later, nothing may still come.
+    const late = lines.filter(({ at }) => at > 1 + publishedFor + 5);
+    t.deepEqual(late, [], `${name}: deliveries 5 s after the last publish (a message going round)`);
+    t.log(`${name}: ${lines.length} deliveries of ${sent.length} messages`);
+  }
+});
