@@ -137,7 +137,7 @@ const BRIDGE_PASSWORD = '#br!dge{pw}$x#;`%';
 real('a two-node bridge from rendered configs replicates both ways, once each, with try_private; mosquitto reads the bridge password whole', async (t) => {
   const document = { ...baseDocument(), bridge: { topics: [{ pattern: 'home/#', qos: 1 }] } };
   const loaded = parseConfig(yamlOf(document), { ...EXAMPLE_ENV, MQFO_BRIDGE_PASSWORD: BRIDGE_PASSWORD });
-  t.regex(readFileSync(placeNode(loaded, loaded.config.nodes[0]!, 'brpw').files.get('mosquitto.conf')!, 'utf8'), /^remote_password #br!dge\{pw\}\$x#;`%$/m);
+  t.regex(readFileSync(placeNode(loaded, loaded.config.nodes[1]!, 'brpw').files.get('mosquitto.conf')!, 'utf8'), /^remote_password #br!dge\{pw\}\$x#;`%$/m);
   const [a, b] = loaded.config.nodes as [NodeConfig, NodeConfig];
   const ns = await host('br', loaded.config.vip.interface, [a.address, b.address], loaded.config.vip.prefix);
   const auth = { user: loaded.config.daemon.user, password: loaded.secrets.daemonPassword };
