@@ -236,6 +236,21 @@ export class Lab {
   }
 
   /**
+   * Which node each node's bridge is connected to right now (undefined: none), from the
+   * established TCP connections of the node's mosquitto to a peer's admin port (`ss -p`: the
+   * daemon's peer channel goes to the same port, from another process).
+   */
+  async bridgeTargets(): Promise<Map<number, number | undefined>> {
+    const port = this.loaded.config.broker.admin_port;
+    const entries = await Promise.all(this.nodes.map(async (node) => {
+      const { stdout } = await node.ns.exec(['ss', '-Htnp', 'state', 'established', 'dport', '=', `:${port}`], { timeout: 10_000 });
+      const peer = stdout.split('\n').filter((line) => line.includes('"mosquitto"')).map((line) => /\s(\d+\.\d+\.\d+\.\d+):\d+\s+users:/.exec(line)?.[1]).find(Boolean);
+      return [node.id, this.nodes.find((other) => other.address === peer)?.id] as const;
+    }));
+    return new Map(entries);
+  }
+
+  /**
    * What a subscriber on `to`'s client listener receives when the lab's client user publishes
    * `message` (QoS 1) on `topic` at `from`'s: `message` when the bridge carried it, '' when nothing
    * came within 10 s.

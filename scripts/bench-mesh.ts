@@ -2,7 +2,8 @@
  * npx tsx scripts/bench-mesh.ts [--rounds N] [--rate N] [--main-first]
  *
  * How long the spokes of a three-node lab take to replicate again when the hub's cable is pulled
- * for good (issue 15). Each round is a fresh lab with the daemon (advert_int 1 s): two QoS 1 probes
+ * for good (issue 15). Each round is a fresh lab with the daemon (advert_int 1 s), node3's bridge put
+ * on node1 if node1's takeover restart had sent it on to node2 (round_robin true), two QoS 1 probes
  * between node2 and node3, one each way (persistent subscribers, so node2's takeover restart of its
  * broker loses nothing of theirs), node1's cable pulled, and for each direction the time from the
  * pull to the first message published after it that arrived on the other side; what was
@@ -20,6 +21,7 @@ import { Probe } from '../lab/probe.js';
 import { ensureFreshDist } from '../lab/entry.js';
 import { labUnavailable } from '../lab/requirements.js';
 import { spread } from '../lab/stats.js';
+import { waitFor } from '../lab/wait.js';
 
 const { values } = parseArgs({
   options: {
@@ -83,6 +85,14 @@ async function round(index: number): Promise<Direction[]> {
     await lab.waitForVipOn(1, { timeoutMs: 30_000 });
     await lab.node(1).waitForRole('MASTER', 0);
     await lab.waitForBridges(30_000);
+    // The bridges all start on the hub, but node1's takeover restarted its broker and sent them on
+    // (round_robin true): put node3's back on node1 (TCP dropped between node3 and node2 a moment).
+    const was = (await lab.bridgeTargets()).get(3);
+    if (was !== 1) {
+      await lab.partitionTcp(2, 3);
+      await waitFor('node3\'s bridge on node1', async () => (await lab.bridgeTargets()).get(3) === 1, { timeoutMs: 40_000, intervalMs: 200 }).finally(() => lab.healTcp());
+    }
+    progress(`round ${index}: node3's bridge was on node${was}, now on node1`);
     const probes = [await Probe.start(lab, { publishTo: 2, subscribeTo: 3, rate, clean: false }), await Probe.start(lab, { publishTo: 3, subscribeTo: 2, rate, clean: false })];
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const pulledAt = performance.timeOrigin + performance.now();
