@@ -117,6 +117,17 @@ test('the service-user ACL follows each topic direction, keeps the control topic
   t.true(daemon.includes('topic readwrite mosquitto-failover-drain/home/#'));
 });
 
+test('a topic\'s direction is seen from the hub: the bridge (on the other side) turns it around, and the bridge user gets what it does on the hub', (t) => {
+  const topics = [{ pattern: 'down/#', direction: 'out' }, { pattern: 'up/#', direction: 'in' }, { pattern: 'both/#' }];
+  const loaded = parseConfig(yamlOf({ ...baseDocument(), bridge: { topics } }), EXAMPLE_ENV);
+  const conf = lines(files(loaded, 1).get('mosquitto.conf')?.content);
+  t.deepEqual(conf.filter((line) => /^topic (down|up|both)\//.test(line)), ['topic down/# in 1 "" ""', 'topic up/# out 1 "" ""', 'topic both/# both 1 "" ""']);
+  const acl = lines(files(loaded, 1).get('service-users.acl')?.content);
+  const bridge = acl.slice(acl.indexOf('user mqfo-bridge'), acl.indexOf('user mqfo-daemon'));
+  // On the hub it reads what flows out from there, and publishes what flows in.
+  t.deepEqual(bridge.filter((line) => /^topic \w+ (down|up|both)\//.test(line)), ['topic read down/#', 'topic write up/#', 'topic readwrite both/#']);
+});
+
 test('Home Assistant discovery in the ACL: the bridge denied its topics, the daemon user writes them, Home Assistant\'s user reads them; nothing without it', (t) => {
   const loaded = example('two-node');
   const enabled = { ...loaded, config: { ...loaded.config, control: { users: ['ops', 'hass'] }, homeassistant: { enabled: true, discovery_prefix: 'homeassistant', user: 'hass' } } };
