@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import type { LoadedConfig } from '../src/config/load.js';
-import { hubOf } from '../src/render/model.js';
+import { bridgeOf } from '../src/render/model.js';
 import { blockTcp, blockVrrp, unblockTcp, unblockVrrp } from './faults.js';
 import { atRunExit, destroySync, isNamedRun, namespacesOf, Netns, removeStaleNamespaces, type RunId } from './netns.js';
 import { LabNode, type DaemonStartOptions } from './node.js';
@@ -214,22 +214,40 @@ export class Lab {
   }
 
   /**
-   * Each bridge's state as the hub's broker reports it ($SYS/broker/connection/NAME/state, retained,
-   * "1" when connected), read by mosquitto_sub from the client namespace.
+   * Each bridge's state as the broker of the node that holds it reports it
+   * ($SYS/broker/connection/NAME/state, retained, "1" when connected), read by mosquitto_sub from
+   * the client namespace: every node but the hub holds one (src/render/model.ts bridgeOf). A node
+   * whose broker does not answer is missing from the map.
    */
   async bridgeStates(): Promise<Map<string, string>> {
-    const hub = this.node(hubOf(this.loaded.config).id);
-    const expected = this.nodes.length - 1;
-    const result = await this.client.exec(
-      ['mosquitto_sub', '-h', hub.address, '-p', String(this.loaded.config.broker.client_port), '-u', this.clientUser.user, '-P', this.clientUser.password, '-t', '$SYS/broker/connection/+/state', '-v', '-C', String(expected), '-W', '3'],
-      { reject: false, timeout: 10_000 },
-    );
-    const states = new Map<string, string>();
-    for (const line of result.stdout.split('\n')) {
-      const match = /^\$SYS\/broker\/connection\/(\S+)\/state (\S+)$/.exec(line.trim());
-      if (match) states.set(match[1]!, match[2]!);
-    }
-    return states;
+    const { config, secrets } = this.loaded;
+    const held = config.nodes.flatMap((node) => {
+      const bridge = bridgeOf(config, secrets, node);
+      return bridge ? [{ node: this.node(node.id), name: bridge.name }] : [];
+    });
+    const read = await Promise.all(held.map(async ({ node, name }) => {
+      const result = await this.client.exec(
+        ['mosquitto_sub', '-h', node.address, '-p', String(config.broker.client_port), '-u', this.clientUser.user, '-P', this.clientUser.password, '-t', `$SYS/broker/connection/${name}/state`, '-C', '1', '-W', '3'],
+        { reject: false, timeout: 10_000 },
+      );
+      return [name, result.stdout.trim()] as const;
+    }));
+    return new Map(read.filter(([, state]) => state !== ''));
+  }
+
+  /**
+   * Which node each node's bridge is connected to right now (undefined: none), from the
+   * established TCP connections of the node's mosquitto to a peer's admin port (`ss -p`: the
+   * daemon's peer channel goes to the same port, from another process).
+   */
+  async bridgeTargets(): Promise<Map<number, number | undefined>> {
+    const port = this.loaded.config.broker.admin_port;
+    const entries = await Promise.all(this.nodes.map(async (node) => {
+      const { stdout } = await node.ns.exec(['ss', '-Htnp', 'state', 'established', 'dport', '=', `:${port}`], { timeout: 10_000 });
+      const peer = stdout.split('\n').filter((line) => line.includes('"mosquitto"')).map((line) => /\s(\d+\.\d+\.\d+\.\d+):\d+\s+users:/.exec(line)?.[1]).find(Boolean);
+      return [node.id, this.nodes.find((other) => other.address === peer)?.id] as const;
+    }));
+    return new Map(entries);
   }
 
   /**
@@ -247,7 +265,7 @@ export class Lab {
     return (await sub).stdout.trim();
   }
 
-  /** Waits (bounded) until every bridge of the hub reports itself connected. */
+  /** Waits (bounded) until every node's bridge reports itself connected. */
   async waitForBridges(timeoutMs = 20_000): Promise<void> {
     await waitFor(
       'every bridge connected',

@@ -31,6 +31,7 @@ import { sealKey } from './peer/seal.js';
 import { resetClients } from './health/client-reset.js';
 import { HealthMonitor } from './health/monitor.js';
 import { Metrics } from './metrics/metrics.js';
+import { bridgeOf } from './render/model.js';
 import { commandToRun } from './control/cluster-command.js';
 import { controlCommands } from './control/commands.js';
 import { ControlServer } from './control/server.js';
@@ -174,7 +175,7 @@ export class Controller {
       })
       : undefined;
     const metrics = config.metrics.enabled
-      ? new Metrics({ config, self: node, state: this.state, log: log.child({ component: 'metrics' }), login: daemonLogin(loaded, node), isConnected: (id) => channel.isConnected(id) })
+      ? new Metrics({ config, self: node, state: this.state, log: log.child({ component: 'metrics' }), login: daemonLogin(loaded, node), bridge: bridgeOf(config, loaded.secrets, node)?.name, isConnected: (id) => channel.isConnected(id) })
       : undefined;
     return [
       ['takeover', takeover],

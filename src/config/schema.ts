@@ -213,7 +213,7 @@ export const Bridge = z.strictObject({
   hub: z.int({ error: 'must be a node id' }).optional(),
   user: z.string().regex(USER, { error: 'is not a user name' }).default('mqfo-bridge'),
   keepalive: z.int({ error: 'must be a whole number of seconds' }).min(5, { error: 'must be at least 5 seconds (mosquitto.conf(5))' })
-    .max(65535, { error: 'must be at most 65535 seconds' }).default(15),
+    .max(65535, { error: 'must be at most 65535 seconds' }).default(5),
   topics: z.array(Topic).min(1, { error: 'needs at least one topic to replicate, e.g. - pattern: home/#' }),
 });
 

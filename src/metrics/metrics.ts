@@ -4,8 +4,10 @@
  * prom-client from the node state. What a scrape reads: the role, whether this node holds the
  * VIP, the broker's health and the weight (health/), takeovers and the duration of the last one
  * with a histogram of each takeover step, synced files installed and rejected by kind and reason,
- * the peer channel per peer, and each bridge's connection as the own broker reports it
- * (`$SYS/broker/connection/<name>/state`, the bridges' notification topic).
+ * the peer channel per peer, and this node's own bridge's connection as its broker reports it
+ * (`$SYS/broker/connection/<name>/state`, the bridge's notification topic; none on the hub). Not
+ * the copies that other nodes' bridges leave on this broker: a bridge that moved to another node
+ * (src/render/model.ts bridgeOf) leaves its will, "0", retained here while it is up there.
  */
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
@@ -18,7 +20,6 @@ import { takeoverOf, type NodeState, type RoleName } from '../node-state.js';
 
 const PREFIX = 'mosquitto_failover_';
 const ROLES: readonly RoleName[] = ['MASTER', 'BACKUP', 'FAULT', 'STOP', 'UNKNOWN'];
-const BRIDGE_STATE = '$SYS/broker/connection/+/state';
 /** From a well-tuned takeover (tens of ms) to a slow broker restart. */
 const STEP_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -27,8 +28,10 @@ export interface MetricsOptions {
   self: NodeConfig;
   state: NodeState;
   log: Logger;
-  /** The daemon user on this node's admin listener (the bridges' state). */
+  /** The daemon user on this node's admin listener (the bridge's state). */
   login: Login;
+  /** This node's bridge's connection name (src/render/model.ts bridgeName); none on the hub. */
+  bridge: string | undefined;
   /** Whether the peer channel's connection to `nodeId`'s broker is up now. */
   isConnected: (nodeId: number) => boolean;
 }
@@ -103,7 +106,7 @@ export class Metrics implements Component {
     const bridges = this.bridges;
     new Gauge({
       name: `${PREFIX}bridge_connected`,
-      help: 'Each bridge\'s connection as this node\'s broker reports it: 1 up, 0 down',
+      help: 'This node\'s bridge\'s connection as its broker reports it: 1 up, 0 down (none on the hub, which has no bridge)',
       labelNames: ['bridge'],
       registers,
       collect() {
@@ -149,13 +152,16 @@ export class Metrics implements Component {
       }),
     );
 
-    this.client = connectLasting(this.options.login, { clientId: uniqueClientId(`${self.name}-metrics`) });
-    this.client.on('connect', () => this.client?.subscribe(BRIDGE_STATE, { qos: 0 }));
-    this.client.on('message', (topic, payload) => {
-      const name = topic.split('/')[3];
-      if (name !== undefined) this.bridges.set(name, payload.toString() === '1' ? 1 : 0);
-    });
-    this.client.on('error', (error) => log.debug({ err: error }, 'metrics: the own broker\'s connection failed (bridge states)'));
+    const own = this.options.bridge;
+    if (own !== undefined) {
+      const topic = `$SYS/broker/connection/${own}/state`;
+      this.client = connectLasting(this.options.login, { clientId: uniqueClientId(`${self.name}-metrics`) });
+      this.client.on('connect', () => this.client?.subscribe(topic, { qos: 0 }));
+      this.client.on('message', (received, payload) => {
+        if (received === topic) this.bridges.set(own, payload.toString() === '1' ? 1 : 0);
+      });
+      this.client.on('error', (error) => log.debug({ err: error }, 'metrics: the own broker\'s connection failed (bridge state)'));
+    }
 
     await this.serve();
     log.info({ url: `http://${this.listen.host}:${this.listen.port}/metrics` }, 'metrics endpoint listening');

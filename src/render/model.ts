@@ -13,9 +13,10 @@ export interface BridgeView {
   name: string;
   /** Its client id on the remote broker: the name and a tag derived from the cluster secret (bridgeClientId). */
   clientId: string;
-  peer: NodeConfig;
-  address: string;
-  port: number;
+  /** The nodes this bridge may connect to: every lower-ranked node, in rank order (the first is the hub). */
+  targets: NodeConfig[];
+  /** `address:port` of each target's admin listener, in the same order (mosquitto.conf(5) `address`). */
+  addresses: string[];
 }
 
 export interface NodeView {
@@ -25,9 +26,10 @@ export interface NodeView {
   node: NodeConfig;
   peers: NodeConfig[];
   hub: NodeConfig;
-  isHub: boolean;
-  bridges: BridgeView[];
-  topics: (TopicConfig & { access: 'readwrite' | 'read' | 'write' })[];
+  /** This node's one bridge; none on the hub (rank 1), which every other node's bridge reaches. */
+  bridge: BridgeView | undefined;
+  /** The bridged topics: `direction` as configured (seen from the hub), `bridgeDirection` as the bridge's `topic` line says it, `access` the bridge user's right. */
+  topics: (TopicConfig & { bridgeDirection: 'both' | 'in' | 'out'; access: 'readwrite' | 'read' | 'write' })[];
   /** VRRP instance name; keepalived writes it into the FIFO lines, the ucarp scripts copy it. */
   instance: string;
   /** Topic prefix of the daemons' peer channel. */
@@ -46,10 +48,22 @@ function homeAssistantView(config: ClusterConfig): NodeView['homeassistant'] {
   return { discoveryFilter: `${topics.discoveryPrefix}/#`, configFilter: topics.configFilter, stateFilter: topics.stateFilter, user: config.homeassistant.user };
 }
 
-/** The hub of the bridge star: the configured one, else the lowest id. */
+/** The hub: the configured one, else the lowest id. */
 export function hubOf(config: ClusterConfig): NodeConfig {
-  const hub = config.bridge.hub === undefined ? undefined : config.nodes.find((node) => node.id === config.bridge.hub);
-  return hub ?? [...config.nodes].sort((a, b) => a.id - b.id)[0]!;
+  return ranksOf(config)[0]!;
+}
+
+/**
+ * The nodes in bridge rank order: the hub (`bridge.hub`) first, then the others by ascending id.
+ * A node's bridge may connect only to nodes ranked before it, so every bridge points from a
+ * higher rank to a lower one, and each node has at most one: whichever addresses the bridges are
+ * connected to at any moment (a split brain included), the bridges form a forest, never a cycle
+ * and never two bridges between one pair of brokers.
+ */
+export function ranksOf(config: ClusterConfig): NodeConfig[] {
+  const byId = [...config.nodes].sort((a, b) => a.id - b.id);
+  const hub = byId.find((node) => node.id === config.bridge.hub) ?? byId[0]!;
+  return [hub, ...byId.filter((node) => node !== hub)];
 }
 
 /**
@@ -63,19 +77,31 @@ export function bridgeClientId(clusterSecret: string, name: string): string {
   return `${name}-${createHmac('sha256', clusterSecret).update(`bridge client id ${name}`).digest('hex').slice(0, 16)}`;
 }
 
-/** One bridge per pair, and only from the hub: two bridges between the same brokers would loop. */
-export function bridgesOf(config: ClusterConfig, secrets: Pick<Secrets, 'clusterSecret'>, node: NodeConfig): BridgeView[] {
-  if (hubOf(config).id !== node.id) return [];
-  return config.nodes
-    .filter((peer) => peer.id !== node.id)
-    .map((peer) => {
-      const name = `mqfo-${config.cluster}-${node.name}-${peer.name}`;
-      return { name, clientId: bridgeClientId(secrets.clusterSecret, name), peer, address: peer.address, port: config.broker.admin_port };
-    });
+/** A node's bridge connection name; the same whichever node it is connected to. */
+export function bridgeName(config: ClusterConfig, node: NodeConfig): string {
+  return `mqfo-${config.cluster}-${node.name}`;
 }
 
-// The bridge user acts on the remote broker: it publishes there what goes out and reads what comes in.
-const ACCESS = { both: 'readwrite', out: 'write', in: 'read' } as const;
+/**
+ * `node`'s one bridge: to every lower-ranked node's admin listener, in rank order, the hub first
+ * (none on the hub). mosquitto connects to the first address it can and, with `round_robin true`,
+ * stays there until that connection fails, then tries the next (mosquitto.conf(5) round_robin;
+ * why not `false` in the template).
+ */
+export function bridgeOf(config: ClusterConfig, secrets: Pick<Secrets, 'clusterSecret'>, node: NodeConfig): BridgeView | undefined {
+  const ranks = ranksOf(config);
+  const rank = ranks.findIndex((ranked) => ranked.id === node.id);
+  if (rank <= 0) return undefined;
+  const targets = ranks.slice(0, rank);
+  const name = bridgeName(config, node);
+  return { name, clientId: bridgeClientId(secrets.clusterSecret, name), targets, addresses: targets.map((target) => `${target.address}:${config.broker.admin_port}`) };
+}
+
+// `topics[].direction` is seen from the hub (lower ranks); a bridge is rendered on the higher-ranked
+// side, so its `topic` line turns it around: what flows from the hub (`out`) comes `in` here.
+const BRIDGE_DIRECTION = { both: 'both', out: 'in', in: 'out' } as const;
+// The bridge user acts on the remote (lower-ranked) broker: it reads there what comes in and publishes what goes out.
+const ACCESS = { both: 'readwrite', out: 'read', in: 'write' } as const;
 
 /** CARP elects the lowest skew; map VRRP's "highest priority wins" (1..254) onto it. */
 export function advskewOf(priority: number): number {
@@ -106,17 +132,15 @@ export function nodeView(config: ClusterConfig, secrets: Secrets, node: NodeConf
   const paths = runtimePaths(config);
   const advskew = advskewOf(node.priority);
   const args = ucarpArgs(config, node);
-  const hub = hubOf(config);
   return {
     version,
     config,
     secrets,
     node,
     peers: config.nodes.filter((peer) => peer.id !== node.id),
-    hub,
-    isHub: hub.id === node.id,
-    bridges: bridgesOf(config, secrets, node),
-    topics: config.bridge.topics.map((topic) => ({ ...topic, access: ACCESS[topic.direction] })),
+    hub: hubOf(config),
+    bridge: bridgeOf(config, secrets, node),
+    topics: config.bridge.topics.map((topic) => ({ ...topic, bridgeDirection: BRIDGE_DIRECTION[topic.direction], access: ACCESS[topic.direction] })),
     instance: vrrpInstance(config),
     peerPrefix: peerPrefix(config.cluster),
     drainTopic: `${drainPrefix(config.cluster)}/#`,

@@ -59,7 +59,7 @@ const keepalived = (view: NodeView): boolean => view.config.failover.driver === 
 const ucarp = (view: NodeView): boolean => view.config.failover.driver === 'ucarp';
 
 const FILES: readonly FileSpec[] = [
-  // Holds the bridge password on the hub: readable by the broker's group only.
+  // Holds the bridge password (on every node but the hub): readable by the broker's group only.
   { template: 'mosquitto.conf', name: 'mosquitto.conf', target: (v) => v.config.broker.config_file, mode: 0o640 },
   {
     template: 'service-users.acl',

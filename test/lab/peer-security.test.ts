@@ -112,7 +112,7 @@ lab('she cannot kick a daemon or a bridge off with the client ids she can guess'
   const [one, two] = [the(1), the(2)];
   await current!.waitForBridges();
   const since = Date.now();
-  const bridge = `mqfo-lab-${one.name}-${two.name}`;
+  const bridge = `mqfo-lab-${two.name}`;
   // The ids of before, and whatever else a reader of cluster.yaml might try.
   const ids = [`mqfo-${one.name}-to-${two.name}`, `mqfo-${two.name}-to-${one.name}`, `mqfo-${one.name}-to-${one.name}`, `mqfo-${two.name}-to-${two.name}`, bridge, `local.${bridge}`, `${bridge}.local`];
   const connectAs = (node: LabNode, id: string, seconds: number) =>

@@ -61,7 +61,8 @@ lab('the rendered mosquitto.conf puts TLS on the admin listener and the bridge, 
   const [one, two] = [the(1), the(2)];
   const conf = readFileSync(one.placed.files.get('mosquitto.conf')!, 'utf8');
   t.regex(conf, new RegExp(`^listener 1885 ${one.address}\\n#.*\\ncafile \\S+\\ncertfile \\S+\\nkeyfile \\S+\\ntls_version tlsv1\\.2$`, 'm'));
-  t.regex(conf, /^bridge_cafile \S+\/ca\.crt$/m);
+  // The bridge is node2's, to node1 (the hub).
+  t.regex(readFileSync(two.placed.files.get('mosquitto.conf')!, 'utf8'), /^bridge_cafile \S+\/ca\.crt$/m);
   t.notRegex(conf, /bridge_insecure true/);
   await current!.waitForBridges();
   t.is(await crossBridge(two, one, 'lab/tls/to-hub', 'from node2'), 'from node2');
@@ -100,64 +101,65 @@ function brokerLinesSince(node: LabNode, since: number): string[] {
 }
 
 /**
- * Node2's broker presents `impostor` (its certificate and key put where its config names them,
- * then a SIGHUP: mosquitto rereads them, mosquitto.conf(5) certfile); node1 then connects afresh
- * (its daemon killed with -9, its broker too, the daemon started again): node1's daemon and the
- * hub's bridge must refuse node2, each with `daemonSays` and `hubSays`. Then node2 gets its own
- * files back, and both connect again without a restart. Node2's broker stays up throughout:
- * mosquitto 2.0.11's bridge over TLS can stay down for a long time after it tried a peer broker
- * in the moment that broker was restarting (see README, TLS), which is not what this test is about.
+ * Node1's broker (the hub, which node2's bridge connects to) presents `impostor` (its certificate
+ * and key put where its config names them, then a SIGHUP: mosquitto rereads them, mosquitto.conf(5)
+ * certfile); node2 then connects afresh (its daemon killed with -9, its broker too, the daemon
+ * started again): node2's daemon and node2's bridge must refuse node1, each with `daemonSays` and
+ * `bridgeSays`. Then node1 gets its own files back, and both connect again without a restart.
+ * Node1's broker stays up throughout: mosquitto 2.0.11's bridge over TLS can stay down for a long
+ * time after it tried a peer broker in the moment that broker was restarting (see README, TLS),
+ * which is not what this test is about.
  */
-async function refusesImpostor(t: ExecutionContext, impostor: Issued, daemonSays: RegExp, hubSays: RegExp): Promise<void> {
+async function refusesImpostor(t: ExecutionContext, impostor: Issued, daemonSays: RegExp, bridgeSays: RegExp): Promise<void> {
   const [one, two] = [the(1), the(2)];
-  const tls = two.config.tls!;
-  const own = { cert: join(current!.dir, 'node2-own.crt'), key: join(current!.dir, 'node2-own.key') };
+  const tls = one.config.tls!;
+  const own = { cert: join(current!.dir, 'node1-own.crt'), key: join(current!.dir, 'node1-own.key') };
   copyFileSync(tls.certfile, own.cert);
   copyFileSync(tls.keyfile, own.key);
   // Copied over the files in place: they keep their owner (the mosquitto user) and mode.
   const present = (files: Issued) => {
     copyFileSync(files.cert, tls.certfile);
     copyFileSync(files.key, tls.keyfile);
-    t.is(two.signal('mosquitto', 'SIGHUP').length, 1, "node2's broker rereads its certificate");
+    t.is(one.signal('mosquitto', 'SIGHUP').length, 1, "node1's broker rereads its certificate");
   };
-  /** node1's daemon's first line about node2 since `since` that starts with `msg` (and whose error says `says`). */
+  /** node2's daemon's first line about node1 since `since` that starts with `msg` (and whose error says `says`). */
   const peerLine = (msg: string, since: number, says?: RegExp) =>
-    one.linesSince(msg, since).find((line) => line.peer === 'node2' && (!says || says.test((line.err as { message?: string } | undefined)?.message ?? '')));
+    two.linesSince(msg, since).find((line) => line.peer === 'node1' && (!says || says.test((line.err as { message?: string } | undefined)?.message ?? '')));
   try {
     present(impostor);
     const since = Date.now();
-    for (const pid of one.daemonPids()) process.kill(pid, 'SIGKILL');
-    one.kill('mosquitto');
-    await waitFor("node1's daemon and broker gone", () => one.daemonPids().length + one.pids('mosquitto').length === 0, { timeoutMs: 10_000, intervalMs: 50 });
-    await one.startDaemon();
-    const refused = await waitFor("node1's daemon to refuse node2's certificate", () => peerLine('peer channel error', since, daemonSays), { timeoutMs: 20_000, intervalMs: 50 });
-    t.log(`node1's daemon: ${(refused.err as { message: string }).message}`);
-    const hub = await waitFor(`the hub's bridge to refuse node2 (${String(hubSays)})`, () => brokerLinesSince(one, since).find((line) => hubSays.test(line)), { timeoutMs: 20_000, intervalMs: 100 }).catch((error: unknown) => {
-      throw new Error(`${(error as Error).message}; the hub's lines since:\n${brokerLinesSince(one, since).slice(-40).join('\n')}`, { cause: error });
+    for (const pid of two.daemonPids()) process.kill(pid, 'SIGKILL');
+    two.kill('mosquitto');
+    await waitFor("node2's daemon and broker gone", () => two.daemonPids().length + two.pids('mosquitto').length === 0, { timeoutMs: 10_000, intervalMs: 50 });
+    await two.startDaemon();
+    const refused = await waitFor("node2's daemon to refuse node1's certificate", () => peerLine('peer channel error', since, daemonSays), { timeoutMs: 20_000, intervalMs: 50 });
+    t.log(`node2's daemon: ${(refused.err as { message: string }).message}`);
+    const bridge = await waitFor(`node2's bridge to refuse node1 (${String(bridgeSays)})`, () => brokerLinesSince(two, since).find((line) => bridgeSays.test(line)), { timeoutMs: 20_000, intervalMs: 100 }).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}; node2's broker's lines since:\n${brokerLinesSince(two, since).slice(-40).join('\n')}`, { cause: error });
     });
-    t.log(`the hub's mosquitto: ${hub}`);
+    t.log(`node2's mosquitto: ${bridge}`);
     t.deepEqual([...(await current!.bridgeStates()).values()], ['0'], 'the bridge is down');
-    t.is(peerLine('peer channel connected', since), undefined, "node1's daemon never connected to node2");
+    t.is(peerLine('peer channel connected', since), undefined, "node2's daemon never connected to node1");
 
     const back = Date.now();
     present(own);
     await current!.waitForBridges();
-    await waitFor("node1's daemon to reach node2 again", () => peerLine('peer channel connected', back), { timeoutMs: 20_000, intervalMs: 50 });
-    t.is(await crossBridge(two, one, 'lab/tls/again', 'back'), 'back');
+    await waitFor("node2's daemon to reach node1 again", () => peerLine('peer channel connected', back), { timeoutMs: 20_000, intervalMs: 50 });
+    t.is(await crossBridge(one, two, 'lab/tls/again', 'back'), 'back');
   } finally {
-    // Whatever happened, node2 keeps its own certificate for the next test.
+    // Whatever happened, node1 keeps its own certificate for the next test.
     copyFileSync(own.cert, tls.certfile);
     copyFileSync(own.key, tls.keyfile);
-    two.signal('mosquitto', 'SIGHUP');
+    one.signal('mosquitto', 'SIGHUP');
   }
 }
 
 lab("a broker presenting another CA's certificate for its own address is refused by the bridge and by the peer daemon; with its own back, both reconnect", async (t) => {
-  const impostor = issueCert(makeCa(join(current!.dir, 'impostor-ca'), 'impostor-ca'), join(current!.dir, 'impostor'), 'node2', the(2).address);
+  const impostor = issueCert(makeCa(join(current!.dir, 'impostor-ca'), 'impostor-ca'), join(current!.dir, 'impostor'), 'node1', the(1).address);
   await refusesImpostor(t, impostor, /unable to verify the first certificate/, /certificate verify failed/);
 });
 
 lab("a broker presenting the cluster CA's certificate for another address is refused too: the bridge and the daemon check the IP SAN", async (t) => {
-  const misnamed = issueCert(current!.ca!, join(current!.dir, 'misnamed'), 'node2', '198.18.0.99');
-  await refusesImpostor(t, misnamed, /IP: 198\.18\.0\.12 is not in the cert's list: 198\.18\.0\.99/, /host name verification failed/);
+  const misnamed = issueCert(current!.ca!, join(current!.dir, 'misnamed'), 'node1', '198.18.0.99');
+  await refusesImpostor(t, misnamed, /IP: 198\.18\.0\.11 is not in the cert's list: 198\.18\.0\.99/, /host name verification failed/);
 });

@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { parseConfig, type LoadedConfig } from '../../src/config/load.js';
 import type { NodeConfig } from '../../src/config/schema.js';
 import { listNamespaces, Netns, removeStaleNamespaces } from '../../lab/netns.js';
-import { bridgesOf } from '../../src/render/model.js';
+import { bridgeOf } from '../../src/render/model.js';
 import { baseDocument, EXAMPLE_ENV, example, yamlOf } from '../helpers/config.js';
 import { missingRequirements, placeNode, stopperOf, writeServiceUsers, type PlacedNode } from '../helpers/real.js';
 
@@ -137,7 +137,7 @@ const BRIDGE_PASSWORD = '#br!dge{pw}$x#;`%';
 real('a two-node bridge from rendered configs replicates both ways, once each, with try_private; mosquitto reads the bridge password whole', async (t) => {
   const document = { ...baseDocument(), bridge: { topics: [{ pattern: 'home/#', qos: 1 }] } };
   const loaded = parseConfig(yamlOf(document), { ...EXAMPLE_ENV, MQFO_BRIDGE_PASSWORD: BRIDGE_PASSWORD });
-  t.regex(readFileSync(placeNode(loaded, loaded.config.nodes[0]!, 'brpw').files.get('mosquitto.conf')!, 'utf8'), /^remote_password #br!dge\{pw\}\$x#;`%$/m);
+  t.regex(readFileSync(placeNode(loaded, loaded.config.nodes[1]!, 'brpw').files.get('mosquitto.conf')!, 'utf8'), /^remote_password #br!dge\{pw\}\$x#;`%$/m);
   const [a, b] = loaded.config.nodes as [NodeConfig, NodeConfig];
   const ns = await host('br', loaded.config.vip.interface, [a.address, b.address], loaded.config.vip.prefix);
   const auth = { user: loaded.config.daemon.user, password: loaded.secrets.daemonPassword };
@@ -150,16 +150,16 @@ real('a two-node bridge from rendered configs replicates both ways, once each, w
       writeServiceUsers(placed);
       await execa('mosquitto_passwd', ['-b', placed.loaded.config.broker.password_file, client.user, client.password]);
       await execa('sh', ['-c', 'printf "\nuser %s\ntopic readwrite home/#\n" "$2" >> "$1"', '_', placed.loaded.config.broker.acl_file, client.user]);
-      t.regex(readFileSync(placed.files.get('mosquitto.conf')!, 'utf8'), node.id === a.id ? /^try_private true$/m : /No bridges here/);
+      t.regex(readFileSync(placed.files.get('mosquitto.conf')!, 'utf8'), node.id === b.id ? /^try_private true$/m : /No bridge here/);
       brokers.push(await startBroker(ns, placed, node, auth));
     }
     const [brokerB, brokerA] = brokers as [Broker, Broker];
 
-    // The hub's bridge reports itself connected ($SYS notification, notifications true).
-    const bridgeName = bridgesOf(loaded.config, loaded.secrets, a)[0]!.name;
+    // node b's bridge (to the hub, a) reports itself connected ($SYS notification, notifications true).
+    const bridgeName = bridgeOf(loaded.config, loaded.secrets, b)!.name;
     let state = '';
     for (let attempt = 0; attempt < 30 && state !== '1'; attempt++) {
-      const result = await ns.exec(['mosquitto_sub', '-h', a.address, '-p', '1883', '-u', auth.user, '-P', auth.password, '-t', `$SYS/broker/connection/${bridgeName}/state`, '-C', '1', '-W', '2'], { reject: false, timeout: 10_000 });
+      const result = await ns.exec(['mosquitto_sub', '-h', b.address, '-p', '1883', '-u', auth.user, '-P', auth.password, '-t', `$SYS/broker/connection/${bridgeName}/state`, '-C', '1', '-W', '2'], { reject: false, timeout: 10_000 });
       state = result.stdout.trim();
       if (state !== '1') await sleep(200);
     }

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { parseConfig } from '../../src/config/load.js';
-import { advskewOf, bridgesOf, hubOf } from '../../src/render/model.js';
+import { advskewOf, bridgeOf, hubOf, ranksOf } from '../../src/render/model.js';
 import { createTemplateEngine, renderNode, type RenderedFile } from '../../src/render/render.js';
 import { baseDocument, EXAMPLE_ENV, example, yamlOf } from '../helpers/config.js';
 import { scratchDir } from '../helpers/scratch.js';
@@ -17,34 +17,39 @@ function lines(text: string | undefined): string[] {
   return (text ?? '').split('\n').map((line) => line.trim());
 }
 
-test('the hub bridges to every other node and the others to none: a star', (t) => {
+test('each node but the hub has one bridge, to every node ranked before it (the hub first, then ids ascending)', (t) => {
   const { config } = example('three-node');
   t.is(hubOf(config).id, 1);
-  t.deepEqual(bridgesOf(config, { clusterSecret: 's' }, config.nodes[0]!).map((bridge) => bridge.peer.id), [2, 3]);
-  t.deepEqual(bridgesOf(config, { clusterSecret: 's' }, config.nodes[1]!), []);
-  t.deepEqual(bridgesOf(config, { clusterSecret: 's' }, config.nodes[2]!), []);
-  const document = { ...baseDocument(), bridge: { hub: 2, topics: [{ pattern: 'a/#' }] } };
+  const targets = (id: number) => bridgeOf(config, { clusterSecret: 's' }, config.nodes.find((node) => node.id === id)!)?.targets.map((target) => target.id);
+  t.deepEqual([targets(1), targets(2), targets(3)], [undefined, [1], [1, 2]]);
+  t.deepEqual(bridgeOf(config, { clusterSecret: 's' }, config.nodes[2]!)?.addresses, ['10.0.10.11:1885', '10.0.10.12:1885']);
+  const document = { ...baseDocument(), nodes: [...baseDocument()['nodes'], { id: 3, name: 'mqtt-c', address: '192.168.1.13', priority: 50 }], bridge: { hub: 2, topics: [{ pattern: 'a/#' }] } };
   const configured = parseConfig(yamlOf(document), EXAMPLE_ENV).config;
   t.is(hubOf(configured).id, 2);
+  t.deepEqual(ranksOf(configured).map((node) => node.id), [2, 1, 3]);
+  const on = (id: number) => bridgeOf(configured, { clusterSecret: 's' }, configured.nodes.find((node) => node.id === id)!)?.targets.map((target) => target.id);
+  t.deepEqual([on(1), on(2), on(3)], [[2], undefined, [2, 1]]);
 });
 
-test('mosquitto.conf on the hub: listeners, persistence, auth files and one bridge per peer', (t) => {
-  const conf = lines(files().get('mosquitto.conf')?.content);
+test('mosquitto.conf: the bridge on the second node, to the hub\'s admin listener, staying where it connected; none on the hub', (t) => {
+  const conf = lines(files(example('two-node'), 1).get('mosquitto.conf')?.content);
   for (const expected of [
-    'listener 1883 192.168.1.11',
-    'listener 1885 192.168.1.11',
+    'listener 1883 192.168.1.12',
+    'listener 1885 192.168.1.12',
     'persistence true',
     'autosave_interval 10',
     'password_file /etc/mosquitto/passwd',
     'acl_file /etc/mosquitto/acl',
-    'connection mqfo-home-mqtt-a-mqtt-b',
-    'address 192.168.1.12:1885',
+    'connection mqfo-home-mqtt-b',
+    'address 192.168.1.11:1885',
+    'round_robin true',
     'remote_username mqfo-bridge',
     `remote_password ${EXAMPLE_ENV['MQFO_BRIDGE_PASSWORD']}`,
     'try_private true',
     'cleansession false',
     'notifications true',
-    'notification_topic $SYS/broker/connection/mqfo-home-mqtt-a-mqtt-b/state',
+    'notification_topic $SYS/broker/connection/mqfo-home-mqtt-b/state',
+    'keepalive_interval 5',
     'topic home/# both 1 "" ""',
     'topic zigbee2mqtt/# both 1 "" ""',
     'topic mosquitto-failover-drain/home/# both 1 "" ""',
@@ -52,13 +57,15 @@ test('mosquitto.conf on the hub: listeners, persistence, auth files and one brid
     t.true(conf.includes(expected), expected);
   }
   t.is(conf.filter((line) => line.startsWith('connection ')).length, 1);
-  t.false(lines(files(example('two-node'), 1).get('mosquitto.conf')?.content).some((line) => line.startsWith('connection ')));
+  t.false(lines(files(example('two-node'), 0).get('mosquitto.conf')?.content).some((line) => /^(connection|address|topic) /.test(line)), 'no bridge on the hub');
+  const third = lines(files(example('three-node'), 2).get('mosquitto.conf')?.content);
+  t.deepEqual(third.filter((line) => /^(connection|address|round_robin) /.test(line)), ['connection mqfo-lab-broker-3', 'address 10.0.10.11:1885 10.0.10.12:1885', 'round_robin true']);
 });
 
 test('a bridge\'s client id is its name and a tag only the cluster secret gives: the same on every render, another under another secret', (t) => {
-  const clientId = (loaded: ReturnType<typeof example>) => lines(files(loaded).get('mosquitto.conf')?.content).find((line) => line.startsWith('remote_clientid '));
+  const clientId = (loaded: ReturnType<typeof example>) => lines(files(loaded, 1).get('mosquitto.conf')?.content).find((line) => line.startsWith('remote_clientid '));
   const id = clientId(example('two-node'));
-  t.regex(id ?? '', /^remote_clientid mqfo-home-mqtt-a-mqtt-b-[0-9a-f]{16}$/);
+  t.regex(id ?? '', /^remote_clientid mqfo-home-mqtt-b-[0-9a-f]{16}$/);
   t.is(clientId(example('two-node')), id);
   const other = example('two-node');
   t.not(clientId({ ...other, secrets: { ...other.secrets, clusterSecret: 'another-secret-of-some-length' } }), id);
@@ -74,10 +81,11 @@ test('tls: the admin listener alone gets the certificate, and every bridge verif
   const admin = conf.slice(listeners[1]! + 1, conf.indexOf('persistence true'));
   t.deepEqual(admin.filter((line) => line && !line.startsWith('#')), [`cafile ${tls.cafile}`, `certfile ${tls.certfile}`, `keyfile ${tls.keyfile}`, 'tls_version tlsv1.2']);
   t.false(conf.slice(listeners[0], listeners[1]).some((line) => /^(cafile|certfile|keyfile)/.test(line)), 'the client listener is unchanged');
-  t.is(conf.filter((line) => line === `bridge_cafile ${tls.cafile}`).length, 2, 'one per bridge');
-  t.is(conf.filter((line) => line === 'bridge_insecure false').length, 2);
-  t.false(conf.includes('bridge_insecure true'));
-  t.false(lines(files(loaded, 1).get('mosquitto.conf')?.content).some((line) => line.startsWith('bridge_')), 'no bridges on a spoke');
+  t.false(conf.some((line) => line.startsWith('bridge_')), 'no bridge on the hub');
+  const third = lines(files(loaded, 2).get('mosquitto.conf')?.content);
+  t.is(third.filter((line) => line === `bridge_cafile ${tls.cafile}`).length, 1, 'one bridge, verified against whichever address it connects to');
+  t.is(third.filter((line) => line === 'bridge_insecure false').length, 1);
+  t.false(third.includes('bridge_insecure true'));
 
   const plain = lines(files().get('mosquitto.conf')?.content);
   t.false(plain.some((line) => /^(cafile|certfile|keyfile|tls_version|bridge_cafile|bridge_insecure|bridge_tls_version) /.test(line)), 'without tls, none of it');
@@ -94,12 +102,13 @@ test('broker.autosave_changes: mosquitto saves after that many changes (autosave
 });
 
 test('dynsec replaces the password and ACL files; client_bind all listens everywhere', (t) => {
-  const conf = lines(files(example('three-node')).get('mosquitto.conf')?.content);
+  const conf = lines(files(example('three-node'), 1).get('mosquitto.conf')?.content);
   t.true(conf.includes('plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so'));
   t.true(conf.includes('plugin_opt_config_file /var/lib/mosquitto/dynamic-security.json'));
   t.false(conf.some((line) => line.startsWith('password_file') || line.startsWith('acl_file')));
   t.true(conf.includes('listener 1883'));
-  t.true(conf.includes('topic tele/+/STATE in 0 "" ""'));
+  // `direction: in` is seen from the hub (it receives): from the bridge on a higher-ranked node, it goes out.
+  t.true(conf.includes('topic tele/+/STATE out 0 "" ""'));
   t.false(files(example('three-node')).has('service-users.acl'));
 });
 
@@ -116,6 +125,17 @@ test('the service-user ACL follows each topic direction, keeps the control topic
   const daemon = acl.slice(acl.indexOf('user mqfo-daemon'));
   t.true(daemon.includes('topic readwrite mosquitto-failover/home/#'));
   t.true(daemon.includes('topic readwrite mosquitto-failover-drain/home/#'));
+});
+
+test('a topic\'s direction is seen from the hub: the bridge (on the other side) turns it around, and the bridge user gets what it does on the hub', (t) => {
+  const topics = [{ pattern: 'down/#', direction: 'out' }, { pattern: 'up/#', direction: 'in' }, { pattern: 'both/#' }];
+  const loaded = parseConfig(yamlOf({ ...baseDocument(), bridge: { topics } }), EXAMPLE_ENV);
+  const conf = lines(files(loaded, 1).get('mosquitto.conf')?.content);
+  t.deepEqual(conf.filter((line) => /^topic (down|up|both)\//.test(line)), ['topic down/# in 1 "" ""', 'topic up/# out 1 "" ""', 'topic both/# both 1 "" ""']);
+  const acl = lines(files(loaded, 1).get('service-users.acl')?.content);
+  const bridge = acl.slice(acl.indexOf('user mqfo-bridge'), acl.indexOf('user mqfo-daemon'));
+  // On the hub it reads what flows out from there, and publishes what flows in.
+  t.deepEqual(bridge.filter((line) => /^topic \w+ (down|up|both)\//.test(line)), ['topic read down/#', 'topic write up/#', 'topic readwrite both/#']);
 });
 
 test('Home Assistant discovery in the ACL: the bridge denied its topics, the daemon user writes them, Home Assistant\'s user reads them; nothing without it', (t) => {
