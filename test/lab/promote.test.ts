@@ -67,13 +67,15 @@ lab('bad input: an unknown node, or a promote while a peer\'s daemon is stopped,
 lab('a bridge that does not carry the drain marker: the promote is refused and nothing changes', async (t) => {
   const [one, two] = [current!.node(1), current!.node(2)];
   const before = versions();
-  // node1's bridge (and its daemon's peer connection) to node2's admin listener goes nowhere; the
-  // command on node2 still reads both statuses (node2's on its own broker, node1's on node1's).
-  const rule = ['INPUT', '-s', one.address, '-p', 'tcp', '--dport', String(two.config.broker.admin_port), '-j', 'DROP'];
+  // What node1's admin listener sends to node2 goes nowhere: node2's bridge (the ranked bridges
+  // point at the hub: the bridge is node2's) gets nothing from node1, nor does node2's daemon's
+  // peer connection to node1. The command, run on node1, still reads both statuses (node1's on its
+  // own broker, node2's on node2's).
+  const rule = ['INPUT', '-s', one.address, '-p', 'tcp', '--sport', String(one.config.broker.admin_port), '-j', 'DROP'];
   await two.ns.exec(['iptables', '-w', '5', '-I', ...rule], { timeout: 10_000 });
   const blockedAt = Date.now();
   try {
-    const result = await two.cli(['promote', 'node2', '--timeout', '5']);
+    const result = await one.cli(['promote', 'node2', '--timeout', '5']);
     t.is(result.exitCode, 1, result.stdout + result.stderr);
     t.regex(result.stderr, /^error: the bridge did not carry a marker from node1 to node2 within \d+ ms: what node1 acknowledged may not be there yet, so the VIP is not moved \(is the bridge up\?\)$/m);
   } finally {
