@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunResult } from '../src/exec/runner.js';
-import type { ProbeEvent, ProbeReport } from './history.js';
+import { sentBefore, type ProbeEvent, type ProbeReport } from './history.js';
 import type { Lab } from './lab.js';
 import type { LabNode } from './node.js';
 import { Probe } from './probe.js';
@@ -128,6 +128,12 @@ export interface RoundResult {
   restarts: Record<number, number>;
   /** False when the VIP never moved (unhandledRound); clientVisibleMs then runs to the repair and beyond. */
   failedOver?: boolean;
+  /**
+   * A master-gone round: the lost messages sent before the publisher's connection to the old
+   * master closed (in flight to it at the fault). At QoS 2 these are the ones the old master had
+   * taken (PUBREC) and not yet released to the bridge (README, "Shadow sessions": limits).
+   */
+  lostInFlight?: number[];
 }
 
 /** The longest gap between two receives within [from, to], and the receive that ended it. */
@@ -430,7 +436,10 @@ export async function masterGoneRound(lab: Lab, options: MasterGoneOptions = {})
     step(`${next.name}: broker accepting`, at.accepting);
     const { visible } = await deliveredAgain({ probe, faultAt, step }, at, steadyMs, times);
     const report = await drain();
+    // A publisher that never saw its connection close: only what it sent before the fault counts as in flight.
+    const pubClosed = faultAt + (times.pubLost ?? 0);
     return {
+      lostInFlight: sentBefore(probe.events, report.lost, pubClosed),
       fault: 'master-gone' as const,
       from: old.id,
       to: next.id,

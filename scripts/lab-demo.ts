@@ -60,7 +60,7 @@ try {
   lab = await Lab.start({ nodes: 2, daemon: true, advertInt, ...(sessions ? { sessions } : {}) });
   await lab.waitForVipOn(1, { timeoutMs: 20_000 });
   await lab.waitForBridges();
-  console.log(`node1 holds the VIP ${lab.loaded.config.vip.address}; a client publishes ${rate} msg/s at QoS 1 through it.\n`);
+  console.log(`node1 holds the VIP ${lab.loaded.config.vip.address}; a client publishes ${rate} msg/s at QoS ${fault === 'master-gone' ? qos : 1} through it.\n`);
   if (fault === 'vrrp-split') {
     // A round of its own: the VIP stays on node1, node2 takes it too and gives it up (lab/split.ts).
     const verdict = await splitDemo(lab, { rate, rounds, log: (line) => console.log(line) });
@@ -73,6 +73,8 @@ try {
   let result: RoundResult | undefined;
   const lost: number[] = [];
   const duplicated: number[] = [];
+  /** Of the lost, those sent before the publisher's connection to the old master closed (master-gone). */
+  const inFlight: number[] = [];
   for (let round = 1; round <= (fault === 'master-gone' ? rounds : 1); round++) {
     console.log(`injecting the fault: ${FAULTS[fault]}…${fault === 'master-gone' && rounds > 1 ? ` (round ${round} of ${rounds})` : ''}`);
     console.log('timeline (from the fault):');
@@ -83,10 +85,11 @@ try {
     for (const [at, label] of steps.sort((a, b) => a[0] - b[0])) console.log(`  ${ms(at)}  ${label}`);
     lost.push(result.report.lost.length);
     duplicated.push(result.report.duplicated.length);
-    if (fault === 'master-gone') console.log(`  round ${round}: client-visible ${result.clientVisibleMs.toFixed(0)} ms, acked ${result.report.acknowledged}, acked-lost ${result.report.lost.length}, duplicated ${result.report.duplicated.length}\n`);
+    inFlight.push(result.lostInFlight?.length ?? 0);
+    if (fault === 'master-gone') console.log(`  round ${round}: client-visible ${result.clientVisibleMs.toFixed(0)} ms, acked ${result.report.acknowledged}, acked-lost ${result.report.lost.length} (in flight to the old master ${result.lostInFlight?.length ?? 0}), duplicated ${result.report.duplicated.length}\n`);
   }
   if (!result) fail('no round ran');
-  if (rounds > 1 && fault === 'master-gone') console.log(`${rounds} rounds: acked-lost ${lost.join(' ')}; duplicated ${duplicated.join(' ')}`);
+  if (rounds > 1 && fault === 'master-gone') console.log(`${rounds} rounds: acked-lost ${lost.join(' ')} (in flight to the old master ${inFlight.join(' ')}); duplicated ${duplicated.join(' ')}`);
   if (fault === 'promote') {
     console.log(`\nthe promote command said:\n${(promoteOutput ?? '').trimEnd().replace(/^/gm, '  ')}`);
     const takeover = lab.node(result.to).daemonLines().findLast((line) => line.msg.startsWith('role ') && line.role === 'MASTER' && line.time >= Date.now() - 120_000);

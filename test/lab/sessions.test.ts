@@ -39,18 +39,25 @@ function listed(node: LabNode, id: string): string[] | undefined {
   }
 }
 
-// QoS 2 is skipped for now: its one run lost 35 of 1100 acknowledged messages (seq 213, at the
-// fault, and 523-556, sent just before the publisher reached node2 at 1.76 s), cause not found yet.
-// (One at the fault is expected of any clean QoS 2 publisher that changes broker: mqtt.js sends
-// its PUBREL again to a broker that never had the message, which answers PUBCOMP.) QoS 1: 0 lost.
+// QoS 2 lost 35 of 1100 acknowledged messages in its first run (issue 15), 57 to 148 per round
+// later: the publisher's offline queue, sent at once to the new master on its reconnect, beyond
+// mosquitto's max_inflight_messages (20 by default) of unreleased QoS 2 messages, each refused with
+// a PUBREC an MQTT 3.1.1 client reads as accepted (broker.max_inflight_messages, now 0: no limit).
+// What remains at QoS 2 is what was in flight to the old master at the fault: it forwards a QoS 2
+// message over the bridge only on PUBREL, and the new master answers the publisher's repeated
+// PUBREL with PUBCOMP for a message it never had (README, "Shadow sessions": limits). Those are
+// logged; every message sent after the publisher lost the old master must arrive.
 for (const qos of [1, 2] as const) {
-  (qos === 2 ? test.serial.skip : lab)(`master gone for good: a persistent subscriber at QoS ${qos} loses no acknowledged message`, async (t) => {
+  lab(`master gone for good: a persistent subscriber at QoS ${qos} loses no acknowledged message`, async (t) => {
     const current = await startLab(t);
     const result = await masterGoneRound(current, { qos, rate: 200 });
-    t.log(`QoS ${qos}: ${result.report.acknowledged} acknowledged, ${result.report.duplicated.length} duplicated, client-visible ${result.clientVisibleMs.toFixed(0)} ms, lost ${result.report.lost.length} (first ${result.report.lost.slice(0, 5).join(' ')}, last ${result.report.lost.slice(-5).join(' ')}), times ${JSON.stringify(result.times)}`);
+    const inFlight = result.lostInFlight ?? [];
+    const after = result.report.lost.filter((seq) => !inFlight.includes(seq));
+    t.log(`QoS ${qos}: ${result.report.acknowledged} acknowledged, ${result.report.duplicated.length} duplicated, client-visible ${result.clientVisibleMs.toFixed(0)} ms, lost ${result.report.lost.length} (in flight to the old master ${inFlight.length}: ${inFlight.join(' ')}; after it ${after.length}: first ${after.slice(0, 5).join(' ')}, last ${after.slice(-5).join(' ')}), times ${JSON.stringify(result.times)}`);
     t.true(result.report.acknowledged > 0);
     t.true(current.node(2).daemonLines().some((line) => line.msg === 'took a newer session list'), "node2 shadowed node1's sessions");
-    t.is(result.report.lost.length, 0, `QoS ${qos}: acknowledged messages never arrived`);
+    t.deepEqual(after, [], `QoS ${qos}: acknowledged messages sent after the publisher lost the old master never arrived`);
+    if (qos === 1) t.deepEqual(inFlight, [], 'QoS 1: acknowledged messages in flight to the old master never arrived');
   });
 }
 

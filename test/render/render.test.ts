@@ -35,6 +35,8 @@ test('mosquitto.conf on the hub: listeners, persistence, auth files and one brid
     'listener 1885 192.168.1.11',
     'persistence true',
     'autosave_interval 10',
+    'max_queued_messages 100000',
+    'max_inflight_messages 0',
     'password_file /etc/mosquitto/passwd',
     'acl_file /etc/mosquitto/acl',
     'connection mqfo-home-mqtt-a-mqtt-b',
