@@ -31,9 +31,12 @@ export interface Takeover {
   accepting?: number | undefined;
 }
 
-/** When a takeover was complete: its broker accepting after the restart, or its DNAT rule in when it did not restart. */
+/**
+ * When a takeover was complete: its broker accepting after the restart and its DNAT rule in (with
+ * shadow sessions the rule comes after the broker accepts), or its DNAT rule in when it did not restart.
+ */
 export function completeAt(takeover: Takeover): number {
-  const at = takeover.accepting ?? takeover.dnat;
+  const at = takeover.accepting === undefined ? takeover.dnat : Math.max(takeover.accepting, takeover.dnat ?? 0);
   if (at === undefined) throw new Error(`a takeover with neither "accepting" nor "dnat": ${JSON.stringify(takeover)}`);
   return at;
 }
@@ -254,7 +257,7 @@ async function deliveredAgain(run: Pick<ProbedRun, 'probe' | 'faultAt' | 'step'>
  */
 export async function probedRound<T>(
   lab: Lab,
-  options: { rate: number; steadyMs: number; qos?: 1 | 2; reconnectPeriodMs?: number; subscriberKeepaliveSeconds?: number; subscriberReconnectPeriodMs?: number; onStep?: ((label: string, msSinceFault: number) => void) | undefined },
+  options: { rate: number; steadyMs: number; qos?: 1 | 2; subscriber?: 'mqtt.js' | 'paho'; reconnectPeriodMs?: number; subscriberKeepaliveSeconds?: number; subscriberReconnectPeriodMs?: number; onStep?: ((label: string, msSinceFault: number) => void) | undefined },
   body: (run: ProbedRun) => Promise<T>,
 ): Promise<T> {
   const { rate, steadyMs } = options;
@@ -262,6 +265,7 @@ export async function probedRound<T>(
     rate,
     qos: options.qos ?? 1,
     clean: false,
+    ...(options.subscriber === undefined ? {} : { subscriber: options.subscriber }),
     keepaliveSeconds: 2,
     ...(options.subscriberKeepaliveSeconds === undefined ? {} : { subscriberKeepaliveSeconds: options.subscriberKeepaliveSeconds }),
     ...(options.subscriberReconnectPeriodMs === undefined ? {} : { subscriberReconnectPeriodMs: options.subscriberReconnectPeriodMs }),
@@ -393,6 +397,8 @@ export interface MasterGoneOptions {
   steadyMs?: number;
   /** The probe's QoS (publisher and subscriber), default 1. */
   qos?: 1 | 2;
+  /** The persistent subscriber: mqtt.js (default) or Debian's python3-paho-mqtt with its own reconnect back-off (1 s doubling to 120 s; subscriberReconnectPeriodMs does not apply). */
+  subscriber?: 'mqtt.js' | 'paho';
   /** The clients' reconnect delay, ms (default 1000: a common library default, as in issue 15). */
   reconnectPeriodMs?: number;
   /**
@@ -424,7 +430,7 @@ export async function masterGoneRound(lab: Lab, options: MasterGoneOptions = {})
   if (master === undefined) throw new Error('no node holds the VIP before the fault');
   const old = lab.node(master);
   const next = lab.nodes.filter((node) => node.id !== master).sort((a, b) => b.priority - a.priority)[0]!;
-  const result = await probedRound(lab, { rate, steadyMs, qos: options.qos ?? 1, reconnectPeriodMs, subscriberKeepaliveSeconds, subscriberReconnectPeriodMs, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
+  const result = await probedRound(lab, { rate, steadyMs, qos: options.qos ?? 1, ...(options.subscriber ? { subscriber: options.subscriber } : {}), reconnectPeriodMs, subscriberKeepaliveSeconds, subscriberReconnectPeriodMs, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
     await old.linkDown();
     step(FAULTS['master-gone'], faultAt);
     const times: RoundTimes = {};

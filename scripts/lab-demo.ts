@@ -1,6 +1,7 @@
 /**
  * npm run lab -- [--fault link|keepalived|broker-hang|broker-crash-loop|promote|vrrp-split|master-gone] [--advert-int S] [--rate N] [--rounds N (vrrp-split, master-gone)]
  *   [--shadows on|off (master-gone; default on)] [--qos 1|2 (master-gone)] [--drain-interval S (master-gone)]
+ *   [--subscriber mqtt.js|paho (master-gone: the persistent subscriber; paho is Debian's python3-paho-mqtt)]
  *
  * The demo: a two-node lab with the daemon on each node, a client publishing QoS 1 through the
  * VIP and a persistent subscriber, a fault on the master (its link, its keepalived, or its own
@@ -8,6 +9,7 @@
  * lab is removed at the end, also on failure or Ctrl-C. The last line is
  * `failover ok: client-visible <ms> ms, acked-lost <n>, duplicated <n>` or `failover FAILED: …`.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { failoverRound, FAULTS, masterGoneRound, promoteOutput, type Fault, type RoundResult } from '../lab/failover.js';
 import { Lab } from '../lab/lab.js';
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     shadows: { type: 'string', default: 'on' },
     qos: { type: 'string', default: '1' },
     'drain-interval': { type: 'string', default: '1' },
+    subscriber: { type: 'string', default: 'mqtt.js' },
   },
 });
 
@@ -47,6 +50,10 @@ const qos = Number(values.qos);
 if (qos !== 1 && qos !== 2) fail(`--qos is 1 or 2, not ${values.qos}`);
 const drainInterval = Number(values['drain-interval']);
 if (!(drainInterval >= 0.2 && drainInterval <= 60)) fail(`--drain-interval is 0.2 to 60 seconds, not ${values['drain-interval']}`);
+const subscriber = values.subscriber;
+if (subscriber !== 'mqtt.js' && subscriber !== 'paho') fail(`--subscriber is mqtt.js or paho, not ${values.subscriber}`);
+if (subscriber === 'paho' && fault !== 'master-gone') fail('--subscriber paho is for --fault master-gone');
+if (subscriber === 'paho' && !existsSync('/usr/lib/python3/dist-packages/paho/mqtt/client.py')) fail('--subscriber paho needs Debian\'s python3-paho-mqtt: apt-get install python3-paho-mqtt');
 const unavailable = labUnavailable(NEEDS.lab.programs);
 if (unavailable) fail(`this machine ${unavailable}`);
 // The lab runs the daemon as shipped: build it when the sources are newer.
@@ -69,7 +76,10 @@ try {
     console.log(verdict.ok);
     process.exit(0);
   }
-  if (fault === 'master-gone') console.log(`shadow sessions ${shadows ? `on (drain every ${drainInterval} s)` : 'off'}; the subscriber is persistent at QoS ${qos} with keepalive 10 s (the publisher 2 s); the publisher reconnects after 1 s, the subscriber after 3 s.\n`);
+  if (fault === 'master-gone') {
+    const back = subscriber === 'paho' ? "the subscriber (python3-paho-mqtt) after paho's own back-off (1 s, doubling to 120 s)" : 'the subscriber (mqtt.js) after 3 s';
+    console.log(`shadow sessions ${shadows ? `on (drain every ${drainInterval} s)` : 'off'}; the subscriber is persistent at QoS ${qos} with keepalive 10 s (the publisher 2 s); the publisher reconnects after 1 s, ${back}.\n`);
+  }
   let result: RoundResult | undefined;
   const lost: number[] = [];
   const duplicated: number[] = [];
@@ -81,7 +91,7 @@ try {
     // Steps are reported as they are known, not always in order (the daemon's times come from its log).
     const steps: [number, string][] = [];
     const onStep = (label: string, at: number) => steps.push([at, label]);
-    result = fault === 'master-gone' ? await masterGoneRound(lab, { rate, qos, onStep }) : await failoverRound(lab, { fault, rate, onStep });
+    result = fault === 'master-gone' ? await masterGoneRound(lab, { rate, qos, subscriber, onStep }) : await failoverRound(lab, { fault, rate, onStep });
     for (const [at, label] of steps.sort((a, b) => a[0] - b[0])) console.log(`  ${ms(at)}  ${label}`);
     lost.push(result.report.lost.length);
     duplicated.push(result.report.duplicated.length);
