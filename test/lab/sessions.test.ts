@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import { masterGoneRound } from '../../lab/failover.js';
 import { Lab } from '../../lab/lab.js';
@@ -89,5 +90,45 @@ lab('a client that subscribes and unsubscribes before the master goes ends with 
   // lab/s/c again changes nothing, and the messages above were published before it.)
   const back = await current.client.exec(['mosquitto_sub', ...login, '-c', '-i', id, '-q', '1', '-t', 'lab/s/c', '-v', '-W', '3'], { timeout: 20_000, reject: false });
   t.deepEqual(back.stdout.split('\n').filter(Boolean).sort(), ['lab/s/b lab/s/b', 'lab/s/c lab/s/c']);
+  await one.linkUp();
+});
+
+lab('a client that subscribes and unsubscribes the moment the new master opens is learned there: its list, and what it receives', async (t) => {
+  const current = await startLab(t);
+  const [one, two] = [current.node(1), current.node(2)];
+  const { config } = current.loaded;
+  const id = `lab-moving-${process.pid}`;
+  const login = ['-h', config.vip.address, '-p', String(config.broker.client_port), '-u', current.clientUser.user, '-P', current.clientUser.password];
+  const sub = (args: string[]) => current.client.exec(['mosquitto_sub', ...login, '-c', '-i', id, '-q', '1', ...args], { timeout: 20_000, reject: false });
+  t.is((await sub(['-t', 'lab/m/a', '-t', 'lab/m/b', '-E'])).exitCode, 0);
+  await waitFor('node2 lists lab/m/a and lab/m/b', () => listed(two, id)?.join() === 'lab/m/a 1,lab/m/b 1', { timeoutMs: 15_000, intervalMs: 100 });
+  // ...and its shadow is subscribed to them on node2's broker (a fault before that leaves the client a fresh session there: README limits).
+  await waitFor("node2's shadow subscribed to lab/m/b", () => two.daemonLines().some((line) => line.msg === 'shadow subscriptions changed' && line.client === id && (line.subscribed as string[]).includes('lab/m/b')), { timeoutMs: 15_000, intervalMs: 100 });
+
+  const faultAt = Date.now();
+  await one.linkDown();
+  // The client tries again at once until it gets through the VIP to node2 (refused until its DNAT
+  // rule is in): its subscribe and unsubscribe come the moment node2 lets clients in, just after
+  // its broker restart, when the daemon's connection that reads the log is coming back too.
+  let changed: Awaited<ReturnType<typeof sub>> | undefined;
+  for (let tries = 0; tries < 400 && Date.now() - faultAt < 20_000; tries++) {
+    const attempt = await current.client.exec(['mosquitto_sub', ...login, '-c', '-i', id, '-q', '1', '-U', 'lab/m/a', '-t', 'lab/m/c', '-E'], { timeout: 5_000, reject: false });
+    if (attempt.exitCode === 0) {
+      changed = attempt;
+      break;
+    }
+    await sleep(10);
+  }
+  t.is(changed?.exitCode, 0, 'the client got through to node2');
+  await two.waitForRole('MASTER', faultAt);
+  t.true(two.linesSince("reading the broker's log again after the restart", faultAt).length > 0, "node2's DNAT rule waited for the log to be read");
+  await waitFor("node2's list has lab/m/b and lab/m/c", () => listed(two, id)?.join() === 'lab/m/b 1,lab/m/c 1', { timeoutMs: 10_000, intervalMs: 100 }).catch(() => undefined);
+  t.deepEqual(listed(two, id), ['lab/m/b 1', 'lab/m/c 1'], 'node2 learned the subscribe and unsubscribe made as it opened');
+  for (const topic of ['lab/m/a', 'lab/m/b', 'lab/m/c']) {
+    const published = await current.client.exec(['mosquitto_pub', ...login, '-q', '1', '-t', topic, '-m', topic], { timeout: 20_000, reject: false });
+    t.is(published.exitCode, 0, published.stderr);
+  }
+  const back = await sub(['-t', 'lab/m/c', '-v', '-W', '3']);
+  t.deepEqual(back.stdout.split('\n').filter(Boolean).sort(), ['lab/m/b lab/m/b', 'lab/m/c lab/m/c']);
   await one.linkUp();
 });
