@@ -121,7 +121,8 @@ lab('a client that subscribes and unsubscribes the moment the new master opens i
   }
   t.is(changed?.exitCode, 0, 'the client got through to node2');
   await two.waitForRole('MASTER', faultAt);
-  t.true(two.linesSince("reading the broker's log again after the restart", faultAt).length > 0, "node2's DNAT rule waited for the log to be read");
+  const takeover = two.daemonLines().filter((line) => line.time >= faultAt && /restart|DNAT|reading the broker|role /.test(line.msg));
+  t.true(two.linesSince("reading the broker's log again after the restart", faultAt).length > 0, `node2's DNAT rule waited for the log to be read; node2: ${takeover.map((line) => `${line.time - faultAt} ms ${line.msg}`).join('; ')}`);
   await waitFor("node2's list has lab/m/b and lab/m/c", () => listed(two, id)?.join() === 'lab/m/b 1,lab/m/c 1', { timeoutMs: 10_000, intervalMs: 100 }).catch(() => undefined);
   t.deepEqual(listed(two, id), ['lab/m/b 1', 'lab/m/c 1'], 'node2 learned the subscribe and unsubscribe made as it opened');
   for (const topic of ['lab/m/a', 'lab/m/b', 'lab/m/c']) {
@@ -129,6 +130,8 @@ lab('a client that subscribes and unsubscribes the moment the new master opens i
     t.is(published.exitCode, 0, published.stderr);
   }
   const back = await sub(['-t', 'lab/m/c', '-v', '-W', '3']);
-  t.deepEqual(back.stdout.split('\n').filter(Boolean).sort(), ['lab/m/b lab/m/b', 'lab/m/c lab/m/c']);
+  const brokerLines = readFileSync(two.daemonLog, 'utf8').split('\n').filter((line) => !line.startsWith('{') && line.includes(id));
+  const shadowLines = two.daemonLines().filter((line) => line.client === id).map((line) => `${line.time - faultAt} ${line.msg}`);
+  t.deepEqual(back.stdout.split('\n').filter(Boolean).sort(), ['lab/m/b lab/m/b', 'lab/m/c lab/m/c'], `node2's broker: ${brokerLines.join(' | ')}; daemon: ${shadowLines.join(' | ')}`);
   await one.linkUp();
 });
