@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunResult } from '../src/exec/runner.js';
-import type { ProbeEvent, ProbeReport } from './history.js';
+import { sentBefore, type ProbeEvent, type ProbeReport } from './history.js';
 import type { Lab } from './lab.js';
 import type { LabNode } from './node.js';
 import { Probe } from './probe.js';
@@ -32,9 +32,12 @@ export interface Takeover {
   accepting?: number | undefined;
 }
 
-/** When a takeover was complete: its broker accepting after the restart, or its DNAT rule in when it did not restart. */
+/**
+ * When a takeover was complete: its broker accepting after the restart and its DNAT rule in (with
+ * shadow sessions the rule comes after the broker accepts), or its DNAT rule in when it did not restart.
+ */
 export function completeAt(takeover: Takeover): number {
-  const at = takeover.accepting ?? takeover.dnat;
+  const at = takeover.accepting === undefined ? takeover.dnat : Math.max(takeover.accepting, takeover.dnat ?? 0);
   if (at === undefined) throw new Error(`a takeover with neither "accepting" nor "dnat": ${JSON.stringify(takeover)}`);
   return at;
 }
@@ -139,6 +142,12 @@ export interface RoundResult {
   shadowedBeforeFault?: boolean;
   /** master-gone: when the old master's daemon last began reading its broker's log (the learner), ms from the probe's subscription (negative: before it). */
   learnerFromSubscribeMs?: number;
+  /**
+   * A master-gone round: the lost messages sent before the publisher's connection to the old
+   * master closed (in flight to it at the fault). At QoS 2 these are the ones the old master had
+   * taken (PUBREC) and not yet released to the bridge (README, "Shadow sessions": limits).
+   */
+  lostInFlight?: number[];
 }
 
 /** The probe's subscriber's client id (probe.ts: `lab-probe-<id>-sub`, its topic `lab/probe/<id>`). */
@@ -272,7 +281,7 @@ async function deliveredAgain(run: Pick<ProbedRun, 'probe' | 'faultAt' | 'step'>
  */
 export async function probedRound<T>(
   lab: Lab,
-  options: { rate: number; steadyMs: number; qos?: 1 | 2; reconnectPeriodMs?: number; subscriberKeepaliveSeconds?: number; subscriberReconnectPeriodMs?: number; onStep?: ((label: string, msSinceFault: number) => void) | undefined },
+  options: { rate: number; steadyMs: number; qos?: 1 | 2; subscriber?: 'mqtt.js' | 'paho'; reconnectPeriodMs?: number; subscriberKeepaliveSeconds?: number; subscriberReconnectPeriodMs?: number; onStep?: ((label: string, msSinceFault: number) => void) | undefined },
   body: (run: ProbedRun) => Promise<T>,
 ): Promise<T> {
   const { rate, steadyMs } = options;
@@ -280,6 +289,7 @@ export async function probedRound<T>(
     rate,
     qos: options.qos ?? 1,
     clean: false,
+    ...(options.subscriber === undefined ? {} : { subscriber: options.subscriber }),
     keepaliveSeconds: 2,
     ...(options.subscriberKeepaliveSeconds === undefined ? {} : { subscriberKeepaliveSeconds: options.subscriberKeepaliveSeconds }),
     ...(options.subscriberReconnectPeriodMs === undefined ? {} : { subscriberReconnectPeriodMs: options.subscriberReconnectPeriodMs }),
@@ -412,6 +422,8 @@ export interface MasterGoneOptions {
   steadyMs?: number;
   /** The probe's QoS (publisher and subscriber), default 1. */
   qos?: 1 | 2;
+  /** The persistent subscriber: mqtt.js (default) or Debian's python3-paho-mqtt with its own reconnect back-off (1 s doubling to 120 s; subscriberReconnectPeriodMs does not apply). */
+  subscriber?: 'mqtt.js' | 'paho';
   /** The clients' reconnect delay, ms (default 1000: a common library default, as in issue 15). */
   reconnectPeriodMs?: number;
   /**
@@ -443,7 +455,7 @@ export async function masterGoneRound(lab: Lab, options: MasterGoneOptions = {})
   if (master === undefined) throw new Error('no node holds the VIP before the fault');
   const old = lab.node(master);
   const next = lab.nodes.filter((node) => node.id !== master).sort((a, b) => b.priority - a.priority)[0]!;
-  const result = await probedRound(lab, { rate, steadyMs, qos: options.qos ?? 1, reconnectPeriodMs, subscriberKeepaliveSeconds, subscriberReconnectPeriodMs, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
+  const result = await probedRound(lab, { rate, steadyMs, qos: options.qos ?? 1, ...(options.subscriber ? { subscriber: options.subscriber } : {}), reconnectPeriodMs, subscriberKeepaliveSeconds, subscriberReconnectPeriodMs, onStep: options.onStep }, async ({ probe, faultAt, step, drain }) => {
     await old.linkDown();
     step(FAULTS['master-gone'], faultAt);
     const subscriber = subscriberId(probe);
@@ -460,10 +472,13 @@ export async function masterGoneRound(lab: Lab, options: MasterGoneOptions = {})
     step(`${next.name}: broker accepting`, at.accepting);
     const { visible } = await deliveredAgain({ probe, faultAt, step }, at, steadyMs, times);
     const report = await drain();
+    // A publisher that never saw its connection close: only what it sent before the fault counts as in flight.
+    const pubClosed = faultAt + (times.pubLost ?? 0);
     return {
       shadowedBeforeFault,
       ...(learnerFromSubscribeMs === undefined ? {} : { learnerFromSubscribeMs }),
       lostAckedMs: lostAckTimes(probe.events, report, faultAt),
+      lostInFlight: sentBefore(probe.events, report.lost, pubClosed),
       fault: 'master-gone' as const,
       from: old.id,
       to: next.id,

@@ -83,3 +83,13 @@ export function analyze(events: readonly ProbeEvent[]): ProbeReport {
 export function firstReceiveAfter(events: readonly ProbeEvent[], t: number): ProbeEvent | undefined {
   return events.find((event) => event.e === 'recv' && event.t >= t);
 }
+
+/**
+ * Of `seqs`, those sent before `t` (ms, same clock as the events). A master-gone round splits its
+ * lost messages with it at the moment the publisher's connection to the old master closed: the
+ * ones sent before were in flight to the old master (README, "Shadow sessions": limits).
+ */
+export function sentBefore(events: readonly ProbeEvent[], seqs: readonly number[], t: number): number[] {
+  const wanted = new Set(seqs);
+  return sorted(events.filter((event) => event.e === 'send' && event.t < t && wanted.has(event.seq)).map((event) => (event as { seq: number }).seq));
+}

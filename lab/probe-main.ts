@@ -17,7 +17,8 @@ export interface ProbeEndpoint {
 
 export interface ProbeSpec {
   publish: ProbeEndpoint;
-  subscribe: ProbeEndpoint;
+  /** Absent: another process subscribes (lab/paho-sub.py), and the drain waits only for acks. */
+  subscribe?: ProbeEndpoint;
   topic: string;
   qos: 0 | 1 | 2;
   /** Messages per second. */
@@ -80,16 +81,18 @@ async function main(): Promise<void> {
     stopped();
   })();
 
-  const subscriber = connect(spec.subscribe, spec, 'sub');
+  const subscriber = spec.subscribe && connect(spec.subscribe, spec, 'sub');
   let lastReceive = now();
-  subscriber.on('message', (_topic, payload, packet) => {
-    lastReceive = now();
-    const seq = Number(payload.toString());
-    emit({ t: lastReceive, e: 'recv', seq, dup: packet.dup });
-  });
-  // mqtt.js subscribes again on every reconnect (resubscribe: true).
-  await subscriber.subscribeAsync(spec.topic, { qos: spec.qos });
-  emit({ t: now(), e: 'subscribed', who: 'sub' });
+  if (subscriber) {
+    subscriber.on('message', (_topic, payload, packet) => {
+      lastReceive = now();
+      const seq = Number(payload.toString());
+      emit({ t: lastReceive, e: 'recv', seq, dup: packet.dup });
+    });
+    // mqtt.js subscribes again on every reconnect (resubscribe: true).
+    await subscriber.subscribeAsync(spec.topic, { qos: spec.qos });
+    emit({ t: now(), e: 'subscribed', who: 'sub' });
+  }
 
   const publisher = connect(spec.publish, spec, 'pub');
   const outstanding = new Set<number>();
@@ -123,7 +126,7 @@ async function main(): Promise<void> {
   while (now() < deadline && (outstanding.size > 0 || now() - lastReceive < quietMs)) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  await Promise.all([publisher.endAsync(true), subscriber.endAsync(true)]);
+  await Promise.all([publisher.endAsync(true), subscriber?.endAsync(true)]);
   emit({ t: now(), e: 'done' });
   lines.close();
   process.stdout.write('', () => process.exit(0));

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Lab } from './lab.js';
 import { analyze, type ProbeEvent, type ProbeReport } from './history.js';
@@ -35,10 +36,20 @@ export interface ProbeOptions {
   reconnectPeriodMs?: number;
   /** Subscriber session clean (default true). */
   clean?: boolean;
+  /**
+   * Who subscribes: mqtt.js in the probe's process (default), or Debian's python3-paho-mqtt as a
+   * Python application would (lab/paho-sub.py: a persistent session, paho's own reconnect
+   * back-off; `clean` and the reconnect delays do not apply to it).
+   */
+  subscriber?: 'mqtt.js' | 'paho';
 }
+
+/** Debian's python3-paho-mqtt is a module of the system's Python (not of a pyenv or venv one on PATH). */
+const SYSTEM_PYTHON = '/usr/bin/python3';
 
 const HERE = import.meta.url;
 const MAIN = fileURLToPath(new URL(HERE.endsWith('.ts') ? './probe-main.ts' : './probe-main.js', HERE));
+const PAHO = fileURLToPath(new URL('./paho-sub.py', HERE));
 
 export class Probe {
   readonly events: ProbeEvent[] = [];
@@ -47,15 +58,26 @@ export class Probe {
   private readonly exited: Promise<number | null>;
   private stderr = '';
   private readonly counted: boolean;
+  /** The paho subscriber's process, when it subscribes (its 'done' is not the probe's). */
+  private readonly paho: { child: ChildProcess; exited: Promise<number | null> } | undefined;
 
-  private constructor(child: ChildProcess, topic: string, counted: boolean) {
+  private constructor(child: ChildProcess, topic: string, counted: boolean, paho?: ChildProcess) {
     this.child = child;
     this.topic = topic;
     this.counted = counted;
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    this.collect(child, (event) => event);
+    if (paho) {
+      this.paho = { child: paho, exited: new Promise((resolve) => paho.once('exit', (code) => resolve(code))) };
+      this.collect(paho, (event) => (event.e === 'done' ? undefined : event));
+    }
+  }
+
+  private collect(child: ChildProcess, keep: (event: ProbeEvent) => ProbeEvent | undefined): void {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
-        this.events.push(JSON.parse(line) as ProbeEvent);
+        const event = keep(JSON.parse(line) as ProbeEvent);
+        if (event) this.events.push(event);
       } catch {
         this.stderr += `${line}\n`;
       }
@@ -76,9 +98,10 @@ export class Probe {
     });
     const publishTo = options.publishTo ?? 'vip';
     const topic = options.topic ?? `lab/probe/${id}`;
+    const paho = options.subscriber === 'paho';
     const spec: ProbeSpec = {
       publish: endpoint(publishTo, 'pub'),
-      subscribe: endpoint(options.subscribeTo ?? publishTo, 'sub'),
+      ...(paho ? {} : { subscribe: endpoint(options.subscribeTo ?? publishTo, 'sub') }),
       topic,
       qos: options.qos ?? 1,
       rate: options.rate ?? 50,
@@ -91,14 +114,24 @@ export class Probe {
       connectTimeoutMs: 2_000,
       clean: options.clean ?? true,
     };
+    // The paho subscriber starts first, and the publisher once it has subscribed.
     const node = [process.execPath, ...(HERE.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : []), MAIN];
     const child = spawn('ip', ['netns', 'exec', lab.client.name, ...node], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const probe = new Probe(child, topic, options.count !== undefined);
-    child.stdin.write(`${JSON.stringify(spec)}\n`);
+    let subscriber: ChildProcess | undefined;
+    if (paho) {
+      const target = options.subscribeTo ?? publishTo;
+      subscriber = spawn('ip', ['netns', 'exec', lab.client.name, SYSTEM_PYTHON, PAHO], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const { username, password, clientId } = endpoint(target, 'sub');
+      subscriber.stdin!.write(`${JSON.stringify({ host: addressOf(target), port: config.broker.client_port, username, password, clientId, topic, qos: spec.qos, keepalive: spec.subscriberKeepaliveSeconds ?? spec.keepaliveSeconds })}\n`);
+    }
+    const probe = new Probe(child, topic, options.count !== undefined, subscriber);
+    if (!paho) child.stdin.write(`${JSON.stringify(spec)}\n`);
     try {
       await probe.waitFor('the probe subscribed', (event) => event.e === 'subscribed', 15_000);
+      if (paho) child.stdin.write(`${JSON.stringify(spec)}\n`);
     } catch (error) {
       child.kill('SIGKILL');
+      subscriber?.kill('SIGKILL');
       throw error;
     }
     return probe;
@@ -122,11 +155,23 @@ export class Probe {
    */
   async stop(timeoutMs = 30_000): Promise<ProbeReport> {
     if (this.child.exitCode === null && !this.counted) this.child.stdin!.write('stop\n');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const started = Date.now();
+    const timer = setTimeout(() => {
+      this.child.kill('SIGKILL');
+      this.paho?.child.kill('SIGKILL');
+    }, timeoutMs);
     const code = await this.exited;
+    let pahoCode: number | null = 0;
+    if (this.paho) {
+      // The publisher has its acks; the subscriber in its own process drains until nothing came for 500 ms (bounded).
+      const lastReceive = () => this.events.findLast((event) => event.e === 'recv')?.t ?? 0;
+      while (Date.now() - started < timeoutMs - 1_000 && Date.now() - Math.max(lastReceive(), started) < 500) await sleep(20);
+      if (this.paho.child.exitCode === null) this.paho.child.stdin!.write('stop\n');
+      pahoCode = await this.paho.exited;
+    }
     clearTimeout(timer);
-    if (code !== 0 || !this.events.some((event) => event.e === 'done')) {
-      throw new Error(`the probe ended with ${code} before it finished: ${this.stderr.slice(-2000)}`);
+    if (code !== 0 || pahoCode !== 0 || !this.events.some((event) => event.e === 'done')) {
+      throw new Error(`the probe ended with ${code}${this.paho ? ` (paho ${pahoCode})` : ''} before it finished: ${this.stderr.slice(-2000)}`);
     }
     return analyze(this.events);
   }

@@ -5,6 +5,7 @@
  *   [--clients N (master-gone, broker-kill: N - 1 more persistent clients through the VIP, mosquitto_sub, each on a topic of its own)]
  *   [--keep-logs DIR (master-gone, broker-kill: each node's log directory copied to DIR/round-N/ after a round that lost messages)]
  *   [--steady S (master-gone, broker-kill: traffic before the fault, default 1; for broker-kill, above broker.autosave_interval the subscription is saved before the kill)]
+ *   [--subscriber mqtt.js|paho (master-gone: the persistent subscriber; paho is Debian's python3-paho-mqtt)]
  *
  * The demo: a two-node lab with the daemon on each node, a client publishing QoS 1 through the
  * VIP and a persistent subscriber, a fault on the master (its link, its keepalived, or its own
@@ -12,7 +13,7 @@
  * lab is removed at the end, also on failure or Ctrl-C. The last line is
  * `failover ok: client-visible <ms> ms, acked-lost <n>, duplicated <n>` or `failover FAILED: …`.
  */
-import { cpSync } from 'node:fs';
+import { cpSync, existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     steady: { type: 'string', default: '1' },
     clients: { type: 'string', default: '1' },
     'keep-logs': { type: 'string' },
+    subscriber: { type: 'string', default: 'mqtt.js' },
   },
 });
 
@@ -66,6 +68,10 @@ const steadyMs = Number(values.steady) * 1000;
 if (!(steadyMs >= 1000 && steadyMs <= 60_000)) fail(`--steady is 1 to 60 seconds of traffic before the fault, not ${values.steady}`);
 const clients = Number(values.clients);
 if (!(Number.isInteger(clients) && clients >= 1 && clients <= 500)) fail(`--clients is 1 to 500, not ${values.clients}`);
+const subscriber = values.subscriber;
+if (subscriber !== 'mqtt.js' && subscriber !== 'paho') fail(`--subscriber is mqtt.js or paho, not ${values.subscriber}`);
+if (subscriber === 'paho' && fault !== 'master-gone') fail('--subscriber paho is for --fault master-gone');
+if (subscriber === 'paho' && !existsSync('/usr/lib/python3/dist-packages/paho/mqtt/client.py')) fail('--subscriber paho needs Debian\'s python3-paho-mqtt: apt-get install python3-paho-mqtt');
 /** Faults whose rounds run with shadow sessions unless --shadows off. */
 const SHADOWED: readonly Fault[] = ['master-gone', 'broker-kill'];
 const unavailable = labUnavailable(NEEDS.lab.programs);
@@ -89,7 +95,7 @@ try {
   });
   await lab.waitForVipOn(1, { timeoutMs: 20_000 });
   await lab.waitForBridges();
-  console.log(`node1 holds the VIP ${lab.loaded.config.vip.address}; a client publishes ${rate} msg/s at QoS 1 through it.\n`);
+  console.log(`node1 holds the VIP ${lab.loaded.config.vip.address}; a client publishes ${rate} msg/s at QoS ${fault === 'master-gone' ? qos : 1} through it.\n`);
   if (fault === 'vrrp-split') {
     // A round of its own: the VIP stays on node1, node2 takes it too and gives it up (lab/split.ts).
     const verdict = await splitDemo(lab, { rate, rounds, log: (line) => console.log(line) });
@@ -102,7 +108,10 @@ try {
     const conf = lab.loaded.config;
     console.log(`shadow sessions ${shadows ? `on (drain every ${drainInterval} s)` : 'off'}; broker.autosave_changes ${autosaveChanges ?? conf.broker.autosave_changes}${(autosaveChanges ?? conf.broker.autosave_changes) === 0 ? ` (autosave every ${conf.broker.autosave_interval} s)` : ''}.\n`);
   }
-  if (fault === 'master-gone') console.log(`shadow sessions ${shadows ? `on (drain every ${drainInterval} s)` : 'off'}; the subscriber is persistent at QoS ${qos} with keepalive 10 s (the publisher 2 s); the publisher reconnects after 1 s, the subscriber after 3 s.\n`);
+  if (fault === 'master-gone') {
+    const back = subscriber === 'paho' ? "the subscriber (python3-paho-mqtt) after paho's own back-off (1 s, doubling to 120 s)" : 'the subscriber (mqtt.js) after 3 s';
+    console.log(`shadow sessions ${shadows ? `on (drain every ${drainInterval} s)` : 'off'}; the subscriber is persistent at QoS ${qos} with keepalive 10 s (the publisher 2 s); the publisher reconnects after 1 s, ${back}.\n`);
+  }
   // More persistent clients, for the shadows' limits: each with a session and a topic of its own.
   const extra: LabProcess[] = [];
   for (let index = 1; index < clients; index++) {
@@ -122,6 +131,8 @@ try {
   let result: RoundResult | undefined;
   const lost: number[] = [];
   const duplicated: number[] = [];
+  /** Of the lost, those sent before the publisher's connection to the old master closed (master-gone). */
+  const inFlight: number[] = [];
   const visible: number[] = [];
   for (let round = 1; round <= rounds; round++) {
     console.log(`injecting the fault: ${FAULTS[fault]}…${rounds > 1 ? ` (round ${round} of ${rounds}; load average ${loadavg()[0]!.toFixed(2)})` : ''}`);
@@ -131,7 +142,7 @@ try {
     const onStep = (label: string, at: number) => steps.push([at, label]);
     result =
       fault === 'master-gone'
-        ? await masterGoneRound(lab, { rate, qos, steadyMs, onStep })
+        ? await masterGoneRound(lab, { rate, qos, steadyMs, subscriber, onStep })
         : fault === 'broker-kill'
           ? await brokerKillRound(lab, { rate, steadyMs, onStep })
           : await failoverRound(lab, { fault, rate, onStep });
@@ -153,16 +164,17 @@ try {
       console.log(`  the nodes' logs of this round are in ${join(keep, `round-${round}`)}`);
     }
     duplicated.push(result.report.duplicated.length);
+    inFlight.push(result.lostInFlight?.length ?? 0);
     visible.push(result.clientVisibleMs);
     if (rounds > 1) {
       const lostAt = result.lostAckedMs && result.lostAckedMs.length > 0 ? ` (acked at ${result.lostAckedMs.slice(0, 10).join(', ')} ms from the fault)` : '';
       const shadowed = result.shadowedBeforeFault === undefined ? '' : `; the subscriber shadowed on the next node before the fault: ${result.shadowedBeforeFault ? 'yes' : 'no'}`;
-      console.log(`  round ${round}: client-visible ${result.clientVisibleMs.toFixed(0)} ms, acked ${result.report.acknowledged}, acked-lost ${result.report.lost.length}${lostAt}, duplicated ${result.report.duplicated.length}${shadowed}, load average ${loadavg()[0]!.toFixed(2)}\n`);
+      console.log(`  round ${round}: client-visible ${result.clientVisibleMs.toFixed(0)} ms, acked ${result.report.acknowledged}, acked-lost ${result.report.lost.length}${lostAt}${result.lostInFlight === undefined ? '' : ` (in flight to the old master ${result.lostInFlight.length})`}, duplicated ${result.report.duplicated.length}${shadowed}, load average ${loadavg()[0]!.toFixed(2)}\n`);
     }
   }
   await terminate(extra.map((process) => process.pid));
   if (!result) fail('no round ran');
-  if (rounds > 1) console.log(`${rounds} rounds: client-visible (median / max) ${spread(visible)} (${visible.map((value) => value.toFixed(0)).join(' ')}); acked-lost ${lost.join(' ')}; duplicated ${duplicated.join(' ')}`);
+  if (rounds > 1) console.log(`${rounds} rounds: client-visible (median / max) ${spread(visible)} (${visible.map((value) => value.toFixed(0)).join(' ')}); acked-lost ${lost.join(' ')}${fault === 'master-gone' ? ` (in flight to the old master ${inFlight.join(' ')})` : ''}; duplicated ${duplicated.join(' ')}`);
   if (fault === 'promote') {
     console.log(`\nthe promote command said:\n${(promoteOutput ?? '').trimEnd().replace(/^/gm, '  ')}`);
     const takeover = lab.node(result.to).daemonLines().findLast((line) => line.msg.startsWith('role ') && line.role === 'MASTER' && line.time >= Date.now() - 120_000);

@@ -118,7 +118,10 @@ export class Controller {
       repair: (topic) => channel.repair(topic),
     });
     const status: StatusPublisher = new StatusPublisher({ self: node, state: this.state, channel, topics, log, run: runNumber });
-    const takeover = createTakeover(context, this.options.onAlive ? { onAlive: this.options.onAlive } : {});
+    const takeover = createTakeover(context, {
+      ...(this.options.onAlive ? { onAlive: this.options.onAlive } : {}),
+      ...(sessions ? { waitLearner: (since: number) => sessions.waitReading(since) } : {}),
+    });
     // ucarp has no runtime priority: the weight stops and starts it (src/failover/advertise.ts).
     const driver = config.failover.driver === 'ucarp' ? driverControl(config, node, paths, run, log.child({ component: 'failover' })) : undefined;
     const health = new HealthMonitor({

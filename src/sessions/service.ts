@@ -28,6 +28,8 @@ import { Shadows } from './shadows.js';
 
 /** Reconnecting to the own broker after its restart (a takeover's): at once, then a little slower. */
 const OWN_BROKER_BACKOFF = { minMs: 50, maxMs: 1_000 };
+/** How long a takeover's DNAT rule waits for the log to be read again after its broker restart (waitReading). */
+export const READING_WAIT_MS = 1_000;
 export interface SessionServiceOptions {
   config: ClusterConfig;
   self: NodeConfig;
@@ -56,6 +58,9 @@ export class SessionService {
   private unsubscribe: (() => void) | undefined;
   private readonly warnings = new Throttle(60_000);
   private saving: Promise<void> = Promise.resolve();
+  /** Epoch ms since which the broker's log is read on the current connection (its SUBACK); undefined while not. */
+  private readingSince: number | undefined;
+  private readonly onReading = new Set<(stopping?: boolean) => void>();
 
   constructor(options: SessionServiceOptions) {
     this.options = options;
@@ -97,18 +102,55 @@ export class SessionService {
     // The own broker restarts at every takeover, when every client reconnects: what it logs before
     // this connection is back is not read (README, "Shadow sessions": limits), so come back fast.
     this.client = connectLasting(this.options.daemonLogin, { clientId: uniqueClientId(`${this.options.self.id}-sessions`), backoff: OWN_BROKER_BACKOFF });
-    this.client.on('connect', () => {
-      this.client
-        ?.subscribeAsync(topics.brokerLog, { qos: 0 })
-        .then(() => log.debug('reading the broker\'s log'))
+    const client = this.client;
+    client.on('connect', () => {
+      client
+        .subscribeAsync(topics.brokerLog, { qos: 0 })
+        .then(() => {
+          if (!client.connected) return;
+          this.readingSince = Date.now();
+          for (const wake of this.onReading) wake();
+          log.debug('reading the broker\'s log');
+        })
         .catch((error: unknown) => log.warn({ err: error }, 'could not read the broker\'s log'));
+    });
+    client.on('close', () => {
+      this.readingSince = undefined;
     });
     this.client.on('message', (topic, payload) => this.onLog(topic, payload.toString()));
     log.info({ sessions: this.book.list.sessions.size, version: this.book.list.version }, 'shadow sessions on');
   }
 
+  /**
+   * Resolves once the broker's log is read on a connection subscribed after `since` (epoch ms: a
+   * takeover's broker restart began), or after `timeoutMs`, logged: a takeover's DNAT rule waits
+   * for it, so that what the first clients through the VIP subscribe is learned. Never rejects.
+   */
+  async waitReading(since: number, timeoutMs = READING_WAIT_MS): Promise<void> {
+    const started = Date.now();
+    const ready = () => this.readingSince !== undefined && this.readingSince >= since;
+    if (!ready()) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.onReading.delete(wake);
+          resolve();
+        };
+        const wake = (stopping?: boolean) => {
+          if (stopping || ready()) done();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        this.onReading.add(wake);
+      });
+    }
+    const ms = Date.now() - started;
+    if (ready()) this.options.log.info({ ms }, 'reading the broker\'s log again after the restart: the DNAT rule may open');
+    else this.options.log.warn({ ms }, 'not reading the broker\'s log again after the restart in time: the DNAT rule opens anyway, and what clients subscribe before it is read is not learned');
+  }
+
   async stop(): Promise<void> {
     this.unsubscribe?.();
+    for (const wake of this.onReading) wake(true);
     this.unsubscribe = undefined;
     await this.shadows.stop();
     await this.client?.endAsync(true).catch(() => undefined);
@@ -147,7 +189,8 @@ export class SessionService {
     const event = parseLogLine(topic, line);
     if (!event) return;
     const { state, self, log } = this.options;
-    if (state.current.role !== 'MASTER') {
+    // A takeover under way (the VIP here, the role not yet MASTER): the first clients through the VIP are the master's.
+    if (state.current.role !== 'MASTER' && !this.options.holdsVip()) {
       // A real client on this broker while it shadows: its session is its own.
       if (event.type === 'connect' && this.book.list.sessions.has(event.client) && !(event.user !== undefined && this.serviceUsers.has(event.user))) {
         log.info({ client: event.client }, 'the client of a shadowed session connected here: its shadow stops');

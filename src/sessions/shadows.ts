@@ -152,12 +152,17 @@ export class Shadows {
     }
   }
 
-  /** Ends a shadow session that is no longer listed: a clean connect discards it (MQTT 3.1.2.4). */
+  /** Ends a shadow session that is no longer listed. */
   private async end(id: string): Promise<void> {
+    await this.discard(id);
+    this.options.log.info({ client: id }, 'shadow session ended (no longer listed)');
+  }
+
+  /** Discards the session `id` has on the broker: a clean connect with no session expiry (MQTT 3.1.2.4). */
+  private async discard(id: string): Promise<void> {
     const client = connectShadow(this.options.login, { clientId: id, fresh: true, end: true, timeoutMs: 3_000 });
     try {
       await this.until(client, 'connect', 3_000);
-      this.options.log.info({ client: id }, 'shadow session ended (no longer listed)');
     } finally {
       await client.endAsync(true).catch(() => undefined);
     }
@@ -177,7 +182,15 @@ export class Shadows {
     // real client could change them), starts afresh with the listed ones. What that drops is what
     // a drain would have taken.
     const fresh = shadow.applied === undefined;
-    const client = connectShadow(this.options.login, { clientId: id, fresh, timeoutMs: 3_000 });
+    // Afresh is two connects: one that discards the old session, then one with clean start off.
+    // mosquitto 2.0 saves only sessions whose last connect had clean start off (persist_write.c),
+    // whatever their expiry: a shadow made by a clean start alone would not survive the takeover's
+    // broker restart, and its client would find no session there (issue 15).
+    if (fresh) {
+      await this.discard(id);
+      if (this.released.has(id) || !this.options.active() || this.stopped) return undefined;
+    }
+    const client = connectShadow(this.options.login, { clientId: id, fresh: false, timeoutMs: 3_000 });
     shadow.client = client;
     client.on('message', () => {
       messages++;

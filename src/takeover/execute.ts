@@ -21,6 +21,11 @@ export interface ExecutorDeps {
    * when no other node is MASTER; rejects when the bridge does not carry it in time.
    */
   waitBridged: () => Promise<{ from: string; ms: number } | undefined>;
+  /**
+   * Resolves once the shadow sessions' learner reads the broker's log again after the restart that
+   * began at `since` (epoch ms), or after its own bound (it never rejects); absent without them.
+   */
+  waitLearner?: (since: number) => Promise<void>;
   /** Whether the VRRP/CARP program is still dead, asked again right before a stale VIP is removed. */
   driverStillDead: () => Promise<boolean>;
   stateFile: string;
@@ -34,6 +39,9 @@ export interface Executed {
   dnatAt?: number;
   restartedAt?: number;
   acceptingAt?: number;
+  /** Epoch ms at which the broker restart began, and the learner read the log again (`waitLearner`). */
+  restartBeganAt?: number;
+  learnerAt?: number;
   /** The last state saved. */
   state?: TakeoverState;
   /** Epoch ms at which a preparation (`prepareBroker`) ended. */
@@ -100,12 +108,17 @@ export class Executor {
         return;
       case 'restartBroker':
         log.info({ epoch: action.epoch }, 'restarting the broker for this takeover');
+        done.restartBeganAt = Date.now();
         await broker.restart();
         done.restartedAt = Date.now();
         return;
       case 'waitAccepting':
         await this.deps.waitAccepting();
         done.acceptingAt = Date.now();
+        return;
+      case 'waitLearner':
+        await this.deps.waitLearner?.(done.restartBeganAt ?? Date.now());
+        done.learnerAt = Date.now();
         return;
       case 'prepareBroker': {
         const ok = await this.prepare();

@@ -14,7 +14,7 @@ import { DriverWatch } from './stale.js';
 const BRIDGED_TIMEOUT_MS = 15_000;
 const VIP_POLL_MS = 50;
 
-export function createTakeover(context: DaemonContext, options: { onAlive?: () => void } = {}): TakeoverLoop {
+export function createTakeover(context: DaemonContext, options: { onAlive?: () => void; waitLearner?: (since: number) => Promise<void> } = {}): TakeoverLoop {
   const { loaded, node, log, run, broker, paths, state, topics } = context;
   const { config } = loaded;
   const target = { vip: config.vip.address, port: config.broker.client_port, address: node.address, addressPort: config.broker.client_port };
@@ -40,11 +40,13 @@ export function createTakeover(context: DaemonContext, options: { onAlive?: () =
     broker,
     waitAccepting: () => waitAccepting(login),
     waitBridged,
+    ...(options.waitLearner ? { waitLearner: options.waitLearner } : {}),
     driverStillDead: () => driver.stillDead(),
     stateFile: paths.takeoverState,
     target,
     vip: config.vip,
     log,
   });
-  return new TakeoverLoop({ config, paths, self: node, instance: vrrpInstance(config), target, state, broker, executor, driver, run, log, ...options });
+  const { onAlive } = options;
+  return new TakeoverLoop({ config, paths, self: node, instance: vrrpInstance(config), target, state, broker, executor, driver, run, log, ...(onAlive ? { onAlive } : {}), waitForLearner: options.waitLearner !== undefined });
 }

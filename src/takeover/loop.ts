@@ -40,6 +40,8 @@ export interface TakeoverLoopOptions {
    * timers or a reconcile stuck past its bound stop the calls.
    */
   onAlive?: () => void;
+  /** Shadow sessions are on: a takeover's DNAT rule waits for their learner (plan.ts, `waitForLearner`). */
+  waitForLearner?: boolean;
 }
 
 type Reason = 'start' | 'hint' | 'timer' | 'repair' | 'preference';
@@ -175,7 +177,7 @@ export class TakeoverLoop {
     const nat = await executor.readNat();
     const prepare = this.options.state.current.preference.promote === this.options.self.name;
     const before = this.takeover!;
-    const actions = plan({ observed, nat, state: before, dnatLine: dnatLine(this.options.target), now: new Date(seenAt), holdDownMs: this.holdDownMs, restartOnTakeover: config.failover.restart_on_takeover, prepare });
+    const actions = plan({ observed, nat, state: before, dnatLine: dnatLine(this.options.target), now: new Date(seenAt), holdDownMs: this.holdDownMs, restartOnTakeover: config.failover.restart_on_takeover, prepare, waitForLearner: this.options.waitForLearner ?? false });
     if (actions.length > 0) log.debug({ reason, actions: actions.map((action) => action.type) }, 'plan');
     const done = await executor.execute(actions);
     if (done.state) this.takeover = done.state;
@@ -199,7 +201,7 @@ export class TakeoverLoop {
     const origin = Math.min(hint?.at ?? seenAt, seenAt);
     // A rule found in place counts from the first sign: keepalived adds the VIP before it notifies.
     const dnat = done.dnatAt ?? (ruleWasIn ? origin : undefined);
-    const steps = { hint: hint?.at, vipSeen: seenAt, dnat, restarted: done.restartedAt, accepting: done.acceptingAt };
+    const steps = { hint: hint?.at, vipSeen: seenAt, dnat, restarted: done.restartedAt, accepting: done.acceptingAt, learner: done.learnerAt };
     const at = Object.fromEntries(Object.entries(steps).flatMap(([step, time]) => (time === undefined ? [] : [[step, time]])));
     const ms = Object.fromEntries(Object.entries(at).map(([step, time]) => [step, time - origin]));
     const from = this.lastRole ?? 'UNKNOWN';

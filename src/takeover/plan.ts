@@ -11,7 +11,10 @@
  *   the restart, while one refused meanwhile simply retries and connects once. But before the
  *   wait for the new broker to accept: the old process is gone by then, and until the new one
  *   listens a client is refused with or without the rule, so waiting only adds the iptables
- *   call (20 to 35 ms on a loaded machine) to the takeover (issue 13, bench:failover).
+ *   call (20 to 35 ms on a loaded machine) to the takeover (issue 13, bench:failover). With
+ *   shadow sessions on (`waitForLearner`) the rule waits for the broker to accept and for the
+ *   daemon to read its log again (bounded: `waitLearner`), so that the first clients' subscribes
+ *   are learned (issue 15).
  * - MASTER with `restartOnTakeover: false` (`failover.restart_on_takeover`): no restart; the DNAT
  *   rule goes in at once and the takeover is recorded as done with it. The restart only cuts off
  *   clients already on this broker (the bridge, clients of this node's own address): the clients
@@ -68,7 +71,9 @@ export type Action =
   | { type: 'restartBroker'; epoch: number }
   /** Restart the broker ahead of a planned takeover and wait until it accepts and the master's bridge is back; if that went well add the DNAT rule (inert until the VIP comes); then save `state` with `prepared` (ok or not: a failed preparation leaves the restart and the rule to the takeover). */
   | { type: 'prepareBroker'; state: TakeoverState }
-  | { type: 'waitAccepting' };
+  | { type: 'waitAccepting' }
+  /** Wait (bounded) for what must be back on the restarted broker before clients come: the shadow sessions' learner (`waitForLearner`). */
+  | { type: 'waitLearner' };
 
 export interface PlanInput {
   observed: ObservedRole;
@@ -83,6 +88,12 @@ export interface PlanInput {
   restartOnTakeover?: boolean;
   /** The operator promoted this node (a planned takeover may come): restart the broker now, while BACKUP, rather than at the takeover. */
   prepare?: boolean;
+  /**
+   * Shadow sessions are on (sessions.enabled): after the takeover's restart the DNAT rule waits
+   * until the broker accepts and the daemon reads its log again, or what the first clients
+   * through the VIP subscribe is not learned (README, "Shadow sessions").
+   */
+  waitForLearner?: boolean;
 }
 
 /**
@@ -200,6 +211,9 @@ export function plan(input: PlanInput): Action[] {
   // once restarts are off.
   if (wanted.restartedEpoch < wanted.epoch && !restart) {
     actions.push(...addDnat, { type: 'saveState', state: { ...wanted, restartedEpoch: wanted.epoch } });
+  } else if (wanted.restartedEpoch < wanted.epoch && input.waitForLearner) {
+    actions.push({ type: 'restartBroker', epoch: wanted.epoch }, { type: 'waitAccepting' }, { type: 'waitLearner' }, ...addDnat);
+    actions.push({ type: 'saveState', state: { ...wanted, restartedEpoch: wanted.epoch } });
   } else if (wanted.restartedEpoch < wanted.epoch) {
     actions.push({ type: 'restartBroker', epoch: wanted.epoch }, ...addDnat, { type: 'waitAccepting' });
     actions.push({ type: 'saveState', state: { ...wanted, restartedEpoch: wanted.epoch } });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { analyze, firstReceiveAfter, type ProbeEvent } from '../../lab/history.js';
+import { analyze, firstReceiveAfter, sentBefore, type ProbeEvent } from '../../lab/history.js';
 
 const send = (seq: number, t = seq): ProbeEvent => ({ t, e: 'send', seq });
 const ack = (seq: number, t = seq): ProbeEvent => ({ t, e: 'ack', seq });
@@ -40,4 +40,15 @@ test('firstReceiveAfter finds the first delivery at or after a moment', (t) => {
   const events = [send(1, 10), recv(1, 12), send(2, 20), recv(2, 500)];
   t.deepEqual(firstReceiveAfter(events, 13), recv(2, 500));
   t.is(firstReceiveAfter(events, 501), undefined);
+});
+
+test('sentBefore picks the lost messages sent before a moment', (t) => {
+  const events: ProbeEvent[] = [
+    { t: 1, e: 'send', seq: 1 },
+    { t: 2, e: 'send', seq: 2 },
+    { t: 3, e: 'close', who: 'pub' },
+    { t: 4, e: 'send', seq: 3 },
+  ];
+  t.deepEqual(sentBefore(events, [3, 2], 3), [2]);
+  t.deepEqual(sentBefore(events, [], 10), []);
 });

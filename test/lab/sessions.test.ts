@@ -5,13 +5,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
+import { execa } from 'execa';
 import { masterGoneRound } from '../../lab/failover.js';
 import { Lab } from '../../lab/lab.js';
 import type { LabNode } from '../../lab/node.js';
 import { waitFor } from '../../lab/wait.js';
 import { missingRequirements } from '../helpers/real.js';
 
+const EAGER = fileURLToPath(new URL('fixtures/eager-client.ts', import.meta.url));
 const unavailable = missingRequirements();
 const lab = unavailable ? test.serial.skip : test.serial;
 if (unavailable) console.log(`shadow session lab tests skipped: this machine ${unavailable}`);
@@ -23,8 +26,9 @@ async function startLab(t: ExecutionContext): Promise<Lab> {
   // node1's daemon learns sessions once it is MASTER, and its takeover restarts the broker: a
   // client that subscribed before then is not in the list (README, "Shadow sessions": limits).
   const master = await started.node(1).waitForRole('MASTER', 0);
-  // ...and reads its broker's log again once the takeover's restart is over.
-  await started.node(1).waitForLine("reading the broker's log", (master.at as { restarted?: number } | undefined)?.restarted ?? master.time);
+  // ...and reads its broker's log again once the takeover's restart is over (with no restart, the
+  // daemon started the broker itself and may have read it before the role line).
+  await started.node(1).waitForLine("reading the broker's log", (master.at as { restarted?: number } | undefined)?.restarted ?? 0);
   await started.waitForBridges(30_000);
   return started;
 }
@@ -39,18 +43,25 @@ function listed(node: LabNode, id: string): string[] | undefined {
   }
 }
 
-// QoS 2 is skipped for now: its one run lost 35 of 1100 acknowledged messages (seq 213, at the
-// fault, and 523-556, sent just before the publisher reached node2 at 1.76 s), cause not found yet.
-// (One at the fault is expected of any clean QoS 2 publisher that changes broker: mqtt.js sends
-// its PUBREL again to a broker that never had the message, which answers PUBCOMP.) QoS 1: 0 lost.
+// QoS 2 lost 35 of 1100 acknowledged messages in its first run (issue 15), 57 to 148 per round
+// later: the publisher's offline queue, sent at once to the new master on its reconnect, beyond
+// mosquitto's max_inflight_messages (20 by default) of unreleased QoS 2 messages, each refused with
+// a PUBREC an MQTT 3.1.1 client reads as accepted (broker.max_inflight_messages, now 0: no limit).
+// What remains at QoS 2 is what was in flight to the old master at the fault: it forwards a QoS 2
+// message over the bridge only on PUBREL, and the new master answers the publisher's repeated
+// PUBREL with PUBCOMP for a message it never had (README, "Shadow sessions": limits). Those are
+// logged; every message sent after the publisher lost the old master must arrive.
 for (const qos of [1, 2] as const) {
-  (qos === 2 ? test.serial.skip : lab)(`master gone for good: a persistent subscriber at QoS ${qos} loses no acknowledged message`, async (t) => {
+  lab(`master gone for good: a persistent subscriber at QoS ${qos} loses no acknowledged message`, async (t) => {
     const current = await startLab(t);
     const result = await masterGoneRound(current, { qos, rate: 200 });
-    t.log(`QoS ${qos}: ${result.report.acknowledged} acknowledged, ${result.report.duplicated.length} duplicated, client-visible ${result.clientVisibleMs.toFixed(0)} ms, lost ${result.report.lost.length} (first ${result.report.lost.slice(0, 5).join(' ')}, last ${result.report.lost.slice(-5).join(' ')}), times ${JSON.stringify(result.times)}`);
+    const inFlight = result.lostInFlight ?? [];
+    const after = result.report.lost.filter((seq) => !inFlight.includes(seq));
+    t.log(`QoS ${qos}: ${result.report.acknowledged} acknowledged, ${result.report.duplicated.length} duplicated, client-visible ${result.clientVisibleMs.toFixed(0)} ms, lost ${result.report.lost.length} (in flight to the old master ${inFlight.length}: ${inFlight.join(' ')}; after it ${after.length}: first ${after.slice(0, 5).join(' ')}, last ${after.slice(-5).join(' ')}), times ${JSON.stringify(result.times)}`);
     t.true(result.report.acknowledged > 0);
     t.true(current.node(2).daemonLines().some((line) => line.msg === 'took a newer session list'), "node2 shadowed node1's sessions");
-    t.is(result.report.lost.length, 0, `QoS ${qos}: acknowledged messages never arrived`);
+    t.deepEqual(after, [], `QoS ${qos}: acknowledged messages sent after the publisher lost the old master never arrived`);
+    if (qos === 1) t.deepEqual(inFlight, [], 'QoS 1: acknowledged messages in flight to the old master never arrived');
   });
 }
 
@@ -82,5 +93,47 @@ lab('a client that subscribes and unsubscribes before the master goes ends with 
   // lab/s/c again changes nothing, and the messages above were published before it.)
   const back = await current.client.exec(['mosquitto_sub', ...login, '-c', '-i', id, '-q', '1', '-t', 'lab/s/c', '-v', '-W', '3'], { timeout: 20_000, reject: false });
   t.deepEqual(back.stdout.split('\n').filter(Boolean).sort(), ['lab/s/b lab/s/b', 'lab/s/c lab/s/c']);
+  await one.linkUp();
+});
+
+lab('a client that subscribes and unsubscribes the moment the new master opens is learned there: its list, and what it receives', async (t) => {
+  const current = await startLab(t);
+  const [one, two] = [current.node(1), current.node(2)];
+  const { config } = current.loaded;
+  const id = `lab-moving-${process.pid}`;
+  const login = ['-h', config.vip.address, '-p', String(config.broker.client_port), '-u', current.clientUser.user, '-P', current.clientUser.password];
+  const sub = (args: string[]) => current.client.exec(['mosquitto_sub', ...login, '-c', '-i', id, '-q', '1', ...args], { timeout: 20_000, reject: false });
+  t.is((await sub(['-t', 'lab/m/a', '-t', 'lab/m/b', '-E'])).exitCode, 0);
+  await waitFor('node2 lists lab/m/a and lab/m/b', () => listed(two, id)?.join() === 'lab/m/a 1,lab/m/b 1', { timeoutMs: 15_000, intervalMs: 100 });
+  // ...and its shadow is subscribed to them on node2's broker (a fault before that leaves the client a fresh session there: README limits).
+  await waitFor("node2's shadow subscribed to lab/m/b", () => two.daemonLines().some((line) => line.msg === 'shadow subscriptions changed' && line.client === id && (line.subscribed as string[]).includes('lab/m/b')), { timeoutMs: 15_000, intervalMs: 100 });
+
+  // The client tries again every 5 ms through the VIP until it gets to node2 (refused until node2's
+  // DNAT rule is in and its broker accepts): its subscribe and unsubscribe come the moment node2
+  // lets clients in, just after its broker restart, when the daemon's connection that reads the
+  // log is coming back too (50 ms after the restart at the soonest).
+  const eager = execa('ip', ['netns', 'exec', current.client.name, process.execPath, '--import', 'tsx', EAGER], { stdin: 'pipe', stdout: 'pipe', reject: false, timeout: 60_000 });
+  eager.stdin.write(`${JSON.stringify({ url: `mqtt://${config.vip.address}:${config.broker.client_port}`, username: current.clientUser.user, password: current.clientUser.password, clientId: id, unsubscribe: 'lab/m/a', subscribe: 'lab/m/c' })}\n`);
+  let ready = false;
+  eager.stdout.once('data', () => (ready = true));
+  await waitFor('the client started', () => ready || undefined, { timeoutMs: 20_000, intervalMs: 20 });
+  const faultAt = Date.now();
+  await one.linkDown();
+  eager.stdin.end('go\n');
+  const changed = await eager;
+  t.is(changed.exitCode, 0, `the client got through to node2: ${changed.stderr}`);
+  await two.waitForRole('MASTER', faultAt);
+  const takeover = two.daemonLines().filter((line) => line.time >= faultAt && /restart|DNAT|reading the broker|role /.test(line.msg));
+  t.true(two.linesSince("reading the broker's log again after the restart", faultAt).length > 0, `node2's DNAT rule waited for the log to be read; node2: ${takeover.map((line) => `${line.time - faultAt} ms ${line.msg}`).join('; ')}`);
+  await waitFor("node2's list has lab/m/b and lab/m/c", () => listed(two, id)?.join() === 'lab/m/b 1,lab/m/c 1', { timeoutMs: 10_000, intervalMs: 100 }).catch(() => undefined);
+  t.deepEqual(listed(two, id), ['lab/m/b 1', 'lab/m/c 1'], 'node2 learned the subscribe and unsubscribe made as it opened');
+  for (const topic of ['lab/m/a', 'lab/m/b', 'lab/m/c']) {
+    const published = await current.client.exec(['mosquitto_pub', ...login, '-q', '1', '-t', topic, '-m', topic], { timeout: 20_000, reject: false });
+    t.is(published.exitCode, 0, published.stderr);
+  }
+  const back = await sub(['-t', 'lab/m/c', '-v', '-W', '3']);
+  const brokerLines = readFileSync(two.daemonLog, 'utf8').split('\n').filter((line) => !line.startsWith('{') && line.includes(id));
+  const shadowLines = two.daemonLines().filter((line) => line.client === id).map((line) => `${line.time - faultAt} ${line.msg}`);
+  t.deepEqual(back.stdout.split('\n').filter(Boolean).sort(), ['lab/m/b lab/m/b', 'lab/m/c lab/m/c'], `node2's broker: ${brokerLines.join(' | ')}; daemon: ${shadowLines.join(' | ')}`);
   await one.linkUp();
 });

@@ -38,6 +38,8 @@ test('mosquitto.conf: the bridge on the second node, to the hub\'s admin listene
     'listener 1885 192.168.1.12',
     'persistence true',
     'autosave_interval 10',
+    'max_queued_messages 100000',
+    'max_inflight_messages 0',
     'password_file /etc/mosquitto/passwd',
     'acl_file /etc/mosquitto/acl',
     'connection mqfo-home-mqtt-b',

@@ -6,9 +6,11 @@ import { pino } from 'pino';
 import { Topics } from '../../src/mqtt/topics.js';
 import { NodeState } from '../../src/node-state.js';
 import { SessionService } from '../../src/sessions/service.js';
+import type { Login } from '../../src/mqtt/client.js';
+import { scratch, startBroker } from '../helpers/broker.js';
 import { example } from '../helpers/config.js';
 
-function service(t: import('ava').ExecutionContext) {
+function service(t: import('ava').ExecutionContext, daemonLogin?: Login) {
   const dir = mkdtempSync(join(tmpdir(), 'mqfo-sessions-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const { config } = example('two-node');
@@ -23,7 +25,7 @@ function service(t: import('ava').ExecutionContext) {
     self: two,
     state: new NodeState(log),
     topics: new Topics(config.cluster),
-    daemonLogin: login,
+    daemonLogin: daemonLogin ?? login,
     shadowLogin: login,
     file,
     publish: async (value) => {
@@ -74,4 +76,28 @@ test("an older list, another node's list read on a peer's broker, and this node'
   await sessions.stop();
   t.is(sessions.list.version, 5);
   t.is(published.length, 1);
+});
+
+test("a takeover's wait for the learner: met by a log subscription made after the restart began, else ended by its bound with a warning", async (t) => {
+  const dir = scratch(t);
+  const broker = await startBroker(t, dir, ['allow_anonymous true', 'log_dest topic', 'log_type subscribe']);
+  if (!('port' in broker)) return t.fail(broker.refused);
+  const { sessions, lines } = service(t, { host: '127.0.0.1', port: broker.port, username: 'daemon', password: 'x' });
+  await sessions.start();
+  t.teardown(() => sessions.stop());
+  await sessions.waitReading(0, 10_000);
+  t.true(lines.some((line) => line.msg.startsWith('reading the broker\'s log again after the restart')), 'the subscription made since the start meets a wait since 0');
+  // A subscription from before the restart does not count: nothing subscribes again here.
+  await sessions.waitReading(Date.now() + 1, 200);
+  t.true(lines.some((line) => line.msg.startsWith('not reading the broker\'s log again after the restart in time')));
+});
+
+test('stopping the service ends a wait for the learner', async (t) => {
+  const { sessions, lines } = service(t);
+  await sessions.start();
+  // A bound beyond ava's timeout: only the stop can end it.
+  const waiting = sessions.waitReading(Date.now(), 600_000);
+  await sessions.stop();
+  await waiting;
+  t.true(lines.some((line) => line.msg.startsWith('not reading the broker\'s log again')));
 });

@@ -291,3 +291,12 @@ test('a MASTER just given up to a BACKUP while promoted notes the release and do
   t.deepEqual(types(actions), ['saveState']);
   t.like(actions[0], { state: { role: 'BACKUP', releasedAt: NOW.toISOString() } });
 });
+
+test('with shadow sessions the DNAT rule waits after the restart for the broker to accept and the learner to read its log; without a restart nothing waits', (t) => {
+  const actions = plan({ observed: MASTER, nat: EMPTY, state: INITIAL_STATE, dnatLine: LINE, now: NOW, waitForLearner: true });
+  t.deepEqual(types(actions), ['createChain', 'addJump', 'addJump', 'saveState', 'restartBroker', 'waitAccepting', 'waitLearner', 'addDnat', 'saveState']);
+  const after = apply(EMPTY, INITIAL_STATE, actions);
+  t.like(after.state, { role: 'MASTER', epoch: 1, restartedEpoch: 1 });
+  t.deepEqual(plan({ observed: MASTER, nat: after.nat, state: after.state, dnatLine: LINE, now: NOW, waitForLearner: true }), []);
+  t.deepEqual(types(plan({ observed: MASTER, nat: READY, state: INITIAL_STATE, dnatLine: LINE, now: NOW, waitForLearner: true, restartOnTakeover: false })), ['addDnat', 'saveState']);
+});
