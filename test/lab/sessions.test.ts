@@ -33,6 +33,17 @@ async function startLab(t: ExecutionContext): Promise<Lab> {
   return started;
 }
 
+/**
+ * Debian's mosquitto_sub as a persistent client `id` through the VIP: -c (clean session off), a
+ * fixed id, QoS 1 (-E leaves once subscribed); `login` for the other clients' programs.
+ */
+function persistentClient(current: Lab, id: string) {
+  const { config } = current.loaded;
+  const login = ['-h', config.vip.address, '-p', String(config.broker.client_port), '-u', current.clientUser.user, '-P', current.clientUser.password];
+  const sub = (args: string[]) => current.client.exec(['mosquitto_sub', ...login, '-c', '-i', id, '-q', '1', ...args], { timeout: 20_000, reject: false });
+  return { login, sub };
+}
+
 /** The filters `node`'s daemon holds for client `id` in its saved list, sorted; undefined when it lists no such client. */
 function listed(node: LabNode, id: string): string[] | undefined {
   try {
@@ -68,11 +79,8 @@ for (const qos of [1, 2] as const) {
 lab('a client that subscribes and unsubscribes before the master goes ends with the subscriptions it asked for on the new master', async (t) => {
   const current = await startLab(t);
   const [one, two] = [current.node(1), current.node(2)];
-  const { config } = current.loaded;
   const id = `lab-subs-${process.pid}`;
-  const login = ['-h', config.vip.address, '-p', String(config.broker.client_port), '-u', current.clientUser.user, '-P', current.clientUser.password];
-  // Debian's mosquitto_sub as the persistent client: -c (clean session off), a fixed id, QoS 1; -E leaves once subscribed.
-  const sub = (args: string[]) => current.client.exec(['mosquitto_sub', ...login, '-c', '-i', id, '-q', '1', ...args], { timeout: 20_000, reject: false });
+  const { login, sub } = persistentClient(current, id);
   t.is((await sub(['-t', 'lab/s/a', '-t', 'lab/s/b', '-E'])).exitCode, 0);
   await waitFor('node2 shadows lab/s/a and lab/s/b', () => listed(two, id)?.join() === 'lab/s/a 1,lab/s/b 1', { timeoutMs: 15_000, intervalMs: 100 });
   t.is((await sub(['-U', 'lab/s/a', '-t', 'lab/s/c', '-E'])).exitCode, 0);
@@ -101,8 +109,7 @@ lab('a client that subscribes and unsubscribes the moment the new master opens i
   const [one, two] = [current.node(1), current.node(2)];
   const { config } = current.loaded;
   const id = `lab-moving-${process.pid}`;
-  const login = ['-h', config.vip.address, '-p', String(config.broker.client_port), '-u', current.clientUser.user, '-P', current.clientUser.password];
-  const sub = (args: string[]) => current.client.exec(['mosquitto_sub', ...login, '-c', '-i', id, '-q', '1', ...args], { timeout: 20_000, reject: false });
+  const { login, sub } = persistentClient(current, id);
   t.is((await sub(['-t', 'lab/m/a', '-t', 'lab/m/b', '-E'])).exitCode, 0);
   await waitFor('node2 lists lab/m/a and lab/m/b', () => listed(two, id)?.join() === 'lab/m/a 1,lab/m/b 1', { timeoutMs: 15_000, intervalMs: 100 });
   // ...and its shadow is subscribed to them on node2's broker (a fault before that leaves the client a fresh session there: README limits).
