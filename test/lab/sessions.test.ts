@@ -144,3 +144,47 @@ lab('a client that subscribes and unsubscribes the moment the new master opens i
   t.deepEqual(back.stdout.split('\n').filter(Boolean).sort(), ['lab/m/b lab/m/b', 'lab/m/c lab/m/c'], `node2's broker: ${brokerLines.join(' | ')}; daemon: ${shadowLines.join(' | ')}`);
   await one.linkUp();
 });
+
+// A sleeping device: a persistent QoS 1 subscriber, offline on the master (its session kept) while
+// messages for it are acknowledged there, then the master is gone for good. Its shadow on node2
+// must have kept every one of them: a backup that drained it every drain_interval while its
+// client was offline on the master (before issue 15's presence) left only the last interval's.
+lab('an offline persistent subscriber gets, from the new master, everything acknowledged for it while it slept and the master died', async (t) => {
+  const current = await startLab(t);
+  const [one, two] = [current.node(1), current.node(2)];
+  const { config } = current.loaded;
+  const id = `lab-sleeper-${process.pid}`;
+  const topic = 'lab/sleep/x';
+  const { login, sub } = persistentClient(current, id);
+  t.is((await sub(['-t', topic, '-E'])).exitCode, 0);
+  await waitFor('node2 lists the sleeper', () => listed(two, id)?.join() === `${topic} 1`, { timeoutMs: 15_000, intervalMs: 100 });
+  await waitFor("node2's shadow subscribed to the sleeper's topic", () => two.daemonLines().some((line) => line.msg === 'shadow subscriptions changed' && line.client === id && (line.subscribed as string[]).includes(topic)), { timeoutMs: 15_000, intervalMs: 100 });
+
+  // node2's broker has every message before the cable is pulled (the bridge is asynchronous: what
+  // it had not carried yet is another limit): a clean observer on node2's own address counts them.
+  const count = 50;
+  const observer = current.client.exec(['mosquitto_sub', '-h', two.address, '-p', String(config.broker.client_port), '-u', current.clientUser.user, '-P', current.clientUser.password, '-i', `lab-observer-${process.pid}`, '-q', '1', '-t', topic, '-C', String(count), '-W', '40'], { timeout: 60_000, reject: false });
+  await waitFor("the observer subscribed on node2", () => readFileSync(two.daemonLog, 'utf8').includes(`lab-observer-${process.pid} 1 ${topic}`) || undefined, { timeoutMs: 15_000, intervalMs: 50 }).catch(() => undefined);
+  // 50 acknowledged messages over about 5 s: several drain intervals while the sleeper is offline.
+  const started = Date.now();
+  for (let seq = 1; seq <= count; seq++) {
+    const published = await current.client.exec(['mosquitto_pub', ...login, '-q', '1', '-t', topic, '-m', String(seq)], { timeout: 20_000, reject: false });
+    t.is(published.exitCode, 0, published.stderr);
+    const due = started + seq * 100 - Date.now();
+    if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
+  }
+  const observed = await observer;
+  t.is(observed.stdout.split('\n').filter(Boolean).length, count, `node2's broker received every message: ${observed.stderr}`);
+
+  const faultAt = Date.now();
+  await one.linkDown();
+  await current.waitForVipOn(2, { alone: false, timeoutMs: 20_000 });
+  await two.waitForRole('MASTER', faultAt);
+  const back = await current.client.exec(['mosquitto_sub', ...login, '-c', '-i', id, '-q', '1', '-t', topic, '-W', '5'], { timeout: 20_000, reject: false });
+  const got = new Set(back.stdout.split('\n').filter(Boolean));
+  const lost = Array.from({ length: count }, (_, index) => String(index + 1)).filter((seq) => !got.has(seq));
+  const drains = two.daemonLines().filter((line) => line.msg === 'shadow drained' && line.client === id).length;
+  t.log(`the sleeper got ${got.size} of ${count} (${back.stdout.split('\n').filter(Boolean).length} with duplicates); lost ${lost.length}: ${lost.join(' ')}; drains logged on node2: ${drains}`);
+  t.deepEqual(lost, [], 'acknowledged messages for the offline subscriber never arrived');
+  await one.linkUp();
+});
