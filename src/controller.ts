@@ -84,6 +84,7 @@ export class Controller {
         if (topic.type === 'sync') syncer.receive(from, topic.kind, value);
         else if (topic.type === 'status') status.take(from, topic.node, value);
         else if (topic.type === 'sessions') sessions?.receive(from, topic.node, value);
+        else if (topic.type === 'presence') sessions?.receivePresence(from, topic.node, value);
         else if (topic.type === 'command' && from.id !== node.id) {
           const command = commandToRun(value, topic.node, from.id, Date.now());
           if (!command.ok) log.warn({ from: from.name, reason: command.reason }, 'ignored a command on the peer channel');
@@ -109,6 +110,7 @@ export class Controller {
         shadowLogin: shadowLogin(loaded, node),
         file: paths.sessions,
         publish: (value) => channel.publish(topics.sessions(node.id), value, { retain: true }),
+        publishPresence: (value) => channel.publish(topics.presence(node.id), value, { retain: false }),
         holdsVip: () => hasAddress(config.vip.interface, config.vip.address),
         log: log.child({ component: 'sessions' }),
       })

@@ -136,9 +136,10 @@ export async function connectOnce(login: Login, options: { purpose: string; time
  * session in place of any (Clean Start), `end` makes it end at the disconnect (expiry 0), else it
  * never expires. No reconnect: a client that takes the id over ends it, and it must stay ended.
  */
-export function connectShadow(login: Login, options: { clientId: string; fresh: boolean; end?: boolean; timeoutMs: number }): MqttClient {
+export function connectShadow(login: Login, options: { clientId: string; fresh: boolean; end?: boolean; timeoutMs: number; customHandleAcks?: IClientOptions['customHandleAcks'] }): MqttClient {
   const { url, tls } = endpoint(login);
   return mqtt.connect(url, {
+    ...(options.customHandleAcks ? { customHandleAcks: options.customHandleAcks } : {}),
     ...tls,
     username: login.username,
     password: login.password,

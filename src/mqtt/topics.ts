@@ -21,7 +21,7 @@ export function drainPrefix(cluster: string): string {
 }
 
 /** What a topic under the prefix is about. */
-export type PeerTopic = { type: 'status'; node: number } | { type: 'sessions'; node: number } | { type: 'sync'; kind: string } | { type: 'command'; node: number } | { type: 'other' };
+export type PeerTopic = { type: 'status'; node: number } | { type: 'sessions'; node: number } | { type: 'presence'; node: number } | { type: 'sync'; kind: string } | { type: 'command'; node: number } | { type: 'other' };
 
 export class Topics {
   readonly prefix: string;
@@ -40,6 +40,11 @@ export class Topics {
   /** A node's retained list of the persistent sessions to shadow (sessions/list.ts), on that node's own broker. */
   sessions(node: number): string {
     return `${this.prefix}/node/${node}/sessions`;
+  }
+
+  /** A master's report of which listed clients are connected to it (sessions/presence.ts), not retained, on that node's own broker. */
+  presence(node: number): string {
+    return `${this.prefix}/node/${node}/presence`;
   }
 
   /** Where mosquitto publishes its connect lines and its subscribe and unsubscribe lines (`log_dest topic`; mosquitto logging.c). */
@@ -88,7 +93,7 @@ export class Topics {
 
   /** What every daemon reads on every node's broker. */
   get peerFilters(): string[] {
-    return [`${this.prefix}/node/+/status`, `${this.prefix}/sync/+`, `${this.prefix}/node/+/command`, `${this.prefix}/node/+/sessions`];
+    return [`${this.prefix}/node/+/status`, `${this.prefix}/sync/+`, `${this.prefix}/node/+/command`, `${this.prefix}/node/+/sessions`, `${this.prefix}/node/+/presence`];
   }
 
   parse(topic: string): PeerTopic {
@@ -98,6 +103,8 @@ export class Topics {
     if (status) return { type: 'status', node: Number(status[1]) };
     const sessions = /^node\/(\d{1,3})\/sessions$/.exec(rest);
     if (sessions) return { type: 'sessions', node: Number(sessions[1]) };
+    const presence = /^node\/(\d{1,3})\/presence$/.exec(rest);
+    if (presence) return { type: 'presence', node: Number(presence[1]) };
     const command = /^node\/(\d{1,3})\/command$/.exec(rest);
     if (command) return { type: 'command', node: Number(command[1]) };
     const sync = /^sync\/([a-z]+)$/.exec(rest);

@@ -9,13 +9,14 @@ import type { PeerTopic } from '../mqtt/topics.js';
 export const MAX_SYNCED_BYTES = 1024 * 1024;
 
 /** Sealed payloads, by topic: a status (and a command) is small; an envelope is its content, JSON-escaped (at worst 6 times), plus its history. */
-export const MAX_PAYLOAD_BYTES = { status: 64 * 1024, sync: 6 * MAX_SYNCED_BYTES + 64 * 1024, sessions: 1024 * 1024 } as const;
+export const MAX_PAYLOAD_BYTES = { status: 64 * 1024, sync: 6 * MAX_SYNCED_BYTES + 64 * 1024, sessions: 1024 * 1024, presence: 256 * 1024 } as const;
 
 /** What a daemon's connection accepts: the largest payload, its topic and the packet's header. */
 export const MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES.sync + 1024;
 
 export function maxPayloadOf(topic: PeerTopic): number {
   if (topic.type === 'sync') return MAX_PAYLOAD_BYTES.sync;
+  if (topic.type === 'presence') return MAX_PAYLOAD_BYTES.presence;
   return topic.type === 'sessions' ? MAX_PAYLOAD_BYTES.sessions : MAX_PAYLOAD_BYTES.status;
 }
 

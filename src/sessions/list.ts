@@ -91,6 +91,7 @@ export function learn(book: Book, event: LogEvent, options: ListBounds & { servi
     sessions.set(event.client, new Map());
     return changed(sessions);
   }
+  if (event.type === 'disconnect') return same();
   const kind = clients.get(event.client);
   const filters = list.sessions.get(event.client);
   if (kind === 'service' || kind === 'clean' || filters === undefined) return same();

@@ -23,6 +23,7 @@ import type { NodeState } from '../node-state.js';
 import { MAX_PAYLOAD_BYTES, Throttle } from '../peer/limits.js';
 import { parseLogLine } from './log-line.js';
 import { EMPTY_LIST, isNewer, learn, parseList, toJson, type Book, type ListBounds, type SessionList } from './list.js';
+import { HEARTBEAT_MS, nextOnline, parsePresence, PresenceView, toPresenceJson, type Online } from './presence.js';
 import { Shadows } from './shadows.js';
 
 
@@ -42,6 +43,8 @@ export interface SessionServiceOptions {
   file: string;
   /** Publishes this node's list on the peer channel (sealed, retained). */
   publish: (value: unknown) => Promise<void>;
+  /** Publishes this node's report of its connected clients on the peer channel (sealed, not retained: presence.ts). */
+  publishPresence: (value: unknown) => Promise<void>;
   /** Whether the VIP is on this node now. */
   holdsVip: () => boolean;
   log: Logger;
@@ -61,6 +64,12 @@ export class SessionService {
   /** Epoch ms since which the broker's log is read on the current connection (its SUBACK); undefined while not. */
   private readingSince: number | undefined;
   private readonly onReading = new Set<(stopping?: boolean) => void>();
+  /** While this node is the master: its broker's clients connected since the log is read (presence.ts). */
+  private online: Online = new Map();
+  private presenceSeq = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
+  /** What the masters say of their clients (a backup's shadows drain by it). */
+  readonly presence = new PresenceView();
 
   constructor(options: SessionServiceOptions) {
     this.options = options;
@@ -70,7 +79,8 @@ export class SessionService {
     this.shadows = new Shadows({
       login: options.shadowLogin,
       intervalMs: sessions.drain_interval * 1000,
-      active: () => this.options.state.current.role !== 'MASTER' && !this.options.holdsVip(),
+      active: () => !this.mastering(),
+      presence: this.presence,
       log: options.log,
     });
   }
@@ -80,7 +90,7 @@ export class SessionService {
   }
 
   /** The number of sessions shadowed here, and what the drains took. */
-  get shadowed(): { sessions: number; messages: number; drains: number } {
+  get shadowed(): { sessions: number; messages: number; drains: number; kept: number } {
     return { sessions: this.shadows.size, ...this.shadows.drained };
   }
 
@@ -116,7 +126,13 @@ export class SessionService {
     });
     client.on('close', () => {
       this.readingSince = undefined;
+      // What connects and disconnects while the log is not read is not seen: nobody is known connected until they connect again.
+      if (this.online.size > 0) {
+        this.online = new Map();
+        this.sendPresence();
+      }
     });
+    this.heartbeat = setInterval(() => this.sendPresence(), HEARTBEAT_MS);
     this.client.on('message', (topic, payload) => this.onLog(topic, payload.toString()));
     log.info({ sessions: this.book.list.sessions.size, version: this.book.list.version }, 'shadow sessions on');
   }
@@ -149,6 +165,8 @@ export class SessionService {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
     this.unsubscribe?.();
     for (const wake of this.onReading) wake(true);
     this.unsubscribe = undefined;
@@ -156,6 +174,38 @@ export class SessionService {
     await this.client?.endAsync(true).catch(() => undefined);
     this.client = undefined;
     await this.saving;
+  }
+
+  /** Whether this node is, or is becoming, the master (its clients are its own; it shadows nothing). */
+  private mastering(): boolean {
+    return this.options.state.current.role === 'MASTER' || this.options.holdsVip();
+  }
+
+  /** This node's report of its connected clients, while it is the master and reads its broker's log. */
+  private sendPresence(): void {
+    if (!this.mastering() || this.readingSince === undefined) return;
+    this.presenceSeq = Math.max((this.options.now ?? Date.now)(), this.presenceSeq + 1);
+    const value = toPresenceJson(this.options.self.id, this.presenceSeq, this.online, this.book.list.sessions);
+    this.options.publishPresence(value).catch((error: unknown) => this.options.log.debug({ err: error }, 'presence report not published now'));
+  }
+
+  /** A report of `from`'s connected clients, opened: taken if it is `from`'s own and newer than the one held. */
+  receivePresence(from: NodeConfig, node: number, value: unknown): void {
+    if (node !== from.id || node === this.options.self.id) return;
+    const now = (this.options.now ?? Date.now)();
+    const parsed = parsePresence(value, { from: from.id, maxClients: this.bounds.maxClients, now });
+    const ids = [...this.book.list.sessions.keys()];
+    const before = ids.map((id) => this.presence.connection(id, now));
+    const reason = parsed.ok ? (this.presence.take(parsed.report) ? undefined : 'not newer than the one held (a replay?)') : parsed.reason;
+    if (reason === undefined) {
+      ids.forEach((id, index) => {
+        const connection = this.presence.connection(id, now);
+        if (connection !== before[index]) this.options.log.debug({ client: id, from: from.name, connection: connection ?? null }, 'a shadowed client\'s connection to the master changed');
+      });
+      return;
+    }
+    const suppressed = this.warnings.pass(`presence ${node}`);
+    if (suppressed !== undefined) this.options.log.warn({ from: from.name, reason, suppressed }, 'rejected a presence report');
   }
 
   /** This node's list, for the peer channel (on each connect of the own broker). */
@@ -183,14 +233,15 @@ export class SessionService {
     this.shadows.setList(list);
     this.save(list);
     this.publishNow();
+    this.sendPresence();
   }
 
   private onLog(topic: string, line: string): void {
     const event = parseLogLine(topic, line);
     if (!event) return;
-    const { state, self, log } = this.options;
+    const { self, log } = this.options;
     // A takeover under way (the VIP here, the role not yet MASTER): the first clients through the VIP are the master's.
-    if (state.current.role !== 'MASTER' && !this.options.holdsVip()) {
+    if (!this.mastering()) {
       // A real client on this broker while it shadows: its session is its own.
       if (event.type === 'connect' && this.book.list.sessions.has(event.client) && !(event.user !== undefined && this.serviceUsers.has(event.user))) {
         log.info({ client: event.client }, 'the client of a shadowed session connected here: its shadow stops');
@@ -198,7 +249,16 @@ export class SessionService {
       }
       return;
     }
-    const learned = learn(this.book, event, { ...this.bounds, serviceUsers: this.serviceUsers, origin: self.id, now: (this.options.now ?? Date.now)() });
+    const now = (this.options.now ?? Date.now)();
+    const online = nextOnline(this.online, event, { serviceUsers: this.serviceUsers, now });
+    if (online) {
+      this.online = online;
+      if (this.book.list.sessions.has(event.client)) {
+        log.debug({ client: event.client, online: online.has(event.client) }, 'a listed client connected or disconnected');
+        this.sendPresence();
+      }
+    }
+    const learned = learn(this.book, event, { ...this.bounds, serviceUsers: this.serviceUsers, origin: self.id, now });
     if (learned.refused) {
       const suppressed = this.warnings.pass(`refused ${learned.refused}`);
       if (suppressed !== undefined) log.warn({ client: event.client, reason: learned.refused, suppressed }, 'a session not shadowed');

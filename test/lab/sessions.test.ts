@@ -160,6 +160,20 @@ lab('an offline persistent subscriber gets, from the new master, everything ackn
   await waitFor('node2 lists the sleeper', () => listed(two, id)?.join() === `${topic} 1`, { timeoutMs: 15_000, intervalMs: 100 });
   await waitFor("node2's shadow subscribed to the sleeper's topic", () => two.daemonLines().some((line) => line.msg === 'shadow subscriptions changed' && line.client === id && (line.subscribed as string[]).includes(topic)), { timeoutMs: 15_000, intervalMs: 100 });
 
+  // δ: how long after the master's daemon read a disconnect the backup knew it (both on this
+  // machine's clock), and after the client's process ended (which is after its DISCONNECT).
+  const deltas: string[] = [];
+  for (let round = 0; round < 5; round++) {
+    const since = Date.now();
+    const visit = await sub(['-t', topic, '-W', '1']);
+    const ended = Date.now();
+    t.true(visit.exitCode === 27 || visit.exitCode === 0, visit.stderr);
+    const read = await one.waitForLine('a listed client connected or disconnected', since).then(() => one.linesSince('a listed client connected or disconnected', since).find((line) => line.client === id && line.online === false));
+    const known = await waitFor('node2 knows the sleeper left', () => two.linesSince("a shadowed client's connection to the master changed", since).find((line) => line.client === id && line.connection === null), { timeoutMs: 10_000, intervalMs: 20 });
+    deltas.push(`${read ? known.time - read.time : '?'} ms (${known.time - ended} ms after the client's exit)`);
+  }
+  t.log(`δ, node1's daemon read the disconnect -> node2 knew: ${deltas.join(', ')}`);
+
   // node2's broker has every message before the cable is pulled (the bridge is asynchronous: what
   // it had not carried yet is another limit): a clean observer on node2's own address counts them.
   const count = 50;

@@ -31,6 +31,7 @@ function service(t: import('ava').ExecutionContext, daemonLogin?: Login) {
     publish: async (value) => {
       published.push(value);
     },
+    publishPresence: async () => undefined,
     holdsVip: () => false,
     log,
   });
@@ -100,4 +101,41 @@ test('stopping the service ends a wait for the learner', async (t) => {
   await sessions.stop();
   await waiting;
   t.true(lines.some((line) => line.msg.startsWith('not reading the broker\'s log again')));
+});
+
+test("a master's presence report is taken: a listed client on it is connected to that master", (t) => {
+  const { sessions, one, lines } = service(t);
+  sessions.receive(one, one.id, good);
+  const now = Date.now();
+  sessions.receivePresence(one, one.id, { origin: 1, seq: now, online: [{ id: 'a', since: now - 1 }] });
+  t.is(sessions.presence.connection('a', Date.now()), `1:${now - 1}`);
+  t.true(lines.some((line) => line.msg === "a shadowed client's connection to the master changed"));
+  t.false(lines.some((line) => line.msg === 'rejected a presence report'));
+});
+
+test('a malformed, oversized, misplaced or replayed presence report is rejected with a log line and changes nothing', (t) => {
+  const { sessions, one, two, lines } = service(t);
+  sessions.receive(one, one.id, good);
+  const now = Date.now();
+  const genuine = { origin: 1, seq: now, online: [{ id: 'a', since: now - 1 }] };
+  sessions.receivePresence(one, one.id, { ...genuine, online: [] });
+  const bad = [
+    'not a report',
+    { ...genuine, seq: now + 1, online: [{ id: 'a', since: 1 }, { id: 'b', since: 1 }, { id: 'c', since: 1 }] },
+    { ...genuine, seq: now + 1, origin: 2 },
+    { ...genuine, seq: now - 10 * 60_000 },
+    // A replay of an older genuine report: it said `a` was connected.
+    { ...genuine, seq: now - 1 },
+  ];
+  // (five: the log lets five a minute through per peer, then counts)
+  for (const value of bad) sessions.receivePresence(one, one.id, value);
+  t.is(sessions.presence.connection('a', Date.now()), undefined);
+  const rejected = lines.filter((line) => line.msg === 'rejected a presence report');
+  t.is(rejected.length, bad.length);
+  t.true(rejected.every((line) => line.from === one.name && typeof line.reason === 'string'));
+  // Another node's report read on a peer's broker, and this node's own, are not read at all.
+  sessions.receivePresence(one, two.id, { ...genuine, origin: 2, seq: now + 5 });
+  sessions.receivePresence(two, two.id, { ...genuine, origin: 2, seq: now + 5 });
+  t.is(sessions.presence.connection('a', Date.now()), undefined);
+  t.is(lines.filter((line) => line.msg === 'rejected a presence report').length, bad.length);
 });
