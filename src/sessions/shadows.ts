@@ -33,6 +33,8 @@ const CHECK_MS = 25;
  * (README, "Shadow sessions": the race that is left).
  */
 export const CONFIRM_MARGIN_MS = 150;
+/** Under steady traffic a drain acknowledges what it took in rounds this long (so a takeover finds about this much again). */
+const ROUND_MS = 500;
 /** How long a drain waits for that report (a heartbeat comes every HEARTBEAT_MS). */
 const CONFIRM_WAIT_MS = CONFIRM_MARGIN_MS + 2 * HEARTBEAT_MS;
 
@@ -284,21 +286,30 @@ export class Shadows {
       shadow.uncertain = afresh ? false : (present && !known) || shadow.uncertain === true;
       if (may) {
         last = Math.max(last, Date.now());
-        while (client.connected && Date.now() - last < QUIET_MS && Date.now() - started < MAX_DRAIN_MS) {
-          await new Promise((resolve) => setTimeout(resolve, CHECK_MS));
-        }
-        // What arrived until now is acknowledged if a report that arrived CONFIRM_MARGIN_MS later
-        // still shows the client on the same connection (it was on it when the master took them).
-        const cutoff = Date.now();
-        const take = held.filter((message) => message.at <= cutoff);
-        if (take.length > 0 && client.connected) {
-          await new Promise((resolve) => setTimeout(resolve, CONFIRM_MARGIN_MS));
-          const arrived = await presence.arrivalAfter(cutoff + CONFIRM_MARGIN_MS, CONFIRM_WAIT_MS);
-          confirmed = arrived && presence.connection(id, Date.now()) === connection;
-          if (confirmed && client.connected && this.options.active() && !this.stopped) {
-            acknowledge(client, take);
-            acked = take.length;
-          } else shadow.seen = undefined;
+        // Rounds: take until quiet (or ROUND_MS under steady traffic); what arrived until then is
+        // acknowledged if a report that arrived CONFIRM_MARGIN_MS later still shows the client on
+        // the same connection (it was on it when the master took them); else the drain ends there.
+        for (let round = started; client.connected && confirmed !== false; round = Date.now()) {
+          while (client.connected && Date.now() - last < QUIET_MS && Date.now() - round < ROUND_MS && Date.now() - started < MAX_DRAIN_MS) {
+            await new Promise((resolve) => setTimeout(resolve, CHECK_MS));
+          }
+          const quiet = Date.now() - last >= QUIET_MS;
+          const cutoff = Date.now();
+          const take = held.slice(acked).filter((message) => message.at <= cutoff);
+          if (take.length > 0 && client.connected) {
+            await new Promise((resolve) => setTimeout(resolve, CONFIRM_MARGIN_MS));
+            const arrived = await presence.arrivalAfter(cutoff + CONFIRM_MARGIN_MS, CONFIRM_WAIT_MS);
+            confirmed = arrived && presence.connection(id, Date.now()) === connection;
+            if (confirmed && client.connected && this.options.active() && !this.stopped) {
+              acknowledge(client, take);
+              acked += take.length;
+            } else {
+              confirmed = false;
+              shadow.seen = undefined;
+            }
+          }
+          // Quiet after an ack: mosquitto may have held more back (max_inflight_messages), so one more round.
+          if ((quiet && take.length === 0) || Date.now() - started >= MAX_DRAIN_MS) break;
         }
       }
       if (client.connected) await client.endAsync(false);
