@@ -53,16 +53,24 @@ export class SystemdControl implements BrokerControl {
   }
 
   /**
-   * SIGUSR1 to the unit's main process only (`--kill-who`, spelled `--kill-whom` from systemd 252,
-   * which still takes the old name; 247 knows only it), and only once that process is seen to
-   * catch SIGUSR1: a broker still starting would die of it, and so would anything else the unit
-   * runs as its main process.
+   * SIGUSR1 to the unit's main process, sent by the daemon itself (it runs as root) to the pid it
+   * has just seen catch SIGUSR1: a broker still starting would die of it, and so would anything
+   * else the unit runs as its main process. Not `systemctl kill --kill-whom=main`: that signals
+   * whatever the main process is when it runs, and a restart between the check and it (a
+   * takeover's, while clients reconnect and ask for saves) would hand SIGUSR1 to a broker that
+   * has no handler yet. What is left is a pid reused between reading /proc and kill(2).
    */
   async save(): Promise<boolean> {
     const shown = await this.run(['systemctl', 'show', '--property=MainPID', '--value', this.unit], { timeout: SAVE_TIMEOUT });
     const pid = Number.parseInt(shown.stdout.trim(), 10);
     if (!(pid > 0) || !catchesSignal(pid, 'SIGUSR1')) return false;
-    await this.run(['systemctl', 'kill', '--kill-who=main', '--signal=SIGUSR1', this.unit], { timeout: SAVE_TIMEOUT });
+    try {
+      process.kill(pid, 'SIGUSR1');
+    } catch (error) {
+      // Gone since: nothing to save; anything else (EPERM: not root) is the caller's to report.
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+      throw error;
+    }
     return true;
   }
 

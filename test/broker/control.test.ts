@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { execa } from 'execa';
 import { CommandControl, SystemdControl } from '../../src/broker/control.js';
-import { catchesSignal } from '../../src/exec/pids.js';
+import { catchesSignal, isRunning, readTextSync } from '../../src/exec/pids.js';
 import { waitFor } from '../../lab/wait.js';
 import { CommandError, run } from '../../src/exec/runner.js';
 import { scratchDir } from '../helpers/scratch.js';
@@ -44,11 +44,13 @@ test('command: the configured argv runs as given, without a shell', async (t) =>
 });
 
 test.serial('systemd: save is SIGUSR1 to the unit\'s main process, only once that process catches it', async (t) => {
-  const log = join(scratchDir('systemctl'), 'calls');
+  const dir = scratchDir('systemctl');
+  const log = join(dir, 'calls');
+  const saves = join(dir, 'saves');
   process.env['MQFO_FAKE_SYSTEMCTL_LOG'] = log;
-  // The unit's main process: a shell that catches SIGUSR1, and then one that does not.
-  const catching = execa('/bin/sh', ['-c', 'trap "true" USR1; trap "exit 0" TERM; sleep 30 & wait']);
-  const plain = execa('/bin/sh', ['-c', 'trap "exit 0" TERM; sleep 30 & wait']);
+  // The unit's main process: a shell that catches SIGUSR1 (and writes a line on it), and then one that does not.
+  const catching = execa('/bin/sh', ['-c', 'trap "echo saved >> $0" USR1; trap "exit 0" TERM; while :; do sleep 30 & wait; done', saves]);
+  const plain = execa('/bin/sh', ['-c', 'trap "exit 0" TERM; sleep 30 & wait'], { reject: false });
   t.teardown(() => {
     catching.kill();
     plain.kill();
@@ -58,13 +60,15 @@ test.serial('systemd: save is SIGUSR1 to the unit\'s main process, only once tha
   const control = new SystemdControl(run, 'mosquitto.service');
   process.env['MQFO_FAKE_SYSTEMCTL_MAINPID'] = String(catching.pid);
   t.true(await control.save());
+  await waitFor('the save written', () => readTextSync(saves) === 'saved\n', { timeoutMs: 5_000, intervalMs: 10 });
   process.env['MQFO_FAKE_SYSTEMCTL_MAINPID'] = String(plain.pid);
   t.false(await control.save());
   process.env['MQFO_FAKE_SYSTEMCTL_MAINPID'] = '0';
   t.false(await control.save(), 'the unit is not running');
+  t.true(isRunning(plain.pid!), 'the one without a handler was not signalled');
+  t.is(readTextSync(saves), 'saved\n');
   t.deepEqual(readFileSync(log, 'utf8').split('\n').filter(Boolean), [
     'show --property=MainPID --value mosquitto.service',
-    'kill --kill-who=main --signal=SIGUSR1 mosquitto.service',
     'show --property=MainPID --value mosquitto.service',
     'show --property=MainPID --value mosquitto.service',
   ]);
