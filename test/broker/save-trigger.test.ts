@@ -1,6 +1,6 @@
 /** Which log events ask for a save: what mosquitto would write differently, and nothing else. */
 import test from 'ava';
-import { MAX_CLIENTS, SaveTrigger } from '../../src/broker/save-trigger.js';
+import { MAX_CLIENTS, MAX_FILTERS, MAX_FILTERS_TOTAL, SaveTrigger } from '../../src/broker/save-trigger.js';
 import type { LogEvent } from '../../src/sessions/log-line.js';
 
 const connect = (client: string, clean: boolean, user = 'u'): LogEvent => ({ type: 'connect', client, clean, user });
@@ -64,4 +64,38 @@ test('bounded: the least recently seen client is forgotten first (and asks again
   trigger.note(connect('one-more', true));
   t.is(trigger.size, MAX_CLIENTS);
   t.is(trigger.note(connect('second', false)), 'a new persistent session', 'forgotten');
+});
+
+test('bounded over every client: past MAX_FILTERS_TOTAL a filter is not remembered (asks again), and that client\'s unsubscribes still ask', (t) => {
+  const trigger = new SaveTrigger();
+  const clients = MAX_FILTERS_TOTAL / MAX_FILTERS;
+  for (let client = 0; client < clients; client++) {
+    trigger.note(connect(`c${client}`, false));
+    for (let filter = 0; filter < MAX_FILTERS; filter++) trigger.note(subscribe(`c${client}`, `f/${filter}`));
+  }
+  t.is(trigger.filterCount, MAX_FILTERS_TOTAL);
+  t.deepEqual(reasons([connect('late', false), subscribe('late', 'x'), subscribe('late', 'x'), unsubscribe('late', 'y')], trigger), [
+    'a new persistent session',
+    'a subscribe',
+    'a subscribe',
+    'an unsubscribe',
+  ]);
+  t.is(trigger.note(subscribe('c0', 'f/0')), undefined, 'what it remembers still asks for nothing');
+  t.is(trigger.note(connect('c0', true)), 'a clean connect ended a persistent session');
+  t.is(trigger.filterCount, MAX_FILTERS_TOTAL - MAX_FILTERS + 1, 'c0\'s filters forgotten; late marked');
+  trigger.forget();
+  t.is(trigger.filterCount, 0);
+});
+
+test('a long filter is remembered by its digest: the same one asks once, another of the same length asks again', (t) => {
+  const long = `home/${'a'.repeat(900)}`;
+  const other = `home/${'a'.repeat(899)}b`;
+  t.deepEqual(reasons([connect('sub', false), subscribe('sub', long), subscribe('sub', long), subscribe('sub', other), unsubscribe('sub', long), unsubscribe('sub', long)]), [
+    'a new persistent session',
+    'a subscribe',
+    undefined,
+    'a subscribe',
+    'an unsubscribe',
+    undefined,
+  ]);
 });
