@@ -28,6 +28,8 @@ import { SaveTrigger } from './save-trigger.js';
  * database at most this long plus one write after its SUBACK.
  */
 export const SAVE_GAP_MS = 200;
+/** How many clients a save's log line names, with what each changed (the rest are counted). */
+const NAMED_CLIENTS = 10;
 /** Reconnecting to the own broker after its restart: at once, then a little slower (as the session learner). */
 const OWN_BROKER_BACKOFF = { minMs: 50, maxMs: 1_000 };
 
@@ -51,6 +53,9 @@ export class SaveOnChange {
   private client: MqttClient | undefined;
   /** The reasons asked for since the last save began, for its log line. */
   private reasons = new Map<string, number>();
+  /** The clients whose changes those are (at most NAMED_CLIENTS), and the changes of the others. */
+  private clients = new Map<string, Set<string>>();
+  private unnamed = 0;
   /** Saves sent, and saves skipped because no broker was ready. */
   readonly counts = { saved: 0, skipped: 0 };
 
@@ -86,24 +91,35 @@ export class SaveOnChange {
     const reason = this.trigger.note(event);
     if (reason === undefined) return;
     this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
+    const named = this.clients.get(event.client);
+    if (named) named.add(reason);
+    else if (this.clients.size < NAMED_CLIENTS) this.clients.set(event.client, new Set([reason]));
+    else this.unnamed++;
     this.coalescer.request();
   }
 
   private async save(): Promise<void> {
+    // What this save covers: every change logged before it was asked for (a log line comes after
+    // mosquitto made the change, and the save after the signal).
     const reasons = Object.fromEntries(this.reasons);
+    const clients = Object.fromEntries([...this.clients].map(([id, changes]) => [id, [...changes]]));
+    const unnamed = this.unnamed;
     this.reasons = new Map();
+    this.clients = new Map();
+    this.unnamed = 0;
+    const covers = { reasons, clients, ...(unnamed > 0 ? { otherChanges: unnamed } : {}) };
     const { log } = this.options;
     try {
       if (await this.options.save()) {
         this.counts.saved++;
-        log.debug({ reasons }, 'asked the broker to save its database');
+        log.debug(covers, 'asked the broker to save its database');
       } else {
         this.counts.skipped++;
-        log.debug({ reasons }, 'no broker ready to save its database (restarting?): the clients that come back ask again');
+        log.debug(covers, 'no broker ready to save its database (restarting?): the clients that come back ask again');
       }
     } catch (error) {
       const suppressed = this.warnings.pass('save');
-      if (suppressed !== undefined) log.warn({ err: error, reasons, suppressed }, 'could not ask the broker to save its database');
+      if (suppressed !== undefined) log.warn({ err: error, ...covers, suppressed }, 'could not ask the broker to save its database');
     }
   }
 }

@@ -95,3 +95,25 @@ test('a broker not ready for a save (restarting) is counted as skipped', async (
   await clock.step(1);
   t.deepEqual(component.counts, { saved: 0, skipped: 1 });
 });
+
+test('a save\'s log line names the clients it covers, with what each changed; past 10 clients the rest are counted', async (t) => {
+  const clock = new StepClock();
+  const lines: { msg: string; reasons?: Record<string, number>; clients?: Record<string, string[]>; otherChanges?: number }[] = [];
+  const component = new SaveOnChange({
+    login: { host: '127.0.0.1', port: 1, username: 'd', password: 'p' },
+    nodeId: 1,
+    topics: new Topics('lab'),
+    save: async () => true,
+    log: pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) }),
+    clock,
+  });
+  component.onLog('$SYS/broker/log/N', connectLine('first', 0));
+  await clock.step(1);
+  component.onLog('$SYS/broker/log/M/subscribe', '1732423000: first 1 home/#');
+  for (let index = 0; index < 12; index++) component.onLog('$SYS/broker/log/N', connectLine(`c${index}`, 0));
+  await clock.step(1_000);
+  const saves = lines.filter((line) => line.msg === 'asked the broker to save its database');
+  t.deepEqual(saves.map((line) => line.clients), [{ first: ['a new persistent session'] }, { first: ['a subscribe'], ...Object.fromEntries(Array.from({ length: 9 }, (_, index) => [`c${index}`, ['a new persistent session']])) }]);
+  t.deepEqual(saves.map((line) => line.otherChanges), [undefined, 3]);
+  t.deepEqual(saves[1]!.reasons, { 'a subscribe': 1, 'a new persistent session': 12 });
+});
