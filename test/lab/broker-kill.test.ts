@@ -9,6 +9,7 @@
  *   just before the kill, queued for such a session (checked: fails with autosave_changes 0).
  * No timing is asserted (npm run lab -- --fault broker-kill measures).
  */
+import { readFileSync } from 'node:fs';
 import test, { type ExecutionContext } from 'ava';
 import { Lab } from '../../lab/lab.js';
 import type { LabDocument } from '../../lab/topology.js';
@@ -65,11 +66,13 @@ lab('the defaults: a broker killed with -9 comes back with a persistent session 
   const subscribedFrom = Date.now();
   await subscribe();
   const subscribedAt = Date.now();
-  // A save the daemon asked for because of the subscribe covers it: mosquitto adds the subscription,
-  // then logs it (what the daemon reads), then sends the SUBACK; the daemon logs the save once the
-  // SIGUSR1 is sent. (Not "a save logged after the SUBACK": the daemon is often faster than
-  // mosquitto_sub's exit; nor any save since the connect: the connect's may come before the subscribe.)
-  const save = await waitFor('the daemon\'s save for the subscribe', () => master.linesSince('asked the broker to save its database', subscribedFrom).find((line) => (line['reasons'] as Record<string, number> | undefined)?.['a subscribe']), { timeoutMs: 10_000, intervalMs: 20 });
+  // A save the daemon asked for because of this client's subscribe covers it: mosquitto adds the
+  // subscription, then logs it (what the daemon reads), then sends the SUBACK; the daemon logs the
+  // save, naming the clients it covers, once the SIGUSR1 is sent. (Not "a save logged after the
+  // SUBACK": the daemon is often faster than mosquitto_sub's exit; nor any save with a subscribe
+  // since the connect: the connect's may come before the subscribe, and another client's subscribe
+  // may be in it.)
+  const save = await waitFor('the daemon\'s save for the subscribe', () => master.linesSince('asked the broker to save its database', subscribedFrom).find((line) => (line['clients'] as Record<string, string[]> | undefined)?.['lab-kill-fresh']?.includes('a subscribe')), { timeoutMs: 10_000, intervalMs: 20 });
   t.log(`the daemon sent the save for the subscribe ${save.time - subscribedAt} ms after mosquitto_sub returned`);
   // The broker saves at the end of the loop pass in which the signal came: a QoS 1 publish acknowledged
   // after it (a new client: its CONNECT, then its PUBLISH once it has the CONNACK) means the database is written.
@@ -79,6 +82,15 @@ lab('the defaults: a broker killed with -9 comes back with a persistent session 
   // Acknowledged by the restarted broker while the session's client is away: it waits in the session.
   t.true(await publish('lab/kill/fresh', 'acknowledged after the restart'));
   const { message, why } = await resume();
+  if (message !== 'acknowledged after the restart') {
+    // What node1's broker said (its own lines, on the daemon's stderr) and the daemon's saves, from the subscribe on.
+    const story = readFileSync(master.daemonLog, 'utf8').split('\n').filter((line) => {
+      if (!line.startsWith('{')) return line.trim() !== '';
+      const parsed = JSON.parse(line) as { time: number; msg: string };
+      return parsed.time >= subscribedFrom && /save|broker started|restart/.test(parsed.msg);
+    });
+    t.log(`subscribed from ${subscribedFrom}, returned at ${subscribedAt}; node1's log:\n${story.slice(-80).join('\n')}`);
+  }
   t.is(message, 'acknowledged after the restart', why);
 });
 
