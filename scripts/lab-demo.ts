@@ -1,7 +1,7 @@
 /**
  * npm run lab -- [--fault link|keepalived|broker-hang|broker-crash-loop|promote|vrrp-split|master-gone|broker-kill] [--advert-int S] [--rate N]
  *   [--rounds N (every fault)] [--shadows on|off (master-gone, broker-kill; default on)] [--qos 1|2 (master-gone)]
- *   [--drain-interval S (master-gone, broker-kill)] [--autosave-changes N (broker.autosave_changes)]
+ *   [--drain-interval S (master-gone, broker-kill)] [--autosave-changes N (broker.autosave_changes)] [--save-on-session-change on|off (broker.save_on_session_change)]
  *   [--clients N (master-gone, broker-kill: N - 1 more persistent clients through the VIP, mosquitto_sub, each on a topic of its own)]
  *   [--keep-logs DIR (master-gone, broker-kill: each node's log directory copied to DIR/round-N/ after a round that lost messages)]
  *   [--steady S (master-gone, broker-kill: traffic before the fault, default 1; for broker-kill, above broker.autosave_interval the subscription is saved before the kill)]
@@ -36,6 +36,7 @@ const { values } = parseArgs({
     qos: { type: 'string', default: '1' },
     'drain-interval': { type: 'string', default: '1' },
     'autosave-changes': { type: 'string' },
+    'save-on-session-change': { type: 'string' },
     steady: { type: 'string', default: '1' },
     clients: { type: 'string', default: '1' },
     'keep-logs': { type: 'string' },
@@ -64,6 +65,9 @@ const drainInterval = Number(values['drain-interval']);
 if (!(drainInterval >= 0.2 && drainInterval <= 60)) fail(`--drain-interval is 0.2 to 60 seconds, not ${values['drain-interval']}`);
 const autosaveChanges = values['autosave-changes'] === undefined ? undefined : Number(values['autosave-changes']);
 if (autosaveChanges !== undefined && !(Number.isInteger(autosaveChanges) && autosaveChanges >= 0)) fail(`--autosave-changes is a whole number, not ${values['autosave-changes']}`);
+const saveOption = values['save-on-session-change'];
+if (saveOption !== undefined && saveOption !== 'on' && saveOption !== 'off') fail(`--save-on-session-change is on or off, not ${saveOption}`);
+const saveOnSessionChange = saveOption === undefined ? undefined : saveOption === 'on';
 const steadyMs = Number(values.steady) * 1000;
 if (!(steadyMs >= 1000 && steadyMs <= 60_000)) fail(`--steady is 1 to 60 seconds of traffic before the fault, not ${values.steady}`);
 const clients = Number(values.clients);
@@ -91,6 +95,7 @@ try {
     ...(sessions ? { sessions } : {}),
     configure: (document) => {
       if (autosaveChanges !== undefined) document.broker = { ...document.broker, autosave_changes: autosaveChanges };
+      if (saveOnSessionChange !== undefined) document.broker = { ...document.broker, save_on_session_change: saveOnSessionChange };
     },
   });
   await lab.waitForVipOn(1, { timeoutMs: 20_000 });
@@ -106,7 +111,7 @@ try {
   }
   if (fault === 'broker-kill') {
     const conf = lab.loaded.config;
-    console.log(`shadow sessions ${shadows ? `on (drain every ${drainInterval} s)` : 'off'}; broker.autosave_changes ${autosaveChanges ?? conf.broker.autosave_changes}${(autosaveChanges ?? conf.broker.autosave_changes) === 0 ? ` (autosave every ${conf.broker.autosave_interval} s)` : ''}.\n`);
+    console.log(`shadow sessions ${shadows ? `on (drain every ${drainInterval} s)` : 'off'}; broker.autosave_changes ${autosaveChanges ?? conf.broker.autosave_changes}${(autosaveChanges ?? conf.broker.autosave_changes) === 0 ? ` (autosave every ${conf.broker.autosave_interval} s)` : ''}; broker.save_on_session_change ${conf.broker.save_on_session_change}.\n`);
   }
   if (fault === 'master-gone') {
     const back = subscriber === 'paho' ? "the subscriber (python3-paho-mqtt) after paho's own back-off (1 s, doubling to 120 s)" : 'the subscriber (mqtt.js) after 3 s';

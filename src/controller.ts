@@ -1,7 +1,8 @@
 /**
  * `mosquitto-failover run`: builds the components of a node on one shared node state, starts them
  * in order and stops them in reverse. The takeover loop first (it starts or adopts the broker and
- * stops it last), then, under ucarp, the failover driver's control (it may run ucarp), the sync
+ * stops it last), then, under ucarp, the failover driver's control (it may run ucarp), the broker's
+ * save on each session change (broker.save_on_session_change), the sync
  * (credentials and the switchover preference, which the first weight needs), the health monitor
  * (it probes that broker and writes the weight; under ucarp it stops and starts ucarp), the
  * split-brain watch (stopped before the monitor, so that its step-down is lifted through the
@@ -31,7 +32,8 @@ import { sealKey } from './peer/seal.js';
 import { resetClients } from './health/client-reset.js';
 import { HealthMonitor } from './health/monitor.js';
 import { Metrics } from './metrics/metrics.js';
-import { bridgeOf } from './render/model.js';
+import { bridgeOf, savesOnSessionChange } from './render/model.js';
+import { SaveOnChange } from './broker/save-on-change.js';
 import { commandToRun } from './control/cluster-command.js';
 import { controlCommands } from './control/commands.js';
 import { ControlServer } from './control/server.js';
@@ -124,6 +126,10 @@ export class Controller {
       ...(this.options.onAlive ? { onAlive: this.options.onAlive } : {}),
       ...(sessions ? { waitLearner: (since: number) => sessions.waitReading(since) } : {}),
     });
+    const brokerSave = broker.save?.bind(broker);
+    const saver = brokerSave && savesOnSessionChange(config)
+      ? new SaveOnChange({ login: daemonLogin(loaded, node), nodeId: node.id, topics, save: brokerSave, log: log.child({ component: 'broker-save' }) })
+      : undefined;
     // ucarp has no runtime priority: the weight stops and starts it (src/failover/advertise.ts).
     const driver = config.failover.driver === 'ucarp' ? driverControl(config, node, paths, run, log.child({ component: 'failover' })) : undefined;
     const health = new HealthMonitor({
@@ -185,6 +191,8 @@ export class Controller {
     return [
       ['takeover', takeover],
       ...(driver ? [['failover', driver] as [string, Component]] : []),
+      // Right after the broker is started or adopted.
+      ...(saver ? [['broker-save', saver] as [string, Component]] : []),
       // The sync before the health monitor: the monitor's first weight includes the synced
       // preference, so a restarted daemon never writes a weight without its promote, not even for a moment.
       ['sync', syncer],

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import type { Logger } from 'pino';
 import writeFileAtomic from 'write-file-atomic';
-import { commandLine, isRunning, readPidFile } from '../exec/pids.js';
+import { catchesSignal, commandLine, isRunning, readPidFile } from '../exec/pids.js';
 import { MqfoError } from '../errors.js';
 import { backoffDelay, type Backoff } from '../retry.js';
 import type { BrokerControl } from './control.js';
@@ -128,6 +128,22 @@ export class Supervisor implements BrokerControl {
     const pid = this.pid;
     if (pid === undefined) throw new MqfoError('EBROKER', 'mosquitto is not running');
     process.kill(pid, 'SIGHUP');
+  }
+
+  /**
+   * SIGUSR1 (mosquitto saves its database), only to the program this supervisor identified as its
+   * own: its child before node has reaped it, or the adopted pid still running our binary on our
+   * config file (a pid can be reused once its process is gone); and only once it catches SIGUSR1
+   * (catchesSignal: a broker still starting would die of it).
+   */
+  async save(): Promise<boolean> {
+    const pid = this.pid;
+    if (pid === undefined || this.stopping || this.stopped) return false;
+    const child = this.child;
+    if (child && (child.exitCode !== null || child.signalCode !== null)) return false;
+    if (!this.isOurBroker(pid) || !catchesSignal(pid, 'SIGUSR1')) return false;
+    process.kill(pid, 'SIGUSR1');
+    return true;
   }
 
   /** Stops the program, SIGTERM then SIGKILL after the grace, and keeps it stopped until start() or restart(). */

@@ -179,6 +179,9 @@ export const Broker = z.strictObject({
   unit: z.string().regex(/^[A-Za-z0-9@._:-]+$/, { error: 'is not a systemd unit name' }).default('mosquitto.service'),
   restart_command: argv.optional(),
   reload_command: argv.optional(),
+  // Under `control: command`, how to make the broker save its database now (SIGUSR1 to it, e.g.
+  // [/usr/bin/docker, kill, --signal=USR1, mosquitto]); without it there is no save_on_session_change.
+  save_command: argv.optional(),
   binary: absolutePath.default('/usr/sbin/mosquitto'),
   config_file: absolutePath.default('/etc/mosquitto/mosquitto.conf'),
   persistence_location: absolutePath.default('/var/lib/mosquitto/'),
@@ -196,6 +199,11 @@ export const Broker = z.strictObject({
     1_000_000,
     { error: 'must be at most 1000000 changes' },
   ).default(0),
+  // Ask the broker to save its database (SIGUSR1) whenever its log shows a new persistent session,
+  // a persistent client's subscribe or unsubscribe, or a clean connect that ends a persistent
+  // session (src/broker/save-on-change.ts; at most one save per SAVE_GAP_MS): what a broker killed
+  // with -9 would otherwise forget until the next autosave (README "A broker killed with -9").
+  save_on_session_change: z.boolean({ error: 'must be true or false' }).default(true),
   // Messages a broker keeps for each offline persistent client. mosquitto's default, 1000, is
   // about 5 s of a busy home at 200 msg/s: a failover and a failback must fit, or acked
   // messages are dropped (mosquitto.conf(5) max_queued_messages).

@@ -1,6 +1,7 @@
 /** Processes by pid, through /proc: alive or not, and what they are. */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 
 /** True while `pid` exists and is not a zombie (one whose parent has not reaped it yet is gone for us). */
 export function isRunning(pid: number): boolean {
@@ -42,4 +43,18 @@ export function readTextSync(file: string): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * Whether `pid` has a handler of its own for `signal` now (the SigCgt mask of /proc/PID/status,
+ * proc(5)): false when it is gone, a zombie, or has not installed one yet. mosquitto installs its
+ * SIGUSR1 handler (save the database) only after it has read its persistence file and opened its
+ * listeners (mosquitto.c: signal__setup after listeners__start); before that, SIGUSR1's default
+ * action ends the process, so a save asked of a broker still starting would kill it.
+ */
+export function catchesSignal(pid: number, signal: 'SIGUSR1' | 'SIGHUP'): boolean {
+  const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readTextSync(`/proc/${pid}/status`))?.[1];
+  if (mask === undefined) return false;
+  const bit = BigInt(osConstants.signals[signal] - 1);
+  return ((BigInt(`0x${mask}`) >> bit) & 1n) === 1n;
 }

@@ -38,8 +38,20 @@ export interface NodeView {
   drainTopic: string;
   /** Home Assistant discovery's topics (mqtt/topics.ts), when homeassistant.enabled: for the ACL lines. */
   homeassistant: { discoveryFilter: string; configFilter: string; stateFilter: string; user: string | undefined } | undefined;
+  /** Whether the daemon asks the broker for a save on each session change (savesOnSessionChange): its log goes to `$SYS/broker/log/...` too. */
+  savesOnSessionChange: boolean;
   paths: RuntimePaths;
   ucarp: { advskew: number; args: string[] };
+}
+
+/**
+ * Whether the daemon asks its broker to save on each session change (src/broker/save-on-change.ts):
+ * `broker.save_on_session_change`, unless mosquitto already saves after every change
+ * (`autosave_changes: 1`), or the broker is run by commands without a `save_command`.
+ */
+export function savesOnSessionChange(config: ClusterConfig): boolean {
+  const { broker } = config;
+  return broker.save_on_session_change && broker.autosave_changes !== 1 && (broker.control !== 'command' || broker.save_command !== undefined);
 }
 
 function homeAssistantView(config: ClusterConfig): NodeView['homeassistant'] {
@@ -145,6 +157,7 @@ export function nodeView(config: ClusterConfig, secrets: Secrets, node: NodeConf
     peerPrefix: peerPrefix(config.cluster),
     drainTopic: `${drainPrefix(config.cluster)}/#`,
     homeassistant: homeAssistantView(config),
+    savesOnSessionChange: savesOnSessionChange(config),
     paths,
     ucarp: { advskew, args },
   };

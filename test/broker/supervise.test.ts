@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { pino } from 'pino';
 import { FAILED_START_MS, Supervisor, type Exit } from '../../src/broker/supervise.js';
-import { isRunning } from '../../src/exec/pids.js';
+import { catchesSignal, isRunning, readTextSync } from '../../src/exec/pids.js';
 import { waitFor } from '../../lab/wait.js';
 import { scratchDir } from '../helpers/scratch.js';
 
@@ -132,4 +132,35 @@ test('a program killed by a signal right after its start crashed: not a failed s
     exits.map(({ how, failedStart }) => ({ how, failedStart })),
     [{ how: 'SIGKILL', failedStart: false }],
   );
+});
+
+/** A stand-in broker that writes a line into `file` on each SIGUSR1, once it has its handler. */
+function saving(file: string, delayS = 0): string[] {
+  return ['-c', `${delayS > 0 ? `sleep ${delayS}; ` : ''}trap "echo saved >> ${file}" USR1; trap "exit 0" TERM; while :; do sleep 30 & wait; done`, 'mqfo-supervise-test'];
+}
+
+test('save: SIGUSR1 to the program it runs, once that catches it', async (t) => {
+  const file = join(scratchDir('supervise-save'), 'saves');
+  const { supervised } = supervisor(saving(file));
+  t.teardown(() => supervised.stop());
+  await supervised.start();
+  const pid = supervised.pid!;
+  await waitFor('the handler installed', () => catchesSignal(pid, 'SIGUSR1'), { timeoutMs: 5_000, intervalMs: 10 });
+  t.true(await supervised.save());
+  await waitFor('the save written', () => readTextSync(file) === 'saved\n', { timeoutMs: 5_000, intervalMs: 10 });
+  t.is(supervised.pid, pid, 'still the same program');
+});
+
+test('save: never to a program that does not catch SIGUSR1 (yet): it would die of it', async (t) => {
+  const file = join(scratchDir('supervise-save'), 'saves');
+  const { supervised, exits } = supervisor(saving(file, 1));
+  t.teardown(() => supervised.stop());
+  await supervised.start();
+  const pid = supervised.pid!;
+  t.false(await supervised.save(), 'still starting');
+  await sleep(200);
+  t.true(isRunning(pid));
+  t.deepEqual(exits, []);
+  await supervised.halt();
+  t.false(await supervised.save(), 'stopped');
 });

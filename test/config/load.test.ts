@@ -72,6 +72,7 @@ const cases: [string, (doc: Record<string, any>) => void, RegExp][] = [
   ['a negative autosave_changes', (d) => (d.broker = { autosave_changes: -1 }), /^broker\.autosave_changes \(line \d+\): must be 0 \(save by time\) or more$/],
   ['a fractional autosave_changes', (d) => (d.broker = { autosave_changes: 1.5 }), /^broker\.autosave_changes \(line \d+\): must be a whole number of changes, not 1\.5$/],
   ['autosave_changes as a word', (d) => (d.broker = { autosave_changes: 'always' }), /^broker\.autosave_changes \(line \d+\): must be a whole number of changes, not "always"$/],
+  ['save_on_session_change as a word', (d) => (d.broker = { save_on_session_change: 'yes' }), /^broker\.save_on_session_change \(line \d+\): must be true or false/],
   ['a bad interface name', (d) => (d.vip.interface = 'this-name-is-far-too-long'), /^vip\.interface \(line \d+\): "this-name-is-far-too-long" is not a network interface name/],
 ];
 

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { parseConfig } from '../../src/config/load.js';
-import { advskewOf, bridgeOf, hubOf, ranksOf } from '../../src/render/model.js';
+import { advskewOf, bridgeOf, hubOf, ranksOf, savesOnSessionChange } from '../../src/render/model.js';
 import { createTemplateEngine, renderNode, type RenderedFile } from '../../src/render/render.js';
 import { baseDocument, EXAMPLE_ENV, example, yamlOf } from '../helpers/config.js';
 import { scratchDir } from '../helpers/scratch.js';
@@ -101,6 +101,24 @@ test('broker.autosave_changes: mosquitto saves after that many changes (autosave
   const conf = lines(files(parseConfig(yamlOf(document), EXAMPLE_ENV)).get('mosquitto.conf')?.content);
   t.true(conf.includes('autosave_on_changes true'));
   t.deepEqual(conf.filter((line) => line.startsWith('autosave_interval')), ['autosave_interval 1']);
+});
+
+test('broker.save_on_session_change: the broker\'s log on $SYS for the daemon by default; not when off, not under autosave_changes 1, not under commands without a save_command', (t) => {
+  const logsToTopic = (broker: Record<string, unknown>) => {
+    const loaded = parseConfig(yamlOf({ ...baseDocument(), broker }), EXAMPLE_ENV);
+    const conf = lines(files(loaded).get('mosquitto.conf')?.content);
+    const rendered = ['log_dest topic', 'log_type subscribe', 'log_type unsubscribe'].map((line) => conf.includes(line));
+    t.true(rendered.every((present) => present === rendered[0]), 'the three lines together');
+    t.is(savesOnSessionChange(loaded.config), rendered[0]!, 'the daemon reads the log exactly when it is rendered');
+    return rendered[0];
+  };
+  const commands = { control: 'command', restart_command: ['/bin/true'], reload_command: ['/bin/true'] };
+  t.true(logsToTopic({}));
+  t.false(logsToTopic({ save_on_session_change: false }));
+  t.false(logsToTopic({ autosave_changes: 1 }));
+  t.true(logsToTopic({ autosave_changes: 100 }));
+  t.false(logsToTopic(commands));
+  t.true(logsToTopic({ ...commands, save_command: ['/usr/bin/docker', 'kill', '--signal=USR1', 'mosquitto'] }));
 });
 
 test('dynsec replaces the password and ACL files; client_bind all listens everywhere', (t) => {
