@@ -64,7 +64,8 @@ export class SaveTrigger {
       this.remember(event.client, new Map());
       return 'a new persistent session';
     }
-    if (known === 'clean') return undefined;
+    // The end of a connection changes nothing mosquitto saves (a persistent session stays as it was).
+    if (event.type === 'disconnect' || known === 'clean') return undefined;
     const filters = known ?? new Map<string, 0 | 1 | 2>();
     this.remember(event.client, filters);
     const key = filterKey(event.filter);

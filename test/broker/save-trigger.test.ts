@@ -24,6 +24,13 @@ test('a persistent client: its new session and each change of its filters, not a
   ]), ['a new persistent session', 'a subscribe', undefined, 'a subscribe', undefined, undefined, 'an unsubscribe', undefined]);
 });
 
+test('the end of a connection asks for nothing, and the session is still known after it', (t) => {
+  const disconnect = (client: string): LogEvent => ({ type: 'disconnect', client });
+  t.deepEqual(reasons([disconnect('sub'), connect('sub', false), subscribe('sub', 'a/b'), disconnect('sub'), connect('sub', false), subscribe('sub', 'a/b')]), [
+    undefined, 'a new persistent session', 'a subscribe', undefined, undefined, undefined,
+  ]);
+});
+
 test('a clean client asks for nothing, however it subscribes', (t) => {
   t.deepEqual(reasons([connect('pub', true), subscribe('pub', 'a/b'), unsubscribe('pub', 'a/b'), connect('pub', true)]), [undefined, undefined, undefined, undefined]);
 });
