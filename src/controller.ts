@@ -16,7 +16,7 @@ import type { LoadedConfig } from './config/load.js';
 import type { NodeConfig } from './config/schema.js';
 import type { Component, DaemonContext } from './context.js';
 import type { Runner } from './exec/runner.js';
-import { daemonLogin, shadowLogin } from './mqtt/client.js';
+import { bridgeLogin, daemonLogin, shadowLogin } from './mqtt/client.js';
 import { HomeAssistantTopics, Topics } from './mqtt/topics.js';
 import { HomeAssistantDiscovery } from './homeassistant/publisher.js';
 import { hasAddress } from './role/truth.js';
@@ -32,6 +32,8 @@ import { resetClients } from './health/client-reset.js';
 import { HealthMonitor } from './health/monitor.js';
 import { Metrics } from './metrics/metrics.js';
 import { bridgeOf } from './render/model.js';
+import { droppableTopic, sessionSubscriptions } from './mesh/plan.js';
+import { socketTable, WaitingSessions } from './mesh/waiting.js';
 import { commandToRun } from './control/cluster-command.js';
 import { controlCommands } from './control/commands.js';
 import { ControlServer } from './control/server.js';
@@ -178,7 +180,23 @@ export class Controller {
       })
       : undefined;
     const metrics = config.metrics.enabled
-      ? new Metrics({ config, self: node, state: this.state, log: log.child({ component: 'metrics' }), login: daemonLogin(loaded, node), bridge: bridgeOf(config, loaded.secrets, node)?.name, isConnected: (id) => channel.isConnected(id) })
+      ? new Metrics({ config, self: node, state: this.state, log: log.child({ component: 'metrics' }), login: daemonLogin(loaded, node), bridge: bridgeOf(config, secrets, node)?.name, isConnected: (id) => channel.isConnected(id) })
+      : undefined;
+    const bridge = bridgeOf(config, secrets, node);
+    // The bridge's session waits on every node it may move to (none with one target).
+    const waiting = bridge && bridge.targets.length > 1
+      ? new WaitingSessions({
+        self: node,
+        bridge,
+        subscriptions: sessionSubscriptions(config, `${topics.drainPrefix}/#`),
+        droppable: droppableTopic(config, `${topics.drainPrefix}/#`),
+        bridgeLogin: (peer) => bridgeLogin(loaded, peer),
+        daemonLogin: (peer) => daemonLogin(loaded, peer),
+        topics,
+        intervalMs: config.bridge.drain_interval * 1000,
+        log: log.child({ component: 'mesh' }),
+        bridgeOn: socketTable(bridge, config.broker.admin_port),
+      })
       : undefined;
     return [
       ['takeover', takeover],
@@ -191,6 +209,7 @@ export class Controller {
       // Before the channel, which hands it the peers' lists: it has loaded its own by then.
       ...(sessions ? [['sessions', sessions] as [string, Component]] : []),
       ['peer', channel],
+      ...(waiting ? [['mesh', waiting] as [string, Component]] : []),
       ['status', status],
       ['control', control],
       ...(homeassistant ? [['homeassistant', homeassistant] as [string, Component]] : []),
