@@ -56,7 +56,9 @@ export class WaitingSessions implements Component {
   private timer: NodeJS.Timeout | undefined;
   private pass: Promise<void> | undefined;
   private stopped = true;
-  /** Since the start: drains that dropped (and what), markers that did not come back, visits skipped because the bridge was there. */
+  /** Ends the wait for a marker when the daemon stops. */
+  private abort = new AbortController();
+  /** Since the start: drains that dropped (and what), what the last drain left, markers that did not come back, visits skipped because the bridge was there. */
   readonly counts = { drains: 0, dropped: 0, kept: 0, noMarker: 0, skipped: 0 };
 
   constructor(options: WaitingOptions) {
@@ -66,12 +68,14 @@ export class WaitingSessions implements Component {
   async start(): Promise<void> {
     if (this.options.bridge.targets.length < 2) return;
     this.stopped = false;
+    this.abort = new AbortController();
     this.schedule(0);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.abort.abort(new Error('stopping'));
     await this.pass;
   }
 
@@ -133,8 +137,9 @@ export class WaitingSessions implements Component {
     const { self, topics, log } = this.options;
     const nonce = randomBytes(12).toString('hex');
     try {
-      await drain({ from: target, to: [self], loginTo: this.options.daemonLogin, topics, timeoutMs: MARKER_MS, nonce });
+      await drain({ from: target, to: [self], loginTo: this.options.daemonLogin, topics, timeoutMs: MARKER_MS, nonce, signal: this.abort.signal });
     } catch (error) {
+      if (this.stopped) return;
       this.counts.noMarker++;
       log.debug({ err: error, target: target.name }, `no marker from ${target.name} came back within ${MARKER_MS} ms: its waiting session keeps everything`);
       return;
