@@ -17,7 +17,7 @@ import type { LoadedConfig } from './config/load.js';
 import type { NodeConfig } from './config/schema.js';
 import type { Component, DaemonContext } from './context.js';
 import type { Runner } from './exec/runner.js';
-import { daemonLogin, shadowLogin } from './mqtt/client.js';
+import { bridgeLogin, daemonLogin, shadowLogin } from './mqtt/client.js';
 import { HomeAssistantTopics, Topics } from './mqtt/topics.js';
 import { HomeAssistantDiscovery } from './homeassistant/publisher.js';
 import { hasAddress } from './role/truth.js';
@@ -37,6 +37,8 @@ import { SaveOnChange } from './broker/save-on-change.js';
 import { commandToRun } from './control/cluster-command.js';
 import { controlCommands } from './control/commands.js';
 import { ControlServer } from './control/server.js';
+import { droppableTopic, sessionSubscriptions } from './mesh/plan.js';
+import { socketTable, WaitingSessions } from './mesh/waiting.js';
 import { SetLeader } from './control/set-leader.js';
 import { switchover } from './switchover/run.js';
 import { SplitWatch } from './health/split-watch.js';
@@ -186,7 +188,23 @@ export class Controller {
       })
       : undefined;
     const metrics = config.metrics.enabled
-      ? new Metrics({ config, self: node, state: this.state, log: log.child({ component: 'metrics' }), login: daemonLogin(loaded, node), bridge: bridgeOf(config, loaded.secrets, node)?.name, isConnected: (id) => channel.isConnected(id) })
+      ? new Metrics({ config, self: node, state: this.state, log: log.child({ component: 'metrics' }), login: daemonLogin(loaded, node), bridge: bridgeOf(config, secrets, node)?.name, isConnected: (id) => channel.isConnected(id) })
+      : undefined;
+    const bridge = bridgeOf(config, secrets, node);
+    // The bridge's session waits on every node it may move to (none with one target).
+    const waiting = bridge && bridge.targets.length > 1
+      ? new WaitingSessions({
+        self: node,
+        bridge,
+        subscriptions: sessionSubscriptions(config, `${topics.drainPrefix}/#`),
+        droppable: droppableTopic(config, `${topics.drainPrefix}/#`),
+        bridgeLogin: (peer) => bridgeLogin(loaded, peer),
+        daemonLogin: (peer) => daemonLogin(loaded, peer),
+        topics,
+        intervalMs: config.bridge.drain_interval * 1000,
+        log: log.child({ component: 'mesh' }),
+        bridgeOn: socketTable(bridge, config.broker.admin_port),
+      })
       : undefined;
     return [
       ['takeover', takeover],
@@ -201,6 +219,7 @@ export class Controller {
       // Before the channel, which hands it the peers' lists: it has loaded its own by then.
       ...(sessions ? [['sessions', sessions] as [string, Component]] : []),
       ['peer', channel],
+      ...(waiting ? [['mesh', waiting] as [string, Component]] : []),
       ['status', status],
       ['control', control],
       ...(homeassistant ? [['homeassistant', homeassistant] as [string, Component]] : []),

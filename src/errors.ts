@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   ESWITCHOVER: 1,
   EDOCTOR: 1,
   ESTATUS: 1,
+  EMESH: 1,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -230,6 +230,9 @@ export const Bridge = z.strictObject({
   user: z.string().regex(USER, { error: 'is not a user name' }).default('mqfo-bridge'),
   keepalive: z.int({ error: 'must be a whole number of seconds' }).min(5, { error: 'must be at least 5 seconds (mosquitto.conf(5))' })
     .max(65535, { error: 'must be at most 65535 seconds' }).default(5),
+  // How often a bridge's waiting sessions on the nodes it is not connected to are emptied of what
+  // has reached its node (src/mesh/waiting.ts): a bridge that moves delivers about this much again.
+  drain_interval: z.number({ error: 'must be a number of seconds' }).min(1, { error: 'must be from 1 to 3600 seconds' }).max(3600, { error: 'must be from 1 to 3600 seconds' }).default(5),
   topics: z.array(Topic).min(1, { error: 'needs at least one topic to replicate, e.g. - pattern: home/#' }),
 });
 

@@ -44,6 +44,12 @@ export function shadowLogin(loaded: LoadedConfig, node: Pick<NodeConfig, 'addres
   return { ...daemonLogin(loaded, node), username: config.sessions.user, password: secrets.shadowPassword ?? '' };
 }
 
+/** The bridge user on `node`'s admin listener, as this node's bridge logs in there (mesh/waiting.ts visits its sessions). */
+export function bridgeLogin(loaded: LoadedConfig, node: Pick<NodeConfig, 'address'>): Login {
+  const { config, secrets } = loaded;
+  return { ...daemonLogin(loaded, node), username: config.bridge.user, password: secrets.bridgePassword };
+}
+
 /** The URL of a login and its TLS options: `mqtts://` verified against its CA, or `mqtt://`. */
 export function endpoint(login: Login): { url: string; tls: Pick<IClientOptions, 'ca' | 'rejectUnauthorized'> } {
   const where = `${login.host}:${login.port}`;

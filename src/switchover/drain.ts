@@ -28,6 +28,8 @@ export interface DrainOptions {
   now?: () => number;
   /** Ends the wait for the marker early (rejects with the signal's reason). */
   signal?: AbortSignal;
+  /** The marker's nonce (its topic's last level and its payload); random by default. mesh/waiting.ts looks for it in a bridge's session. */
+  nonce?: string;
 }
 
 /** Resolves with the ms each node took to get the marker; rejects (ESWITCHOVER) when one did not get it in time. */
@@ -36,7 +38,7 @@ export async function drain(options: DrainOptions): Promise<Map<number, number>>
   if (to.length === 0) return new Map();
   const now = options.now ?? Date.now;
   const deadline = now() + timeoutMs;
-  const nonce = randomBytes(12).toString('hex');
+  const nonce = options.nonce ?? randomBytes(12).toString('hex');
   const topic = topics.drain(nonce);
   const clients: MqttClient[] = [];
   const arrived = new Map<number, number>();
