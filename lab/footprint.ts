@@ -84,3 +84,15 @@ export function cpuShare(from: Sample, to: Sample, ticksPerSecond: number, ticks
   const wallSeconds = (to.at - from.at) / 1000;
   return wallSeconds > 0 ? (100 * cpuSeconds) / wallSeconds : 0;
 }
+
+/** A process's writes so far (/proc/PID/io, proc(5)): bytes that reached the block layer, and write calls of every kind (sockets too). */
+export interface Io {
+  writeBytes: number;
+  syscw: number;
+}
+
+export function io(pid: number): Io {
+  const text = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return { writeBytes: field('write_bytes'), syscw: field('syscw') };
+}

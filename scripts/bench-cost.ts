@@ -23,7 +23,7 @@ import { availableParallelism, release } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { clockTicks, cpuShare, sample, type Sample } from '../lab/footprint.js';
+import { clockTicks, cpuShare, io, sample, type Sample } from '../lab/footprint.js';
 import { Lab } from '../lab/lab.js';
 import { ensureFreshDist } from '../lab/entry.js';
 import { Probe } from '../lab/probe.js';
@@ -83,16 +83,6 @@ if (unavailable) {
 ensureFreshDist((line) => process.stderr.write(`${line}\n`));
 const progress = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 const ticks = clockTicks();
-
-interface Io {
-  writeBytes: number;
-  syscw: number;
-}
-function io(pid: number): Io {
-  const text = readFileSync(`/proc/${pid}/io`, 'utf8');
-  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { writeBytes: field('write_bytes'), syscw: field('syscw') };
-}
 
 interface Window {
   node: string;

@@ -15,11 +15,10 @@
  * storm's length (first client started to last one done). Progress goes to stderr; stdout gets a
  * markdown table.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { clockTicks, sample } from '../lab/footprint.js';
+import { clockTicks, io, sample } from '../lab/footprint.js';
 import { Lab } from '../lab/lab.js';
 import { ensureFreshDist } from '../lab/entry.js';
 import { spawnIn, terminate } from '../lab/process.js';
@@ -55,12 +54,6 @@ if (unavailable) {
 ensureFreshDist((line) => process.stderr.write(`${line}\n`));
 const progress = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 const ticks = clockTicks();
-
-function io(pid: number): { writeBytes: number; syscw: number } {
-  const text = readFileSync(`/proc/${pid}/io`, 'utf8');
-  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { writeBytes: field('write_bytes'), syscw: field('syscw') };
-}
 
 interface Storm {
   setting: boolean;
