@@ -188,7 +188,13 @@ export class Controller {
       })
       : undefined;
     const metrics = config.metrics.enabled
-      ? new Metrics({ config, self: node, state: this.state, log: log.child({ component: 'metrics' }), login: daemonLogin(loaded, node), bridge: bridgeOf(config, secrets, node)?.name, isConnected: (id) => channel.isConnected(id) })
+      ? new Metrics({
+        config, self: node, state: this.state, log: log.child({ component: 'metrics' }), login: daemonLogin(loaded, node), bridge: bridgeOf(config, secrets, node)?.name, isConnected: (id) => channel.isConnected(id),
+        features: () => ({
+          ...(sessions ? { shadows: { sessions: sessions.shadowed.sessions, messages: sessions.shadowed.messages, kept: sessions.shadowed.kept } } : {}),
+          ...(saver ? { saves: { ...saver.counts } } : {}),
+        }),
+      })
       : undefined;
     const bridge = bridgeOf(config, secrets, node);
     // The bridge's session waits on every node it may move to (none with one target).

@@ -34,6 +34,14 @@ export interface MetricsOptions {
   bridge: string | undefined;
   /** Whether the peer channel's connection to `nodeId`'s broker is up now. */
   isConnected: (nodeId: number) => boolean;
+  /** What the features that are on have done so far (each key only when its feature is on). */
+  features?: () => FeatureCounts;
+}
+
+/** Running totals of the shadow sessions (src/sessions/) and the broker saves (broker.save_on_session_change). */
+export interface FeatureCounts {
+  shadows?: { sessions: number; messages: number; kept: number };
+  saves?: { saved: number; skipped: number };
 }
 
 export class Metrics implements Component {
@@ -130,6 +138,8 @@ export class Metrics implements Component {
       registers,
     });
 
+    this.featureMetrics(registers);
+
     let counted = facts().epoch;
     takeovers.inc(counted);
     this.unsubscribe.push(
@@ -165,6 +175,41 @@ export class Metrics implements Component {
 
     await this.serve();
     log.info({ url: `http://${this.listen.host}:${this.listen.port}/metrics` }, 'metrics endpoint listening');
+  }
+
+  /** The features' totals, read at each scrape; only those of the features that are on. */
+  private featureMetrics(registers: Registry[]): void {
+    const counts = this.options.features;
+    const on = counts?.() ?? {};
+    // A total kept by the feature itself, as a counter (set at each scrape; it only grows).
+    const total = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name: `${PREFIX}${name}`,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    if (on.shadows) {
+      const shadows = () => counts?.().shadows ?? { sessions: 0, messages: 0, kept: 0 };
+      new Gauge({
+        name: `${PREFIX}shadow_sessions`,
+        help: 'Persistent sessions shadowed on this node\'s broker (a backup\'s copies of the master\'s)',
+        registers,
+        collect() {
+          this.set(shadows().sessions);
+        },
+      });
+      total('shadow_drained_messages_total', 'Messages this node\'s shadows gave up, the client having them from the master', () => shadows().messages);
+      total('shadow_kept_messages_total', 'Messages a drain took and left in the shadow (the client not confirmed connected to the master)', () => shadows().kept);
+    }
+    if (on.saves) {
+      const saves = () => counts?.().saves ?? { saved: 0, skipped: 0 };
+      total('broker_saves_total', 'Saves of its database asked of this node\'s broker on a session change (SIGUSR1)', () => saves().saved);
+      total('broker_saves_skipped_total', 'Saves due that were not asked: no broker ready for the signal', () => saves().skipped);
+    }
   }
 
   private async serve(): Promise<void> {

@@ -36,7 +36,7 @@ async function scrape(current: Lab, node: LabNode): Promise<Map<string, number>>
 }
 
 lab('metrics: role, VIP, health, weight, peers, bridges, sync and takeovers, scraped from the network before and after a takeover', async (t) => {
-  const current = await Lab.start({ daemon: true, configure: (document) => (document.metrics = { enabled: true }) });
+  const current = await Lab.start({ daemon: true, sessions: { drain_interval: 1 }, configure: (document) => (document.metrics = { enabled: true }) });
   t.teardown(() => current.stop());
   const [one, two] = [current.node(1), current.node(2)];
   await current.waitForVipOn(1);
@@ -74,6 +74,29 @@ lab('metrics: role, VIP, health, weight, peers, bridges, sync and takeovers, scr
   // At the first start the nodes' password files differ: one node's wins, the other installs it.
   const installs = (samples: Map<string, number>) => samples.get('mosquitto_failover_sync_installs_total{kind="passwd"}') ?? 0;
   t.true(installs(first) + installs(backup) >= 1, 'a peer\'s password file was installed and counted');
+
+  // A persistent subscriber through the VIP: node1's broker is asked to save (save_on_session_change,
+  // on by default) and node2 shadows the session; a message for it while it is connected to node1
+  // is given up by node2's shadow, which knows it from node1's presence reports.
+  const { config } = current.loaded;
+  const login = ['-h', config.vip.address, '-p', String(config.broker.client_port), '-u', current.clientUser.user, '-P', current.clientUser.password];
+  const savesBefore = (await scrape(current, one)).get('mosquitto_failover_broker_saves_total') ?? 0;
+  t.is(first.get('mosquitto_failover_shadow_sessions'), 0, 'the master shadows nothing');
+  const subscriber = current.client.spawn(['mosquitto_sub', ...login, '-c', '-i', 'lab-metrics-sub', '-q', '1', '-t', 'lab/metrics/#', '-W', '60']);
+  t.teardown(() => subscriber.kill('SIGTERM'));
+  await settled(two, { mosquitto_failover_shadow_sessions: 1 });
+  await waitFor('node1 to count the save of the new session', async () => ((await scrape(current, one)).get('mosquitto_failover_broker_saves_total') ?? 0) > savesBefore, { timeoutMs: 15_000, intervalMs: 250 });
+  const publish = async (message: string) => (await current.client.exec(['mosquitto_pub', ...login, '-q', '1', '-t', 'lab/metrics/a', '-m', message], { timeout: 10_000, reject: false })).exitCode === 0;
+  // Published until node2's shadow has given up one (a drain needs the client on the same connection at two passes).
+  const drained = await waitFor('node2\'s shadow to give up a message its client had from node1', async () => {
+    const samples = await scrape(current, two);
+    if ((samples.get('mosquitto_failover_shadow_drained_messages_total') ?? 0) > 0) return samples;
+    await publish('x');
+    return undefined;
+  }, { timeoutMs: 20_000, intervalMs: 500 });
+  t.true(drained.has('mosquitto_failover_shadow_kept_messages_total'));
+  subscriber.kill('SIGTERM');
+  await subscriber;
 
   // A takeover: node1's keepalived killed, node2 takes the VIP.
   const before = backup.get('mosquitto_failover_takeovers_total') ?? 0;
